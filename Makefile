@@ -1,0 +1,39 @@
+# pixelgrad's front door. All build logic lives in CMakeLists.txt; these targets only drive it.
+#   make          build everything (installs missing Debian packages first)
+#   make test     build and run every test with ctest
+#   make bench    build and run the benchmarks
+#   make deps     install missing build dependencies (Debian packages)
+#   make format   apply .clang-format to every source file
+#   make clean    remove the build folder
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build test bench format clean
+
+all: build
+
+deps:
+	@tools/install_deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Tests run one process per core, each single-threaded.
+test: build
+	cd $(BUILD) && OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	$(BUILD)/pg_bench --benchmark_counters_tabular=true
+
+format:
+	clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu' '*.cuh')
+
+clean:
+	rm -rf $(BUILD)

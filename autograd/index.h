@@ -1,0 +1,22 @@
+// Indexing ops: one-hot encoding of label maps, row gather / scatter-add (graph message passing),
+// and segment softmax / sum over CSR segments (GAT's attention normalisation and aggregation).
+// Every kernel is deterministic; an index or label out of range is an error naming it.
+#pragma once
+
+#include "tensor/tensor.h"
+
+namespace pg {
+
+// labels (...) i32 or u8 -> f32 (..., num_classes); ignore_index rows are all zero.
+Tensor one_hot(const Tensor& labels, int64_t num_classes, int64_t ignore_index = 255);
+// x (V, F...) rows picked by index (E,) i32 -> (E, F...). Backward: scatter_add.
+Tensor index_select(const Tensor& x, const Tensor& index);
+// out (num_rows, F...) with out[index[e]] += src[e]; src (E, F...). Backward: index_select.
+Tensor scatter_add(const Tensor& src, const Tensor& index, int64_t num_rows);
+// row_ptr (V + 1,) i32, non-decreasing from 0 to E: segment v owns entries [row_ptr[v], row_ptr[v+1]).
+// x (E, H) -> (E, H): softmax over each segment, per column (an empty segment is fine).
+Tensor segment_softmax(const Tensor& x, const Tensor& row_ptr);
+// x (E, F...) -> (V, F...): the sum of each segment's entries (0 for an empty segment).
+Tensor segment_sum(const Tensor& x, const Tensor& row_ptr);
+
+} // namespace pg

@@ -1,0 +1,77 @@
+// In-place writes: version bump, and the requires-grad guard (autograd/inplace.h).
+#include "autograd/inplace.h"
+
+#include "autograd/op_util.h"
+
+namespace pg {
+
+static void check_writable(const char* op, const Tensor& t) {
+    PG_CHECK(t.defined(), op, ": undefined tensor");
+    PG_CHECK(!(grad_mode_enabled() && t.requires_grad()), op,
+             ": in-place write to a tensor of shape ", shape_str(t.shape()),
+             " that requires grad while grad mode is on; use NoGradGuard "
+             "(optimizer steps) or write to a copy");
+}
+
+void add_(const Tensor& t, const Tensor& other, float alpha) {
+    check_writable("add_", t);
+    check_dtype("add_", "tensor", t, DType::f32);
+    check_dtype("add_", "other", other, DType::f32);
+    check_same_device("add_", {t, other});
+    PG_CHECK(broadcast_shapes("add_", t.shape(), other.shape()) == t.shape(),
+             "add_: ", shape_str(other.shape()), " does not broadcast to ", shape_str(t.shape()));
+    Tensor scaled = other;
+    if (alpha != 1.f) {
+        scaled = empty_like(other, other.shape());
+        backend_of(other).unary_forward(UnaryOp::affine, scaled.f32(), other.f32(), other.numel(),
+                                        alpha, 0.f);
+    }
+    // Elementwise kernels may write over their first operand: out[i] reads only a[i].
+    BroadcastGeometry g = broadcast_geometry(t.shape(), other.shape(), t.shape());
+    backend_of(t).binary_forward(BinaryOp::add, t.f32(), t.f32(), scaled.f32(), g);
+    t.bump_version();
+}
+
+void mul_(const Tensor& t, float value) {
+    check_writable("mul_", t);
+    check_dtype("mul_", "tensor", t, DType::f32);
+    backend_of(t).unary_forward(UnaryOp::affine, t.f32(), t.f32(), t.numel(), value, 0.f);
+    t.bump_version();
+}
+
+void mul_(const Tensor& t, const Tensor& other) {
+    check_writable("mul_", t);
+    check_dtype("mul_", "tensor", t, DType::f32);
+    check_dtype("mul_", "other", other, DType::f32);
+    check_same_device("mul_", {t, other});
+    PG_CHECK(broadcast_shapes("mul_", t.shape(), other.shape()) == t.shape(),
+             "mul_: ", shape_str(other.shape()), " does not broadcast to ", shape_str(t.shape()));
+    BroadcastGeometry g = broadcast_geometry(t.shape(), other.shape(), t.shape());
+    backend_of(t).binary_forward(BinaryOp::mul, t.f32(), t.f32(), other.f32(), g);
+    t.bump_version();
+}
+
+void fill_(const Tensor& t, double value) {
+    check_writable("fill_", t);
+    backend_of(t).fill(t.raw(), t.dtype(), t.numel(), value);
+    t.bump_version();
+}
+
+void zero_(const Tensor& t) { fill_(t, 0.0); }
+
+void copy_(const Tensor& dst, const Tensor& src) {
+    check_writable("copy_", dst);
+    PG_CHECK(src.defined(), "copy_: undefined source");
+    PG_CHECK(dst.shape() == src.shape() && dst.dtype() == src.dtype(), "copy_: source ",
+             shape_str(src.shape()), " ", dtype_name(src.dtype()), " does not match destination ",
+             shape_str(dst.shape()), " ", dtype_name(dst.dtype()));
+    if (dst.device() == src.device()) {
+        backend_of(dst).copy(dst.raw(), src.raw(), dst.nbytes());
+    } else {
+        Tensor moved = src.to(dst.device());
+        backend_of(dst).copy(dst.raw(), moved.raw(), dst.nbytes());
+    }
+    dst.bump_version();
+}
+
+} // namespace pg

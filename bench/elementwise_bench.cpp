@@ -1,0 +1,45 @@
+// Elementwise and reduction throughput on activation-sized tensors (GB/s).
+#include <benchmark/benchmark.h>
+
+#include "autograd/ops.h"
+
+namespace pg {
+namespace {
+
+// DeepLabV3+ decoder activation at 129x129 (513 / 4), batch 2, 256 channels.
+const Shape kActivation{2, 129, 129, 256};
+
+void BM_ReluForward(benchmark::State& state) {
+    Generator gen(1);
+    Tensor x = Tensor::uniform(kActivation, gen, -1.f, 1.f);
+    for (auto _ : state) benchmark::DoNotOptimize(relu(x).raw());
+    state.SetBytesProcessed(state.iterations() * x.nbytes() * 2);
+}
+BENCHMARK(BM_ReluForward)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_AddPerChannel(benchmark::State& state) {
+    Generator gen(1);
+    Tensor x = Tensor::uniform(kActivation, gen), bias = Tensor::uniform({256}, gen);
+    for (auto _ : state) benchmark::DoNotOptimize((x + bias).raw());
+    state.SetBytesProcessed(state.iterations() * x.nbytes() * 2);
+}
+BENCHMARK(BM_AddPerChannel)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_SumToChannel(benchmark::State& state) {
+    Generator gen(1);
+    Tensor x = Tensor::uniform(kActivation, gen);
+    for (auto _ : state) benchmark::DoNotOptimize(sum_to_shape(x, {256}).raw());
+    state.SetBytesProcessed(state.iterations() * x.nbytes());
+}
+BENCHMARK(BM_SumToChannel)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_ArgmaxClasses(benchmark::State& state) {
+    Generator gen(1);
+    Tensor logits = Tensor::uniform({2, 513, 513, 21}, gen); // full-resolution VOC logits
+    for (auto _ : state) benchmark::DoNotOptimize(argmax(logits, -1).raw());
+    state.SetBytesProcessed(state.iterations() * logits.nbytes());
+}
+BENCHMARK(BM_ArgmaxClasses)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+} // namespace
+} // namespace pg

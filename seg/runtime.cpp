@@ -1,0 +1,58 @@
+// Backend start-up and the build description printed by `pixelgrad info`.
+#include "seg/runtime.h"
+
+#include <omp.h>
+#include <sstream>
+
+#include "pg_config.h"
+#include "tensor/backend.h"
+
+#if PG_WITH_CUDA
+#include "cuda/runtime_info.h"
+#endif
+
+extern "C" char* openblas_get_config(void);
+extern "C" int openblas_get_num_threads(void);
+
+namespace pg {
+
+void init_backends() {
+    // The CUDA backend joins here once cuda/ implements Backend (cuda::register_backend()).
+}
+
+static std::string version_string(long v, long major_div, long minor_div) {
+    return std::to_string(v / major_div) + "." + std::to_string((v % major_div) / minor_div);
+}
+
+std::string build_info() {
+    std::ostringstream out;
+    out << "pixelgrad " << PG_VERSION << " (" << PG_GIT_COMMIT << ", " << PG_BUILD_TYPE << ")\n";
+    out << "  compiler:   " << PG_CXX_COMPILER << ", C++17\n";
+    out << "  cpu:        OpenMP " << omp_get_max_threads() << " threads, BLAS "
+        << openblas_get_config() << " (" << openblas_get_num_threads() << " threads)\n";
+#if PG_WITH_CUDA
+    cuda::RuntimeInfo info = cuda::runtime_info();
+    out << "  cuda:       built for sm_" << PG_CUDA_ARCHITECTURES << " with nvcc "
+        << PG_CUDA_COMPILER << "; runtime " << version_string(info.runtime_version, 1000, 10)
+        << ", driver "
+        << (info.driver_version ? version_string(info.driver_version, 1000, 10) : "none") << "\n";
+    out << "  cudnn:      " << version_string(long(info.cudnn_version), 10000, 100) << "."
+        << info.cudnn_version % 100 << "\n";
+    out << "  cublas:     " << info.cublas_version / 10000 << "." << info.cublas_version / 100 % 100
+        << "." << info.cublas_version % 100 << "\n";
+    if (info.gpus.empty()) out << "  gpus:       none (" << info.error << ")\n";
+    for (size_t i = 0; i < info.gpus.size(); i++)
+        out << "  cuda:" << i << "     " << info.gpus[i].name << ", sm_"
+            << info.gpus[i].compute_major << info.gpus[i].compute_minor << ", "
+            << (info.gpus[i].total_memory >> 20) << " MiB\n";
+#else
+    out << "  cuda:       not built (no nvcc found at configure time)\n";
+#endif
+    out << "  devices:    cpu";
+    if (device_available(Device::cuda(0)))
+        out << ", cuda (" << backend_for(Device::cuda(0)).device_count() << ")";
+    out << "\n";
+    return out.str();
+}
+
+} // namespace pg

@@ -1,0 +1,14 @@
+// Start-up for programs built on pixelgrad: registers the CUDA backend when this build has one
+// and a GPU is present, and describes the build for `pixelgrad info`.
+#pragma once
+
+#include <string>
+
+namespace pg {
+
+// Call once at start-up (the CLI, the test and benchmark mains do). Safe without a GPU.
+void init_backends();
+// A multi-line description: version, compiler, BLAS, OpenMP threads, CUDA/cuDNN/cuBLAS, devices.
+std::string build_info();
+
+} // namespace pg

@@ -1,0 +1,245 @@
+// Backend: the list of every kernel pixelgrad has, as one interface per device type.
+// The CPU backend (tensor/cpu/) is the reference; the CUDA backend (cuda/) implements the same
+// methods and registers itself explicitly at start-up (cuda::register_backend()). Kernels take
+// raw pointers to contiguous data plus dimensions; shapes are given in the comments, NHWC for images.
+// Ops (autograd/) check arguments, allocate outputs and call these; kernels never validate user input
+// except where a value only the kernel sees can be wrong (labels, indices: they return the bad one).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "tensor/dtype.h"
+#include "tensor/shape.h"
+#include "tensor/storage.h"
+
+namespace pg {
+
+// ---- geometry structs shared by both backends ----
+
+enum class UnaryOp : uint8_t {
+    affine,     // y = alpha * x + beta           (scalar add / sub / mul / div)
+    reciprocal, // y = alpha / x                  (scalar / tensor)
+    pow,        // y = x ^ alpha
+    neg,
+    sqrt,
+    exp,
+    log,
+    abs,
+    clamp, // y = min(max(x, alpha), beta)
+    relu,
+    leaky_relu, // y = x > 0 ? x : alpha * x
+    elu,        // y = x > 0 ? x : alpha * (exp(x) - 1)
+    sigmoid,
+    tanh,
+};
+
+enum class BinaryOp : uint8_t { add, sub, mul, div, maximum, minimum };
+enum class CompareOp : uint8_t { eq, ne, lt, le, gt, ge };
+enum class LogicalOp : uint8_t { and_, or_, xor_, not_ };
+enum class ReduceOp : uint8_t { sum, mean, max, min };
+
+// 2-D convolution over NHWC input with a (K, R, S, C / groups) filter.
+struct ConvGeometry {
+    int64_t N, H, W, C; // input
+    int64_t K, R, S;    // output channels, filter height and width
+    int64_t P, Q;       // output height and width
+    int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
+};
+
+// Max / average pooling over NHWC input, output (N, P, Q, C).
+struct PoolGeometry {
+    int64_t N, H, W, C, P, Q;
+    int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+    bool count_include_pad; // average pooling: divide by the full window (PyTorch's default)
+};
+
+// Resize (N, H, W, C) -> (N, out_h, out_w, C).
+struct ResizeGeometry {
+    int64_t N, H, W, C, out_h, out_w;
+    bool align_corners;
+};
+
+// out[n, i, j, :] = in[n, i + offset_h, j + offset_w, :] when inside the input, else fill.
+// A crop has offsets >= 0; a pad has offsets <= 0.
+struct WindowGeometry {
+    int64_t N, H, W, C, out_h, out_w, offset_h, offset_w;
+};
+
+// ---- the interface ----
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+    virtual int device_count() const = 0;
+    virtual Allocator& allocator() = 0;
+    virtual void synchronize() = 0;
+
+    // Memory: same-device copy, host -> device, device -> host.
+    virtual void copy(void* dst, const void* src, size_t nbytes) = 0;
+    virtual void copy_from_host(void* dst, const void* host_src, size_t nbytes) = 0;
+    virtual void copy_to_host(void* host_dst, const void* src, size_t nbytes) = 0;
+    // dst rows of row_bytes at dst_pitch <- src rows at src_pitch (concat, split, narrow).
+    virtual void copy_2d(void* dst, int64_t dst_pitch, const void* src, int64_t src_pitch,
+                         int64_t rows, int64_t row_bytes) = 0;
+
+    // Fill, random fill (Philox counters from `offset`, see generator.h), dtype conversion.
+    virtual void fill(void* out, DType dtype, int64_t n, double value) = 0;
+    virtual void fill_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float low,
+                              float high) = 0;
+    virtual void fill_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, float mean,
+                             float std) = 0;
+    virtual void cast(void* out, DType out_dtype, const void* in, DType in_dtype, int64_t n) = 0;
+
+    // Elementwise. unary_backward gets both x and y = f(x); each op uses whichever is cheaper.
+    virtual void unary_forward(UnaryOp op, float* y, const float* x, int64_t n, float alpha,
+                               float beta) = 0;
+    virtual void unary_backward(UnaryOp op, float* dx, const float* dy, const float* x,
+                                const float* y, int64_t n, float alpha, float beta) = 0;
+    virtual void binary_forward(BinaryOp op, float* out, const float* a, const float* b,
+                                const BroadcastGeometry& g) = 0;
+    virtual void compare(CompareOp op, uint8_t* out, const float* a, const float* b,
+                         const BroadcastGeometry& g) = 0;
+    virtual void compare_scalar(CompareOp op, uint8_t* out, const float* a, float b, int64_t n) = 0;
+    virtual void logical(LogicalOp op, uint8_t* out, const uint8_t* a, const uint8_t* b,
+                         int64_t n) = 0;
+    // out = mask ? a : b, where a null a (or b) means the scalar a_value (or b_value). (n,)
+    virtual void where(float* out, const uint8_t* mask, const float* a, float a_value,
+                       const float* b, float b_value, int64_t n) = 0;
+    // out (g.shape with 0-strides as given by g.a_stride) <- in broadcast: out[i] = in[stride_a . i].
+    virtual void broadcast_to(float* out, const float* in, const BroadcastGeometry& g) = 0;
+    // The adjoint of broadcast_to: out (the small shape) = sum of in over broadcast dimensions.
+    virtual void reduce_to_shape(float* out, const float* in, const BroadcastGeometry& g) = 0;
+
+    // Reductions of x viewed as (outer, len, inner) over the middle axis; out and index (outer, inner).
+    // index (nullable) receives the position of the max/min along the axis (first one on ties).
+    virtual void reduce(ReduceOp op, float* out, int32_t* index, const float* x, int64_t outer,
+                        int64_t len, int64_t inner) = 0;
+    // out (outer, len, inner) += src (outer, count, inner) scattered to positions index (outer, count, inner).
+    virtual void scatter_add_axis(float* out, const float* src, const int32_t* index, int64_t outer,
+                                  int64_t count, int64_t len, int64_t inner) = 0;
+    // The k largest (or smallest) of each row of x (rows, cols), sorted, ties by lower index first.
+    virtual void topk(float* values, int32_t* indices, const float* x, int64_t rows, int64_t cols,
+                      int64_t k, bool largest) = 0;
+    // out[i] = the element of rank ranks[i] (0-based, ascending) of x (n,); ranks is a host array.
+    virtual void select_ranks(float* out, const float* x, int64_t n, const int64_t* ranks,
+                              int64_t count) = 0;
+
+    // Softmax family along the last axis of (rows, cols); entropy = -sum p log(p + eps) -> (rows,).
+    virtual void softmax_forward(float* y, const float* x, int64_t rows, int64_t cols) = 0;
+    virtual void softmax_backward(float* dx, const float* dy, const float* y, int64_t rows,
+                                  int64_t cols) = 0;
+    virtual void log_softmax_forward(float* y, const float* x, int64_t rows, int64_t cols) = 0;
+    virtual void log_softmax_backward(float* dx, const float* dy, const float* y, int64_t rows,
+                                      int64_t cols) = 0;
+    virtual void entropy_forward(float* out, const float* p, int64_t rows, int64_t cols,
+                                 float eps) = 0;
+    virtual void entropy_backward(float* dp, const float* dout, const float* p, int64_t rows,
+                                  int64_t cols, float eps) = 0;
+
+    // Row-major batched GEMM: C_b = alpha * op(A_b) op(B_b) + beta * C_b, op(A) (m, k), op(B) (k, n).
+    virtual void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
+                      int64_t stride_b, float beta, float* c, int64_t ldc, int64_t stride_c,
+                      int64_t batch) = 0;
+
+    // Convolution: y (N, P, Q, K), x (N, H, W, C), w (K, R, S, C / groups), bias (K,) or null.
+    virtual void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
+                                const ConvGeometry& g) = 0;
+    virtual void conv2d_backward_input(float* dx, const float* dy, const float* w,
+                                       const ConvGeometry& g) = 0;
+    virtual void conv2d_backward_weight(float* dw, const float* dy, const float* x,
+                                        const ConvGeometry& g) = 0;
+
+    // Batch norm over x (rows = N*H*W, C). weight / bias nullable (= 1 / 0).
+    // Training: normalise with batch statistics, save mean and 1/sqrt(var + eps) (C,), and when
+    // running_mean is not null update running stats with momentum and the unbiased variance.
+    virtual void batch_norm_forward_train(float* y, float* save_mean, float* save_invstd,
+                                          float* running_mean, float* running_var, const float* x,
+                                          const float* weight, const float* bias, int64_t rows,
+                                          int64_t C, float momentum, float eps) = 0;
+    virtual void batch_norm_forward_eval(float* y, const float* x, const float* weight,
+                                         const float* bias, const float* running_mean,
+                                         const float* running_var, int64_t rows, int64_t C,
+                                         float eps) = 0;
+    // dx, dweight, dbias nullable (skipped). mean / invstd are the saved batch statistics (train)
+    // or the running mean and 1/sqrt(running_var + eps) (eval; statistics are constants then).
+    virtual void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* dy,
+                                     const float* x, const float* weight, const float* mean,
+                                     const float* invstd, int64_t rows, int64_t C,
+                                     bool training) = 0;
+
+    // Pooling: y (N, P, Q, C); argmax (N, P, Q, C) holds h * W + w of each max (i32).
+    virtual void max_pool2d_forward(float* y, int32_t* argmax, const float* x,
+                                    const PoolGeometry& g) = 0;
+    virtual void max_pool2d_backward(float* dx, const float* dy, const int32_t* argmax,
+                                     const PoolGeometry& g) = 0;
+    virtual void avg_pool2d_forward(float* y, const float* x, const PoolGeometry& g) = 0;
+    virtual void avg_pool2d_backward(float* dx, const float* dy, const PoolGeometry& g) = 0;
+
+    // Resize: bilinear (PyTorch semantics for both corner modes), nearest for any dtype.
+    virtual void resize_bilinear_forward(float* y, const float* x, const ResizeGeometry& g) = 0;
+    virtual void resize_bilinear_backward(float* dx, const float* dy, const ResizeGeometry& g) = 0;
+    virtual void resize_nearest(void* y, const void* x, size_t elem_size,
+                                const ResizeGeometry& g) = 0;
+
+    // Layout: permute up to kMaxDims dims (out dim i = in dim perm[i]); crop / pad; mirror W.
+    virtual void permute(void* out, const void* in, size_t elem_size, int ndim,
+                         const int64_t* in_shape, const int* perm) = 0;
+    virtual void window(void* out, const void* in, DType dtype, const WindowGeometry& g,
+                        double fill) = 0;
+    virtual void flip_width(void* out, const void* in, size_t elem_size, int64_t N, int64_t H,
+                            int64_t W, int64_t C) = 0;
+
+    // Indexing. Each returns -1, or the first out-of-range label / index it met.
+    // one_hot: out (n, classes); rows whose label is ignore_index are all zero.
+    virtual int64_t one_hot(float* out, const void* labels, DType label_dtype, int64_t n,
+                            int64_t classes, int64_t ignore_index) = 0;
+    // out (count, cols) = x (rows, cols)[index]; index (count,).
+    virtual int64_t index_select_rows(float* out, const float* x, const int32_t* index,
+                                      int64_t count, int64_t rows, int64_t cols) = 0;
+    // out (rows, cols) += src (count, cols) at rows index (count,); deterministic order.
+    virtual int64_t index_add_rows(float* out, const float* src, const int32_t* index,
+                                   int64_t count, int64_t rows, int64_t cols) = 0;
+    // CSR segments: segment s owns entries [row_ptr[s], row_ptr[s + 1]) of (E, cols) data.
+    virtual void segment_softmax_forward(float* y, const float* x, const int32_t* row_ptr,
+                                         int64_t segments, int64_t cols) = 0;
+    virtual void segment_softmax_backward(float* dx, const float* dy, const float* y,
+                                          const int32_t* row_ptr, int64_t segments,
+                                          int64_t cols) = 0;
+    // out (segments, cols) = per-segment sum of x (E, cols).
+    virtual void segment_sum(float* out, const float* x, const int32_t* row_ptr, int64_t segments,
+                             int64_t cols) = 0;
+    // out (E, cols): each entry gets its segment's row of x (segments, cols). Adjoint of segment_sum.
+    virtual void segment_expand(float* out, const float* x, const int32_t* row_ptr,
+                                int64_t segments, int64_t cols) = 0;
+
+    // Losses. Cross-entropy over logits (rows, classes) with integer targets (rows,) (i32 or u8):
+    // loss[r] = w[y] * -log softmax(x_r)[y] and weight_used[r] = w[y], both 0 where y == ignore_index.
+    // class_weight (classes,) nullable (= 1).
+    virtual int64_t cross_entropy_forward(float* loss, float* weight_used, const float* logits,
+                                          const void* target, DType target_dtype,
+                                          const float* class_weight, int64_t rows, int64_t classes,
+                                          int64_t ignore_index) = 0;
+    // dlogits[r] = dloss[r] * w[y] * (softmax(x_r) - onehot(y)), 0 for ignored rows.
+    virtual void cross_entropy_backward(float* dlogits, const float* dloss, const float* logits,
+                                        const void* target, DType target_dtype,
+                                        const float* class_weight, int64_t rows, int64_t classes,
+                                        int64_t ignore_index) = 0;
+    // loss[i] = max(x,0) - x t + log(1 + exp(-|x|)), 0 where valid (nullable) is 0. (n,)
+    virtual void bce_with_logits_forward(float* loss, const float* x, const float* target,
+                                         const uint8_t* valid, int64_t n) = 0;
+    virtual void bce_with_logits_backward(float* dx, const float* dloss, const float* x,
+                                          const float* target, const uint8_t* valid, int64_t n) = 0;
+};
+
+// The backend of a device: CPU always; CUDA once registered. Throws a clear error otherwise.
+Backend& backend_for(const Device& device);
+// Installs the backend for a device type (the CUDA backend calls this from register_backend()).
+void register_backend(DeviceType type, Backend* backend);
+// True when a backend for the device type is registered and the device index exists.
+bool device_available(const Device& device);
+
+} // namespace pg

@@ -1,0 +1,125 @@
+// Tensor: a shape, a dtype, a device and a reference-counted Storage; always contiguous.
+// Copying a Tensor copies a handle (both see the same data). Ops live in autograd/ (pg::add,
+// pg::conv2d, ...); this header holds what every layer needs: creation, host transfers, device
+// moves, printing and the autograd bookkeeping fields (requires_grad, grad, grad_fn).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <vector>
+
+#include "tensor/dtype.h"
+#include "tensor/generator.h"
+#include "tensor/shape.h"
+#include "tensor/storage.h"
+
+namespace pg {
+
+class Node; // autograd/node.h: a step of the backward graph
+struct TensorImpl;
+
+class Tensor {
+  public:
+    Tensor() = default; // an undefined tensor (defined() == false)
+
+    // ---- creation ----
+    static Tensor empty(const Shape& shape, DType dtype = DType::f32,
+                        Device device = Device::cpu());
+    static Tensor zeros(const Shape& shape, DType dtype = DType::f32,
+                        Device device = Device::cpu());
+    static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+    static Tensor full(const Shape& shape, double value, DType dtype = DType::f32,
+                       Device device = Device::cpu());
+    static Tensor scalar(float value, Device device = Device::cpu()); // shape ()
+    // Copies host values in; values.size() must equal numel(shape).
+    static Tensor from_vector(const std::vector<float>& values, const Shape& shape,
+                              Device device = Device::cpu());
+    static Tensor from_vector(const std::vector<int32_t>& values, const Shape& shape,
+                              Device device = Device::cpu());
+    static Tensor from_vector(const std::vector<uint8_t>& values, const Shape& shape,
+                              Device device = Device::cpu());
+    // Random f32 fills from the generator (uniform in [low, high), normal with mean and std).
+    static Tensor uniform(const Shape& shape, Generator& gen, float low = 0.f, float high = 1.f,
+                          Device device = Device::cpu());
+    static Tensor normal(const Shape& shape, Generator& gen, float mean = 0.f, float std = 1.f,
+                         Device device = Device::cpu());
+
+    // ---- properties ----
+    bool defined() const { return impl_ != nullptr; }
+    const Shape& shape() const;
+    int dim() const { return int(shape().size()); }
+    int64_t size(int64_t axis) const; // negative axes count from the end
+    int64_t numel() const;
+    DType dtype() const;
+    Device device() const;
+    size_t nbytes() const { return size_t(numel()) * dtype_size(dtype()); }
+    bool is_cpu() const { return device().is_cpu(); }
+    bool is_cuda() const { return device().is_cuda(); }
+    bool same_storage(const Tensor& other) const;
+
+    // ---- raw data (checked against the dtype; device memory for CUDA tensors) ----
+    float* f32() const;
+    int32_t* i32() const;
+    uint8_t* u8() const;
+    uint16_t* bf16() const;
+    void* raw() const;
+
+    // ---- host transfers (any device; these synchronise) ----
+    std::vector<float> to_f32_vector() const; // converts any dtype to float
+    std::vector<int32_t> to_i32_vector() const;
+    std::vector<uint8_t> to_u8_vector() const;
+    float item() const; // the single element of a one-element tensor, as float
+
+    // ---- copies and aliases (not differentiable; see pg::reshape, pg::to for that) ----
+    Tensor to(Device device) const; // a copy on `device` (the same tensor if already there)
+    Tensor clone() const;           // a fresh copy with its own storage
+    // A new tensor sharing this one's storage and version counter, with no autograd history.
+    Tensor detach() const;
+    // Same storage, another shape with the same element count. No autograd history.
+    Tensor alias_with_shape(const Shape& shape) const;
+
+    // ---- in-place writes (bump the version counter; see autograd/inplace.h for checked ones) ----
+    void bump_version() const;
+    uint64_t version() const;
+
+    // ---- autograd bookkeeping (the engine lives in autograd/) ----
+    bool requires_grad() const;
+    // Marks a leaf as a parameter-like tensor whose .grad will be filled by backward().
+    Tensor& set_requires_grad(bool value);
+    bool is_leaf() const; // no grad_fn
+    Tensor grad() const;  // undefined until a backward reached this leaf
+    void set_grad(const Tensor& grad) const;
+    const std::shared_ptr<Node>& grad_fn() const;
+    uint32_t output_nr() const;
+    // Used by ops when recording: this tensor is output `output_nr` of `node`.
+    void set_history(std::shared_ptr<Node> node, uint32_t output_nr) const;
+    // The AccumulateGrad node of a leaf (held weakly by the tensor, strongly by the graph).
+    std::shared_ptr<Node> grad_accumulator() const;
+    void set_grad_accumulator(const std::shared_ptr<Node>& node) const;
+
+    TensorImpl* impl() const { return impl_.get(); }
+
+  private:
+    explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+    TensorImpl& checked_impl() const;
+    std::shared_ptr<TensorImpl> impl_;
+};
+
+struct TensorImpl {
+    Shape shape;
+    DType dtype = DType::f32;
+    std::shared_ptr<Storage> storage;
+    // autograd
+    bool requires_grad = false;
+    std::shared_ptr<Node> grad_fn;
+    uint32_t output_nr = 0;
+    Tensor grad;
+    std::weak_ptr<Node> grad_accumulator;
+};
+
+// Printing shows shape, dtype, device and the first few values:
+// Tensor(shape=(2, 3), dtype=f32, device=cpu) [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+std::ostream& operator<<(std::ostream& out, const Tensor& t);
+
+} // namespace pg

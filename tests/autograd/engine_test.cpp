@@ -1,0 +1,155 @@
+// The backward engine: chain rule, shared subgraphs, accumulation into .grad, no_grad, detach,
+// retain_graph, freeing of saved tensors, in-place misuse, non-scalar roots, errors.
+#include "autograd/ops.h"
+#include "tensor/error.h"
+#include "tests/common/test_util.h"
+
+namespace pg {
+namespace {
+
+using test::all_close;
+
+Tensor leaf(std::vector<float> v) {
+    Tensor t = Tensor::from_vector(v, {int64_t(v.size())});
+    t.set_requires_grad(true);
+    return t;
+}
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) { return e.what(); }
+    return "";
+}
+
+TEST(Engine, ChainRuleThroughSharedSubgraphs) {
+    // y = sum(a*b + a*a): dy/da = b + 2a, dy/db = a. `a` feeds three places.
+    Tensor a = leaf({1, 2, 3}), b = leaf({4, 5, 6});
+    Tensor y = sum(a * b + a * a);
+    EXPECT_TRUE(y.requires_grad());
+    EXPECT_FALSE(y.is_leaf());
+    backward(y);
+    EXPECT_EQ(a.grad().to_f32_vector(), (std::vector<float>{6, 9, 12}));
+    EXPECT_EQ(b.grad().to_f32_vector(), (std::vector<float>{1, 2, 3}));
+}
+
+TEST(Engine, DiamondGraphSumsBothPaths) {
+    // h = 2x; y = sum(h * h + h): dy/dx = 2 (2h + 1) = 8x + 2.
+    Tensor x = leaf({1, -1});
+    Tensor h = x * 2.f;
+    backward(sum(h * h + h));
+    EXPECT_EQ(x.grad().to_f32_vector(), (std::vector<float>{10, -6}));
+}
+
+TEST(Engine, GradientsAccumulateAcrossBackwardCalls) {
+    Tensor x = leaf({1, 2});
+    backward(sum(x * 3.f));
+    backward(sum(x * x));
+    EXPECT_EQ(x.grad().to_f32_vector(), (std::vector<float>{5, 7})); // 3 + 2x
+    x.set_grad(Tensor());
+    backward(sum(x));
+    EXPECT_EQ(x.grad().to_f32_vector(), (std::vector<float>{1, 1}));
+}
+
+TEST(Engine, NonScalarRootNeedsAGradient) {
+    Tensor x = leaf({1, 2, 3});
+    Tensor y = x * x;
+    EXPECT_NE(error_of([&] { backward(y); }).find("a gradient must be given"), std::string::npos);
+    backward(y, Tensor::from_vector(std::vector<float>{1, 0, 2}, {3}));
+    EXPECT_EQ(x.grad().to_f32_vector(), (std::vector<float>{2, 0, 12}));
+    EXPECT_THROW(backward(x * 2.f, Tensor::ones({2})), Error);
+}
+
+TEST(Engine, NoGradAndDetachCutTheGraph) {
+    Tensor x = leaf({1, 2});
+    {
+        NoGradGuard no_grad;
+        Tensor y = x * 2.f;
+        EXPECT_FALSE(y.requires_grad());
+    }
+    EXPECT_TRUE(grad_mode_enabled());
+    Tensor d = x.detach();
+    EXPECT_FALSE(d.requires_grad());
+    Tensor y = sum(x * d); // d is a constant: dy/dx = d
+    backward(y);
+    EXPECT_EQ(x.grad().to_f32_vector(), (std::vector<float>{1, 2}));
+    EXPECT_NE(error_of([&] { backward(sum(d * 2.f)); }).find("does not require grad"),
+              std::string::npos);
+}
+
+TEST(Engine, RetainGraphAllowsASecondBackward) {
+    Tensor x = leaf({2});
+    Tensor y = sum(x * x * x);
+    backward(y, Tensor(), /*retain_graph=*/true);
+    backward(y);
+    EXPECT_EQ(x.grad().to_f32_vector(), (std::vector<float>{24})); // 2 * 3x^2
+    std::string message = error_of([&] { backward(y); });
+    EXPECT_NE(message.find("retain_graph"), std::string::npos) << message;
+}
+
+TEST(Engine, SavedTensorsAreFreedAfterTheirNodeRuns) {
+    Tensor x = leaf({1, 2, 3});
+    Tensor w = Tensor::ones({3}) * 5.f; // saved by the mul below
+    std::weak_ptr<Storage> watch = w.impl()->storage;
+    Tensor y = sum(x * w);
+    w = Tensor(); // now only the graph keeps w alive
+    EXPECT_FALSE(watch.expired());
+    backward(y);
+    EXPECT_TRUE(watch.expired()) << "mul's saved tensor outlived its backward";
+    EXPECT_EQ(x.grad().to_f32_vector(), (std::vector<float>{5, 5, 5}));
+}
+
+TEST(Engine, InPlaceWriteToASavedTensorIsCaught) {
+    Tensor x = leaf({1, 2});
+    Tensor w = Tensor::from_vector(std::vector<float>{3, 4}, {2});
+    Tensor y = sum(x * w); // saves w
+    mul_(w, 2.f);
+    std::string message = error_of([&] { backward(y); });
+    EXPECT_NE(message.find("modified in place"), std::string::npos) << message;
+    EXPECT_NE(message.find("saved at version 0, now version 1"), std::string::npos) << message;
+}
+
+TEST(Engine, InPlaceOnAGradTensorIsRefused) {
+    Tensor x = leaf({1, 2});
+    Tensor y = x * 2.f;
+    EXPECT_NE(error_of([&] { fill_(y, 0.0); }).find("requires grad"), std::string::npos);
+}
+
+TEST(Engine, OutputsSavedByTheirOwnNodeDoNotLeak) {
+    // sigmoid saves its output; the output holds the node; the node holds an alias only.
+    std::weak_ptr<Node> node;
+    {
+        Tensor x = leaf({0.5f});
+        Tensor y = sigmoid(x);
+        node = y.grad_fn();
+        EXPECT_FALSE(node.expired());
+    }
+    EXPECT_TRUE(node.expired());
+}
+
+TEST(Engine, LeafGradientDoesNotAliasGraphTensors) {
+    Tensor x = leaf({1, 2});
+    Tensor g = Tensor::from_vector(std::vector<float>{1, 1}, {2});
+    backward(x * 1.f, g);
+    EXPECT_FALSE(x.grad().same_storage(g));
+}
+
+TEST(Engine, IntegerTensorsCannotRequireGrad) {
+    Tensor labels = Tensor::zeros({2}, DType::i32);
+    EXPECT_THROW(labels.set_requires_grad(true), Error);
+    Tensor y = leaf({1}) * 2.f;
+    EXPECT_THROW(y.set_requires_grad(false), Error); // not a leaf
+}
+
+TEST(Engine, UnusedBranchesGetNoGradient) {
+    Tensor a = leaf({1, 2}), b = leaf({3, 4});
+    Tensor used = a * 2.f;
+    Tensor unused = b * 2.f;
+    (void)unused;
+    backward(sum(used));
+    EXPECT_TRUE(a.grad().defined());
+    EXPECT_FALSE(b.grad().defined());
+}
+
+} // namespace
+} // namespace pg
