@@ -9,7 +9,9 @@
 namespace pg {
 
 // weight, bias (C,) or undefined (= 1, 0); running_mean, running_var (C,) or undefined
-// (training only: then nothing is tracked). Running stats are updated in place.
+// (training only: then nothing is tracked). Running stats are updated in place (their version
+// counter moves) and must not require grad. Training needs more than one value per channel.
+// Gradients flow to x, weight and bias (those that require grad).
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   float momentum = 0.1f, float eps = 1e-5f);

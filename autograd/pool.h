@@ -1,6 +1,7 @@
 // Pooling over NHWC tensors, with PyTorch's output-size rule including ceil_mode:
 // P = floor_or_ceil((H + 2 pad - kernel) / stride) + 1, and with ceil_mode the last window must
-// start inside the (left-padded) input, else P is reduced by one.
+// start inside the (left-padded) input, else P is reduced by one. Like PyTorch, padding may be
+// at most kernel / 2. Input (N, H, W, C) f32; square kernel, stride and padding.
 #pragma once
 
 #include "tensor/tensor.h"

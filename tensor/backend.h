@@ -146,6 +146,7 @@ class Backend {
                       int64_t batch) = 0;
 
     // Convolution: y (N, P, Q, K), x (N, H, W, C), w (K, R, S, C / groups), bias (K,) or null.
+    // The backward kernels overwrite dx / dw (no accumulation); an empty batch gives dw = 0.
     virtual void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
                                 const ConvGeometry& g) = 0;
     virtual void conv2d_backward_input(float* dx, const float* dy, const float* w,
@@ -164,14 +165,16 @@ class Backend {
                                          const float* bias, const float* running_mean,
                                          const float* running_var, int64_t rows, int64_t C,
                                          float eps) = 0;
-    // dx, dweight, dbias nullable (skipped). mean / invstd are the saved batch statistics (train)
-    // or the running mean and 1/sqrt(running_var + eps) (eval; statistics are constants then).
+    // dx, dweight, dbias nullable (skipped), overwritten (not accumulated). mean / invstd are the
+    // saved batch statistics (train) or the running mean and 1/sqrt(running_var + eps) (eval;
+    // statistics are constants then).
     virtual void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* dy,
                                      const float* x, const float* weight, const float* mean,
                                      const float* invstd, int64_t rows, int64_t C,
                                      bool training) = 0;
 
     // Pooling: y (N, P, Q, C); argmax (N, P, Q, C) holds h * W + w of each max (i32).
+    // The backward kernels overwrite all of dx (N, H, W, C), zero where no window reaches.
     virtual void max_pool2d_forward(float* y, int32_t* argmax, const float* x,
                                     const PoolGeometry& g) = 0;
     virtual void max_pool2d_backward(float* dx, const float* dy, const int32_t* argmax,
@@ -180,6 +183,7 @@ class Backend {
     virtual void avg_pool2d_backward(float* dx, const float* dy, const PoolGeometry& g) = 0;
 
     // Resize: bilinear (PyTorch semantics for both corner modes), nearest for any dtype.
+    // resize_bilinear_backward overwrites dx (N, H, W, C) with the adjoint applied to dy.
     virtual void resize_bilinear_forward(float* y, const float* x, const ResizeGeometry& g) = 0;
     virtual void resize_bilinear_backward(float* dx, const float* dy, const ResizeGeometry& g) = 0;
     virtual void resize_nearest(void* y, const void* x, size_t elem_size,
@@ -193,7 +197,9 @@ class Backend {
     virtual void flip_width(void* out, const void* in, size_t elem_size, int64_t N, int64_t H,
                             int64_t W, int64_t C) = 0;
 
-    // Indexing. Each returns -1, or the first out-of-range label / index it met.
+    // Indexing. Each returns -1, or the position (in labels / index) of the first out-of-range
+    // label / index; the op reads the value there for its message. A position, not the value:
+    // -1 is itself a possible bad i32 label / index. On a bad index nothing is read or added.
     // one_hot: out (n, classes); rows whose label is ignore_index are all zero.
     virtual int64_t one_hot(float* out, const void* labels, DType label_dtype, int64_t n,
                             int64_t classes, int64_t ignore_index) = 0;
@@ -218,7 +224,8 @@ class Backend {
 
     // Losses. Cross-entropy over logits (rows, classes) with integer targets (rows,) (i32 or u8):
     // loss[r] = w[y] * -log softmax(x_r)[y] and weight_used[r] = w[y], both 0 where y == ignore_index.
-    // class_weight (classes,) nullable (= 1).
+    // class_weight (classes,) nullable (= 1). Returns -1, or the row of the first target outside
+    // [0, classes) that is not ignore_index (a position, as for the indexing kernels; such rows get 0).
     virtual int64_t cross_entropy_forward(float* loss, float* weight_used, const float* logits,
                                           const void* target, DType target_dtype,
                                           const float* class_weight, int64_t rows, int64_t classes,

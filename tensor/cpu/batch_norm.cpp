@@ -1,21 +1,166 @@
-// PLACEHOLDER: to be replaced by the real kernels.
+// CPU batch normalisation over x viewed as (rows = N*H*W, C): training forward (batch statistics,
+// running-stat update), eval forward (running statistics) and the backward of both.
+// Per-channel sums run in double over fixed row chunks that are combined in order, so results
+// do not depend on the thread count. The op that calls these is autograd/batch_norm.cpp.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "tensor/cpu/kernels.h"
-#include "tensor/error.h"
+#include "tensor/cpu/parallel.h"
+
 namespace pg::cpu {
+
+// Rows per chunk of a per-channel reduction: about 128K elements, fixed by C alone.
+static int64_t rows_per_chunk(int64_t C) {
+    return std::max<int64_t>(16, 131072 / std::max<int64_t>(C, 1));
+}
+
+// sum_a[c] = sum_r a(r, c) and sum_b[c] = sum_r b(r, c), where terms(i, c, a, b) sets the two
+// terms of element i = r C + c. Each fixed chunk of rows gets its own partial sums (double);
+// the chunks are then added in chunk order.
+template <typename TermFn>
+static void channel_sums(int64_t rows, int64_t C, double* sum_a, double* sum_b, TermFn terms) {
+    const int64_t chunk = rows_per_chunk(C);
+    const int64_t chunks = std::max<int64_t>(1, (rows + chunk - 1) / chunk);
+    std::vector<double> partial(size_t(chunks * 2 * C), 0.0); // (chunks, 2, C)
+    parallel_for(chunks, 1, [&](int64_t k) {
+        double* a = partial.data() + k * 2 * C; // (C,)
+        double* b = a + C;                      // (C,)
+        int64_t r = k * chunk;
+        const int64_t end = std::min(rows, r + chunk);
+        // Four rows per sweep: each accumulator is loaded and stored once per four terms.
+        for (; r + 4 <= end; r += 4) {
+            for (int64_t c = 0; c < C; c++) {
+                double a0, a1, a2, a3, b0, b1, b2, b3;
+                terms(r * C + c, c, a0, b0);
+                terms((r + 1) * C + c, c, a1, b1);
+                terms((r + 2) * C + c, c, a2, b2);
+                terms((r + 3) * C + c, c, a3, b3);
+                a[c] += (a0 + a1) + (a2 + a3);
+                b[c] += (b0 + b1) + (b2 + b3);
+            }
+        }
+        for (; r < end; r++) {
+            for (int64_t c = 0; c < C; c++) {
+                double a0, b0;
+                terms(r * C + c, c, a0, b0);
+                a[c] += a0;
+                b[c] += b0;
+            }
+        }
+    });
+    for (int64_t c = 0; c < C; c++) sum_a[c] = sum_b[c] = 0.0;
+    for (int64_t k = 0; k < chunks; k++) {
+        const double* a = partial.data() + k * 2 * C;
+        for (int64_t c = 0; c < C; c++) sum_a[c] += a[c], sum_b[c] += a[C + c];
+    }
+}
+
+// y[r, c] = x[r, c] * scale[c] + shift[c]: the normalisation and affine folded into one FMA.
+static void scale_shift(float* y, const float* x, const float* scale, const float* shift,
+                        int64_t rows, int64_t C) {
+    parallel_for(rows, std::max<int64_t>(1, kChunk / std::max<int64_t>(C, 1)), [&](int64_t r) {
+        const float* xr = x + r * C; // (C,)
+        float* yr = y + r * C;       // (C,)
+        for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * scale[c] + shift[c];
+    });
+}
+
 void batch_norm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                               float* running_var, const float* x, const float* weight,
                               const float* bias, int64_t rows, int64_t C, float momentum,
                               float eps) {
-    PG_FAIL("not implemented");
+    // Sums of d = x - x[0, c] (a shift by one sample of the channel): the variance
+    // E[d^2] - E[d]^2 then does not lose digits when the mean is large against the spread.
+    std::vector<double> shift0(size_t(C), 0.0), s1(size_t(C), 0.0), s2(size_t(C), 0.0);
+    if (rows > 0)
+        for (int64_t c = 0; c < C; c++) shift0[size_t(c)] = x[c];
+    const double* k0 = shift0.data();
+    channel_sums(rows, C, s1.data(), s2.data(), [&](int64_t i, int64_t c, double& a, double& b) {
+        const double d = double(x[i]) - k0[c];
+        a = d;
+        b = d * d;
+    });
+    std::vector<float> scale(size_t(C), 0.f), shift(size_t(C), 0.f);
+    for (int64_t c = 0; c < C; c++) {
+        double md = rows > 0 ? s1[size_t(c)] / double(rows) : 0.0;
+        double var = rows > 0 ? std::max(0.0, s2[size_t(c)] / double(rows) - md * md) : 0.0;
+        double mean = k0[c] + md, invstd = 1.0 / std::sqrt(var + double(eps));
+        double w = weight ? weight[c] : 1.0, b = bias ? bias[c] : 0.0;
+        save_mean[c] = float(mean);
+        save_invstd[c] = float(invstd);
+        scale[size_t(c)] = float(w * invstd);
+        shift[size_t(c)] = float(b - mean * w * invstd);
+        if (running_mean) {
+            // PyTorch tracks the unbiased variance; the op rejects rows == 1 in training.
+            double unbiased = rows > 1 ? var * double(rows) / double(rows - 1) : var;
+            running_mean[c] = float((1.0 - momentum) * running_mean[c] + momentum * mean);
+            running_var[c] = float((1.0 - momentum) * running_var[c] + momentum * unbiased);
+        }
+    }
+    scale_shift(y, x, scale.data(), shift.data(), rows, C);
 }
+
 void batch_norm_forward_eval(float* y, const float* x, const float* weight, const float* bias,
                              const float* running_mean, const float* running_var, int64_t rows,
                              int64_t C, float eps) {
-    PG_FAIL("not implemented");
+    // y = (x - rm) / sqrt(rv + eps) * w + b = x * scale + shift, like PyTorch's CPU kernel.
+    std::vector<float> scale(size_t(C), 0.f), shift(size_t(C), 0.f);
+    for (int64_t c = 0; c < C; c++) {
+        double invstd = 1.0 / std::sqrt(double(running_var[c]) + double(eps));
+        double w = weight ? weight[c] : 1.0, b = bias ? bias[c] : 0.0;
+        scale[size_t(c)] = float(w * invstd);
+        shift[size_t(c)] = float(b - double(running_mean[c]) * w * invstd);
+    }
+    scale_shift(y, x, scale.data(), shift.data(), rows, C);
 }
+
 void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
                          const float* weight, const float* mean, const float* invstd, int64_t rows,
                          int64_t C, bool training) {
-    PG_FAIL("not implemented");
+    // With xhat = (x - mean) invstd and y = w xhat + b:
+    //   dbias = sum dy, dweight = sum dy xhat (both over rows).
+    // Training (mean, invstd depend on x): dx = w invstd (dy - mean(dy) - xhat mean(dy xhat)).
+    // Eval (statistics are constants): dx = w invstd dy.
+    const bool need_sums = dweight || dbias || (dx && training);
+    std::vector<double> sum_dy(size_t(C), 0.0), sum_dy_xmu(size_t(C), 0.0);
+    if (need_sums) {
+        channel_sums(rows, C, sum_dy.data(), sum_dy_xmu.data(),
+                     [&](int64_t i, int64_t c, double& a, double& b) {
+                         a = dy[i];
+                         b = double(dy[i]) * (double(x[i]) - double(mean[c]));
+                     });
+    }
+    for (int64_t c = 0; c < C; c++) {
+        if (dbias) dbias[c] = float(sum_dy[size_t(c)]);
+        if (dweight) dweight[c] = float(sum_dy_xmu[size_t(c)] * invstd[c]);
+    }
+    if (!dx) return;
+    // dx = a[c] dy + k[c] (x - mean) + d[c]: per-channel coefficients, then one elementwise pass.
+    // (x - mean) is formed per element rather than folded into d: no cancellation for large means.
+    std::vector<float> coef_dy(size_t(C), 0.f), coef_x(size_t(C), 0.f), offset(size_t(C), 0.f);
+    for (int64_t c = 0; c < C; c++) {
+        double w = weight ? weight[c] : 1.0, is = invstd[c];
+        coef_dy[size_t(c)] = float(w * is);
+        if (training && rows > 0) {
+            double mean_dy = sum_dy[size_t(c)] / double(rows);
+            double mean_dy_xmu = sum_dy_xmu[size_t(c)] / double(rows);
+            // xhat mean(dy xhat) = (x - mean) is^2 mean(dy (x - mean))
+            coef_x[size_t(c)] = float(-w * is * is * is * mean_dy_xmu);
+            offset[size_t(c)] = float(-w * is * mean_dy);
+        } else {
+            coef_x[size_t(c)] = 0.f;
+            offset[size_t(c)] = 0.f;
+        }
+    }
+    const float *a = coef_dy.data(), *k = coef_x.data(), *d = offset.data(), *m = mean;
+    parallel_for(rows, std::max<int64_t>(1, kChunk / std::max<int64_t>(C, 1)), [&](int64_t r) {
+        const float* xr = x + r * C;   // (C,)
+        const float* dyr = dy + r * C; // (C,)
+        float* dxr = dx + r * C;       // (C,)
+        for (int64_t c = 0; c < C; c++) dxr[c] = a[c] * dyr[c] + k[c] * (xr[c] - m[c]) + d[c];
+    });
 }
+
 } // namespace pg::cpu
