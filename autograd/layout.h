@@ -26,7 +26,8 @@ Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length);
 // Spatial ops on (N, H, W, C) images or (N, H, W) label maps, any dtype.
 // crop: rows [top, top + height), columns [left, left + width); must lie inside the image.
 Tensor crop(const Tensor& x, int64_t top, int64_t left, int64_t height, int64_t width);
-// pad: adds rows / columns filled with `value` (e.g. 255 for labels, 0 for images).
+// pad: adds rows / columns filled with `value` (e.g. 255 for labels, 0 for images); the value
+// must be representable in x's dtype (an integer in 0..255 for u8), it is not wrapped.
 Tensor pad(const Tensor& x, int64_t top, int64_t bottom, int64_t left, int64_t right,
            double value = 0.0);
 // Mirrors the W axis.
