@@ -16,12 +16,14 @@ struct CrossEntropyOptions {
 };
 
 // logits (..., C) f32, target (...) i32 or u8 -> () for mean / sum, (...) for none (0 where ignored).
-// A target outside [0, C) that is not ignore_index is an error naming it.
+// A target outside [0, C) that is not ignore_index is an error naming it. Only the logits get a
+// gradient (the class weights are constants, as in PyTorch).
 Tensor cross_entropy(const Tensor& logits, const Tensor& target,
                      const CrossEntropyOptions& options = CrossEntropyOptions());
 
-// logits, target: same shape f32 (targets in [0, 1]); valid: u8 of that shape or undefined.
-// mean: over valid elements (0 when none is valid).
+// logits, target: same shape f32 (targets in [0, 1]); valid: u8 of that shape or undefined
+// (non-zero = valid). Loss 0 where not valid; mean: over valid elements (0 when none is valid).
+// Gradients: sigmoid(x) - t for the logits, -x for the target, 0 where not valid.
 Tensor bce_with_logits(const Tensor& logits, const Tensor& target, const Tensor& valid = Tensor(),
                        Reduction reduction = Reduction::mean);
 

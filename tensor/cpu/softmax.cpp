@@ -1,24 +1,108 @@
-// PLACEHOLDER: to be replaced by the real kernels.
+// CPU softmax, log-softmax and entropy along the last axis of x viewed as (rows, cols): the
+// per-pixel class axis of NHWC logits. One row is one independent task, so results do not depend
+// on the thread count; row sums accumulate in double. Ops: autograd/softmax.cpp.
+#include <algorithm>
+#include <cmath>
+
 #include "tensor/cpu/kernels.h"
-#include "tensor/error.h"
+#include "tensor/cpu/parallel.h"
+
 namespace pg::cpu {
+
+// Rows per parallel chunk: about kChunk elements, at least one row.
+static int64_t rows_per_chunk(int64_t cols) {
+    return std::max<int64_t>(1, kChunk / std::max<int64_t>(cols, 1));
+}
+
+// Calls body(r) for every row, in fixed chunks of rows.
+template <typename Body>
+static void for_each_row(int64_t rows, int64_t cols, Body body) {
+    parallel_chunks(rows, rows_per_chunk(cols), [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; r++) body(r);
+    });
+}
+
+static float row_max(const float* x, int64_t cols) {
+    float m = -INFINITY;
+    for (int64_t c = 0; c < cols; c++) m = std::max(m, x[c]);
+    return m;
+}
+
 void softmax_forward(float* y, const float* x, int64_t rows, int64_t cols) {
-    PG_FAIL("not implemented");
+    // y_c = exp(x_c - m) / sum_j exp(x_j - m): subtracting the row max m keeps exp() <= 1.
+    for_each_row(rows, cols, [&](int64_t r) {
+        const float* xr = x + r * cols; // (cols,)
+        float* yr = y + r * cols;       // (cols,)
+        float m = row_max(xr, cols);
+        double s = 0.0;
+        for (int64_t c = 0; c < cols; c++) {
+            yr[c] = std::exp(xr[c] - m);
+            s += yr[c];
+        }
+        float inv = float(1.0 / s);
+        for (int64_t c = 0; c < cols; c++) yr[c] *= inv;
+    });
 }
+
 void softmax_backward(float* dx, const float* dy, const float* y, int64_t rows, int64_t cols) {
-    PG_FAIL("not implemented");
+    // dy_j/dx_c = y_j ([j == c] - y_c)  =>  dx_c = y_c (dy_c - sum_j dy_j y_j).
+    for_each_row(rows, cols, [&](int64_t r) {
+        const float* dyr = dy + r * cols; // (cols,)
+        const float* yr = y + r * cols;   // (cols,)
+        double dot = 0.0;
+        for (int64_t c = 0; c < cols; c++) dot += double(dyr[c]) * yr[c];
+        float d = float(dot);
+        for (int64_t c = 0; c < cols; c++) dx[r * cols + c] = yr[c] * (dyr[c] - d);
+    });
 }
+
 void log_softmax_forward(float* y, const float* x, int64_t rows, int64_t cols) {
-    PG_FAIL("not implemented");
+    // y_c = x_c - m - log(sum_j exp(x_j - m)); the log of a sum >= 1 never overflows.
+    for_each_row(rows, cols, [&](int64_t r) {
+        const float* xr = x + r * cols; // (cols,)
+        float* yr = y + r * cols;       // (cols,)
+        float m = row_max(xr, cols);
+        double s = 0.0;
+        for (int64_t c = 0; c < cols; c++) s += std::exp(xr[c] - m);
+        // (x_c - m) first: m + log(s) rounded to f32 would lose the digits of log(s) when |m| is big.
+        float log_s = float(std::log(s));
+        for (int64_t c = 0; c < cols; c++) yr[c] = (xr[c] - m) - log_s;
+    });
 }
+
 void log_softmax_backward(float* dx, const float* dy, const float* y, int64_t rows, int64_t cols) {
-    PG_FAIL("not implemented");
+    // dy_j/dx_c = [j == c] - softmax_c = [j == c] - exp(y_c)  =>  dx_c = dy_c - exp(y_c) sum_j dy_j.
+    for_each_row(rows, cols, [&](int64_t r) {
+        const float* dyr = dy + r * cols; // (cols,)
+        const float* yr = y + r * cols;   // (cols,)
+        double s = 0.0;
+        for (int64_t c = 0; c < cols; c++) s += dyr[c];
+        float total = float(s);
+        for (int64_t c = 0; c < cols; c++) dx[r * cols + c] = dyr[c] - std::exp(yr[c]) * total;
+    });
 }
+
 void entropy_forward(float* out, const float* p, int64_t rows, int64_t cols, float eps) {
-    PG_FAIL("not implemented");
+    // H = -sum_c p_c log(p_c + eps); eps keeps 0 log 0 at 0 (U2PL uses 1e-10).
+    for_each_row(rows, cols, [&](int64_t r) {
+        const float* pr = p + r * cols; // (cols,)
+        double h = 0.0;
+        for (int64_t c = 0; c < cols; c++) h -= double(pr[c]) * std::log(pr[c] + eps);
+        out[r] = float(h);
+    });
 }
+
 void entropy_backward(float* dp, const float* dout, const float* p, int64_t rows, int64_t cols,
                       float eps) {
-    PG_FAIL("not implemented");
+    // dH/dp_c = -(log(p_c + eps) + p_c / (p_c + eps)); each row scales it by its dout.
+    for_each_row(rows, cols, [&](int64_t r) {
+        const float* pr = p + r * cols; // (cols,)
+        float g = dout[r];
+        for (int64_t c = 0; c < cols; c++) {
+            float q = pr[c] + eps;
+            dp[r * cols + c] = -g * (std::log(q) + pr[c] / q);
+        }
+    });
 }
+
 } // namespace pg::cpu
