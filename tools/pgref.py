@@ -40,7 +40,7 @@ def save(name, tensors):
     for key, value in tensors.items():
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu().numpy()
-        value = np.ascontiguousarray(value)
+        value = np.array(value, order="C")  # keeps 0-d arrays 0-d (ascontiguousarray would not)
         if value.dtype == np.float64:
             value = value.astype(np.float32)
         if value.dtype == np.int64:

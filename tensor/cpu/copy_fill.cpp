@@ -1,4 +1,5 @@
 // CPU memory copies, fills, Philox random fills and dtype casts.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -42,6 +43,9 @@ static double load(const void* p, DType dtype, int64_t i) {
 // Float -> integer truncates toward zero and wraps like a C cast of the int64 value (PyTorch's
 // behaviour for in-range values; NaN becomes 0).
 static void store(void* p, DType dtype, int64_t i, double v) {
+    // Out-of-range values (and inf) saturate at the int64 limits first: converting them directly
+    // would be undefined behaviour (the GPU saturates too).
+    if (dtype == DType::i32 || dtype == DType::u8) v = std::fmin(std::fmax(v, -9.2e18), 9.2e18);
     switch (dtype) {
     case DType::f32:
         static_cast<float*>(p)[i] = float(v);
@@ -73,16 +77,23 @@ void fill(void* out, DType dtype, int64_t n, double value) {
                  [&](int64_t i) { std::memcpy(bytes + (i + 1) * elem, bytes, elem); });
 }
 
+// One Philox block gives 4 uniforms (elements 4b..4b+3), computed once per block; element i gets
+// exactly philox_uniform(seed, offset, i). Normals call philox_normal(seed, offset, i) per element.
 void fill_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float low, float high) {
     float scale = high - low;
-    parallel_for(n, kChunk, [&](int64_t i) {
-        out[i] = low + scale * philox_uniform(seed, offset, uint64_t(i));
+    int64_t blocks = (n + 3) / 4;
+    parallel_for(blocks, kChunk / 4, [&](int64_t b) {
+        PhiloxBlock block = philox4x32(offset + uint64_t(b), seed);
+        for (int64_t lane = 0; lane < 4 && 4 * b + lane < n; lane++)
+            out[4 * b + lane] = low + scale * uniform_from_bits(block.v[lane]);
     });
 }
 
 void fill_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std) {
-    parallel_for(n, kChunk, [&](int64_t i) {
-        out[i] = mean + std * philox_normal(seed, offset, uint64_t(i));
+    int64_t blocks = (n + 1) / 2;
+    parallel_for(blocks, kChunk / 2, [&](int64_t b) {
+        for (int64_t k = 2 * b; k < std::min(n, 2 * b + 2); k++)
+            out[k] = mean + std * philox_normal(seed, offset, uint64_t(k));
     });
 }
 
