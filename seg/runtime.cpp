@@ -9,6 +9,7 @@
 
 #if PG_WITH_CUDA
 #include "cuda/runtime_info.h"
+#include "cuda/settings.h"
 #endif
 
 extern "C" char* openblas_get_config(void);
@@ -17,7 +18,18 @@ extern "C" int openblas_get_num_threads(void);
 namespace pg {
 
 void init_backends() {
-    // The CUDA backend joins here once cuda/ implements Backend (cuda::register_backend()).
+#if PG_WITH_CUDA
+    static bool done = false;
+    if (done) return;
+    done = true;
+    cuda_unavailable_reason().clear();
+    cuda::register_backend(&cuda_unavailable_reason()); // no GPU: cuda stays unregistered
+#endif
+}
+
+std::string& cuda_unavailable_reason() {
+    static std::string reason = "not built with CUDA";
+    return reason;
 }
 
 static std::string version_string(long v, long major_div, long minor_div) {
@@ -51,6 +63,8 @@ std::string build_info() {
     out << "  devices:    cpu";
     if (device_available(Device::cuda(0)))
         out << ", cuda (" << backend_for(Device::cuda(0)).device_count() << ")";
+    else
+        out << " (cuda backend not registered: " << cuda_unavailable_reason() << ")";
     out << "\n";
     return out.str();
 }

@@ -8,6 +8,8 @@ namespace pg {
 
 // Call once at start-up (the CLI, the test and benchmark mains do). Safe without a GPU.
 void init_backends();
+// Why the CUDA backend is not registered (empty when it is).
+std::string& cuda_unavailable_reason();
 // A multi-line description: version, compiler, BLAS, OpenMP threads, CUDA/cuDNN/cuBLAS, devices.
 std::string build_info();
 
