@@ -1,6 +1,7 @@
 # pixelgrad's front door. All build logic lives in CMakeLists.txt; these targets only drive it.
 #   make          build everything (installs missing Debian packages first)
 #   make test     build and run every test with ctest
+#   make test-gpu the whole suite with PG_REQUIRE_GPU=1 (a skipped GPU test fails)
 #   make bench    build and run the benchmarks
 #   make deps     install missing build dependencies (Debian packages)
 #   make format   apply .clang-format to every source file
@@ -9,7 +10,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test bench format clean
+.PHONY: all deps configure build test test-gpu bench format clean
 
 all: build
 
@@ -28,6 +29,10 @@ build: deps $(BUILD)/CMakeCache.txt
 # Tests run one process per core, each single-threaded.
 test: build
 	cd $(BUILD) && OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
+
+# On a GPU machine: every CUDA case must run (PG_REQUIRE_GPU=1 turns a skip into a failure).
+test-gpu: build
+	cd $(BUILD) && PG_REQUIRE_GPU=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS)
 
 bench: build
 	$(BUILD)/pg_bench --benchmark_counters_tabular=true
