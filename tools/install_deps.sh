@@ -3,7 +3,7 @@
 # Idempotent and silent when everything is present. CUDA comes preinstalled under /usr/local/cuda.
 set -euo pipefail
 
-packages="build-essential cmake libopenblas-dev libstb-dev libyaml-cpp-dev nlohmann-json3-dev
+packages="build-essential cmake libopenblas-dev libopenblas-openmp-dev libstb-dev libyaml-cpp-dev nlohmann-json3-dev
 libcli11-dev googletest libgtest-dev libbenchmark-dev clang-format"
 
 missing=""

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 mkdir -p .debs
 cd .debs
 packages="libgtest-dev libgmock-dev googletest libbenchmark-dev libbenchmark1debian libopenblas-dev
-libopenblas-pthread-dev libopenblas0-pthread libopenblas0 libgfortran5 libblas-dev liblapack-dev
+libopenblas-openmp-dev libopenblas0-openmp libopenblas0 libgfortran5 libblas-dev liblapack-dev
 nlohmann-json3-dev libcli11-dev libstb-dev libstb0 libyaml-cpp-dev libyaml-cpp0.7"
 for p in $packages; do
   ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download -q "$p" >/dev/null 2>&1

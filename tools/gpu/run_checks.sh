@@ -23,7 +23,7 @@ if [ ! -d "$prefix/usr" ]; then
   for f in .debs/*.deb; do dpkg -x "$f" "$prefix"; done
 fi
 arch_lib=$prefix/usr/lib/x86_64-linux-gnu
-export LD_LIBRARY_PATH=$arch_lib:$arch_lib/openblas-pthread:${LD_LIBRARY_PATH:-}
+export LD_LIBRARY_PATH=$arch_lib:$arch_lib/openblas-openmp:${LD_LIBRARY_PATH:-}
 
 py=$(command -v python3)
 wheel_dir() { "$py" -c "import importlib, os; m = importlib.import_module('$1'); print(os.path.dirname(m.__path__[0] if hasattr(m, '__path__') else m.__file__))" 2>/dev/null; }

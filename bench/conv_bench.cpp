@@ -1,0 +1,107 @@
+// Convolution and GEMM throughput (GFLOP/s) at the layer shapes of ResNet-101 / DeepLab-v2 /
+// DeepLabV3+, each pass (forward, backward-input, backward-weight) timed on its own through the
+// Backend. CPU-sized: batch 1 and a 513 crop seen at its real strides (65x65 at stride 8, 129x129 at
+// stride 4, 161x161 for the stem). tools/bench_torch_conv.py times the same shapes in PyTorch.
+// Run: pg_bench --benchmark_filter=Conv
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "autograd/ops.h"
+#include "tensor/backend.h"
+
+namespace pg {
+namespace {
+
+struct ConvShape {
+    const char* name; // the same names as tools/bench_torch_conv.py
+    int64_t N, H, W, C, K, R, stride, pad, dilation, groups;
+};
+
+const ConvShape kConvShapes[] = {
+    {"stem_7x7s2_3to64_161", 1, 161, 161, 3, 64, 7, 2, 3, 1, 1},         // ResNet conv1
+    {"layer3_1x1_1024to256_65", 1, 65, 65, 1024, 256, 1, 1, 0, 1, 1},    // bottleneck reduce
+    {"layer4_3x3d4_512_65", 1, 65, 65, 512, 512, 3, 1, 4, 4, 1},         // dilated bottleneck
+    {"aspp_3x3d12_2048to256_65", 1, 65, 65, 2048, 256, 3, 1, 12, 12, 1}, // v3+ ASPP branch
+    {"decoder_3x3_512to256_129", 1, 129, 129, 512, 256, 3, 1, 1, 1, 1},  // v3+ classifier
+    {"depthwise_3x3_256_129", 1, 129, 129, 256, 256, 3, 1, 1, 1, 256},   // separable-conv half
+};
+
+enum class Pass { forward, backward_input, backward_weight };
+
+ConvGeometry geometry_of(const ConvShape& s) {
+    ConvGeometry g{s.N, s.H,      s.W,      s.C,   s.K,   s.R,        s.R,        0,
+                   0,   s.stride, s.stride, s.pad, s.pad, s.dilation, s.dilation, s.groups};
+    g.P = (s.H + 2 * s.pad - s.dilation * (s.R - 1) - 1) / s.stride + 1;
+    g.Q = (s.W + 2 * s.pad - s.dilation * (s.R - 1) - 1) / s.stride + 1;
+    return g;
+}
+
+void run_conv(benchmark::State& state, const ConvShape& s, Pass pass) {
+    const ConvGeometry g = geometry_of(s);
+    Generator gen(1);
+    Tensor x = Tensor::uniform({g.N, g.H, g.W, g.C}, gen, -1.f, 1.f);
+    Tensor w = Tensor::uniform({g.K, g.R, g.S, g.C / g.groups}, gen, -0.1f, 0.1f);
+    Tensor y = Tensor::uniform({g.N, g.P, g.Q, g.K}, gen, -1.f, 1.f); // y, or dy for backward
+    Tensor dx = Tensor::empty(x.shape()), dw = Tensor::empty(w.shape());
+    Backend& be = backend_for(x.device());
+    for (auto _ : state) {
+        if (pass == Pass::forward) be.conv2d_forward(y.f32(), x.f32(), w.f32(), nullptr, g);
+        if (pass == Pass::backward_input) be.conv2d_backward_input(dx.f32(), y.f32(), w.f32(), g);
+        if (pass == Pass::backward_weight) be.conv2d_backward_weight(dw.f32(), y.f32(), x.f32(), g);
+        be.synchronize();
+    }
+    // 2 N P Q K R S C/groups for each of the three passes.
+    const double flops = 2.0 * double(g.N * g.P * g.Q * g.K * g.R * g.S * (g.C / g.groups));
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// GEMMs at 1x1-convolution shapes (65x65 = 4225 and 129x129 = 16641 pixels): the forward form
+// y (pixels, K) = x (pixels, C) w^T and the weight-gradient form dw (K, C) = dy^T x.
+struct GemmShape {
+    const char* name;
+    bool trans_a, trans_b;
+    int64_t m, n, k;
+};
+
+const GemmShape kGemmShapes[] = {
+    {"fwd_4225x256x1024", false, true, 4225, 256, 1024},
+    {"fwd_4225x1024x256", false, true, 4225, 1024, 256},
+    {"fwd_16641x256x256", false, true, 16641, 256, 256},
+    {"wgrad_256x1024x4225", true, false, 256, 1024, 4225},
+};
+
+void run_gemm(benchmark::State& state, const GemmShape& s) {
+    Generator gen(1);
+    // A stored (m, k) or (k, m), B stored (k, n) or (n, k); the element counts are the same.
+    Tensor a = Tensor::uniform({s.m * s.k}, gen), b = Tensor::uniform({s.k * s.n}, gen);
+    Tensor c = Tensor::empty({s.m * s.n});
+    Backend& be = backend_for(a.device());
+    for (auto _ : state) {
+        be.gemm(s.trans_a, s.trans_b, s.m, s.n, s.k, 1.f, a.f32(), s.trans_a ? s.m : s.k, 0,
+                b.f32(), s.trans_b ? s.k : s.n, 0, 0.f, c.f32(), s.n, 0, 1);
+        be.synchronize();
+    }
+    state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(s.m * s.n * s.k) * 1e-9,
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+}
+
+const bool kRegistered = [] {
+    const std::pair<Pass, const char*> passes[] = {{Pass::forward, "ConvForward/"},
+                                                   {Pass::backward_input, "ConvBackwardInput/"},
+                                                   {Pass::backward_weight, "ConvBackwardWeight/"}};
+    for (const ConvShape& s : kConvShapes)
+        for (const auto& [pass, prefix] : passes)
+            benchmark::RegisterBenchmark((std::string(prefix) + s.name).c_str(), run_conv, s, pass)
+                ->Unit(benchmark::kMillisecond)
+                ->UseRealTime();
+    for (const GemmShape& s : kGemmShapes)
+        benchmark::RegisterBenchmark((std::string("ConvGemm/") + s.name).c_str(), run_gemm, s)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+    return true;
+}();
+
+} // namespace
+} // namespace pg

@@ -1,0 +1,391 @@
+// conv2d: values by hand, the CPU kernels against a naive reference (asymmetric geometry, blocks,
+// groups, depthwise), PyTorch reference values and gradients, gradient checks (dilation up to 24,
+// odd sizes, P or Q of 1), determinism, CPU/device parity and argument errors.
+#include <omp.h>
+
+#include <cmath>
+#include <string>
+
+#include "autograd/ops.h"
+#include "tensor/backend.h"
+#include "tensor/error.h"
+#include "tests/common/test_util.h"
+
+namespace pg {
+namespace {
+
+using test::all_close;
+using test::all_equal;
+using test::random_leaf;
+using test::random_tensor;
+
+Tensor nhwc(std::vector<float> v, int64_t h, int64_t w, int64_t c) {
+    return Tensor::from_vector(v, {1, h, w, c});
+}
+
+// ---- values by hand ----
+
+TEST(Conv, OnesKernelByHand) {
+    // x = 1..9 on a 3x3 image; a 3x3 kernel of ones sums each (zero-padded) neighbourhood.
+    Tensor x = nhwc({1, 2, 3, 4, 5, 6, 7, 8, 9}, 3, 3, 1);
+    Tensor w = Tensor::ones({1, 3, 3, 1});
+    EXPECT_TRUE(all_close(conv2d(x, w, Tensor(), 1, 1),
+                          nhwc({12, 21, 16, 27, 45, 33, 24, 39, 28}, 3, 3, 1)));
+    // Stride 2 keeps the corners; a bias is added everywhere.
+    EXPECT_TRUE(all_close(conv2d(x, w, Tensor::full({1}, 0.5), 2, 1),
+                          nhwc({12.5f, 16.5f, 24.5f, 28.5f}, 2, 2, 1)));
+    // Dilation 2, padding 2: the taps sit at offsets -2, 0, 2, so (0, 0) sees the four corners,
+    // (0, 1) the middle of the top and bottom rows and (1, 1) only the centre.
+    Tensor y = conv2d(x, w, Tensor(), 1, 2, 2);
+    EXPECT_TRUE(all_close(y, nhwc({20, 10, 20, 10, 5, 10, 20, 10, 20}, 3, 3, 1)));
+    // No padding: one output pixel, the sum of everything.
+    EXPECT_TRUE(all_close(conv2d(x, w), nhwc({45}, 1, 1, 1)));
+}
+
+TEST(Conv, ChannelsAndGroupsByHand) {
+    // 2x2 kernel [[1, 0], [0, -1]] over two input channels weighted 1 and 10: y = x(p, q) - x(p+1,
+    // q+1) per channel, then mixed.
+    Tensor x = Tensor::from_vector(std::vector<float>{1, 10, 2, 20, 3, 30, 4, 40}, {1, 2, 2, 2});
+    Tensor w = Tensor::from_vector(std::vector<float>{1, 10, 0, 0, 0, 0, -1, -10}, {1, 2, 2, 2});
+    EXPECT_TRUE(all_close(conv2d(x, w), nhwc({1 + 100 - 4 - 400}, 1, 1, 1)));
+    // Depthwise (groups == C == K): each channel scaled by its own 1x1 filter.
+    Tensor x2 = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, {1, 1, 2, 2});
+    Tensor dw = Tensor::from_vector(std::vector<float>{2, -1}, {2, 1, 1, 1});
+    EXPECT_TRUE(all_close(conv2d(x2, dw, Tensor(), 1, 0, 1, 2),
+                          Tensor::from_vector(std::vector<float>{2, -2, 6, -4}, {1, 1, 2, 2})));
+    // Two groups of a 1x1 conv: output 0 mixes channels 0-1, output 1 mixes channels 2-3.
+    Tensor x4 = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, {1, 1, 1, 4});
+    Tensor wg = Tensor::from_vector(std::vector<float>{1, 10, 100, 1000}, {2, 1, 1, 2});
+    Tensor bg = Tensor::from_vector(std::vector<float>{0.5f, -0.5f}, {2});
+    EXPECT_TRUE(all_close(conv2d(x4, wg, bg, 1, 0, 1, 2),
+                          Tensor::from_vector(std::vector<float>{21.5f, 4299.5f}, {1, 1, 1, 2})));
+}
+
+// ---- the kernels against a naive reference ----
+
+// Direct definition in double: y[n,p,q,k] = b[k] + sum_{r,s,c} x[n, p sh - ph + r dh,
+// q sw - pw + s dw, gi Cg + c] w[k, r, s, c], gi = k / Kg. The gradients follow by linearity.
+struct NaiveConv {
+    ConvGeometry g;
+    template <typename F>
+    void for_each_tap(F f) const { // f(y index, x index, w index)
+        const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups;
+        for (int64_t n = 0; n < g.N; n++)
+            for (int64_t p = 0; p < g.P; p++)
+                for (int64_t q = 0; q < g.Q; q++)
+                    for (int64_t k = 0; k < g.K; k++)
+                        for (int64_t r = 0; r < g.R; r++)
+                            for (int64_t s = 0; s < g.S; s++) {
+                                int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
+                                int64_t w = q * g.stride_w - g.pad_w + s * g.dilation_w;
+                                if (h < 0 || h >= g.H || w < 0 || w >= g.W) continue;
+                                for (int64_t c = 0; c < Cg; c++)
+                                    f(((n * g.P + p) * g.Q + q) * g.K + k,
+                                      ((n * g.H + h) * g.W + w) * g.C + (k / Kg) * Cg + c,
+                                      ((k * g.R + r) * g.S + s) * Cg + c);
+                            }
+    }
+};
+
+ConvGeometry geometry(int64_t N, int64_t H, int64_t W, int64_t C, int64_t K, int64_t R, int64_t S,
+                      int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw,
+                      int64_t groups) {
+    ConvGeometry g{N, H, W, C, K, R, S, 0, 0, sh, sw, ph, pw, dh, dw, groups};
+    g.P = (H + 2 * ph - dh * (R - 1) - 1) / sh + 1;
+    g.Q = (W + 2 * pw - dw * (S - 1) - 1) / sw + 1;
+    return g;
+}
+
+// Runs the three CPU kernels and compares them with the naive loops.
+void expect_kernels_match_naive(const ConvGeometry& g, bool with_bias) {
+    Generator gen(17);
+    Tensor x = random_tensor({g.N, g.H, g.W, g.C}, gen);
+    Tensor w = random_tensor({g.K, g.R, g.S, g.C / g.groups}, gen);
+    Tensor b = random_tensor({g.K}, gen);
+    Tensor dy = random_tensor({g.N, g.P, g.Q, g.K}, gen);
+    std::vector<float> xs = x.to_f32_vector(), ws = w.to_f32_vector(), bs = b.to_f32_vector(),
+                       dys = dy.to_f32_vector();
+    std::vector<double> y(size_t(dy.numel()), 0.0), dx(xs.size(), 0.0), dw(ws.size(), 0.0);
+    NaiveConv{g}.for_each_tap([&](int64_t iy, int64_t ix, int64_t iw) {
+        y[size_t(iy)] += double(xs[size_t(ix)]) * ws[size_t(iw)];
+        dx[size_t(ix)] += double(dys[size_t(iy)]) * ws[size_t(iw)];
+        dw[size_t(iw)] += double(dys[size_t(iy)]) * xs[size_t(ix)];
+    });
+    if (with_bias)
+        for (size_t i = 0; i < y.size(); i++) y[i] += bs[i % size_t(g.K)];
+    auto as_tensor = [](const std::vector<double>& v, const Shape& shape) {
+        return Tensor::from_vector(std::vector<float>(v.begin(), v.end()), shape);
+    };
+    Backend& be = backend_for(Device::cpu());
+    Tensor y_out = Tensor::empty(dy.shape()), dx_out = Tensor::empty(x.shape()),
+           dw_out = Tensor::empty(w.shape());
+    be.conv2d_forward(y_out.f32(), x.f32(), w.f32(), with_bias ? b.f32() : nullptr, g);
+    be.conv2d_backward_input(dx_out.f32(), dy.f32(), w.f32(), g);
+    be.conv2d_backward_weight(dw_out.f32(), dy.f32(), x.f32(), g);
+    EXPECT_TRUE(all_close(y_out, as_tensor(y, dy.shape()), 1e-4f, 1e-4f)) << "forward";
+    EXPECT_TRUE(all_close(dx_out, as_tensor(dx, x.shape()), 1e-4f, 1e-4f)) << "backward_input";
+    EXPECT_TRUE(all_close(dw_out, as_tensor(dw, w.shape()), 1e-4f, 1e-4f)) << "backward_weight";
+}
+
+TEST(ConvKernels, AsymmetricGeometryMatchesNaive) {
+    // Different stride, padding and dilation per axis (the op API uses one value for both, the
+    // kernels do not), odd sizes, rectangular kernels.
+    expect_kernels_match_naive(geometry(2, 7, 9, 3, 4, 3, 2, 2, 1, 1, 0, 1, 3, 1), true);
+    expect_kernels_match_naive(geometry(1, 6, 11, 2, 3, 2, 3, 1, 3, 2, 1, 2, 1, 1), false);
+    expect_kernels_match_naive(geometry(2, 5, 8, 4, 6, 3, 3, 2, 1, 0, 2, 1, 2, 2), true);
+}
+
+TEST(ConvKernels, EveryPathMatchesNaive) {
+    // pointwise (no im2col), grouped pointwise, 1x1 stride 2, depthwise with stride / dilation,
+    // grouped 3x3, P = 1, Q = 1, a 1x1 image.
+    expect_kernels_match_naive(geometry(2, 4, 5, 6, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1), true);
+    expect_kernels_match_naive(geometry(2, 3, 5, 6, 4, 1, 1, 1, 1, 0, 0, 1, 1, 2), false);
+    expect_kernels_match_naive(geometry(1, 7, 6, 3, 2, 1, 1, 2, 2, 0, 0, 1, 1, 1), true);
+    expect_kernels_match_naive(geometry(2, 9, 8, 5, 5, 3, 3, 2, 1, 1, 1, 1, 2, 5), true);
+    expect_kernels_match_naive(geometry(1, 7, 7, 4, 4, 3, 3, 1, 1, 2, 2, 2, 2, 4), false);
+    expect_kernels_match_naive(geometry(2, 6, 5, 4, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2), true);
+    expect_kernels_match_naive(geometry(1, 3, 7, 2, 3, 3, 3, 1, 1, 0, 1, 1, 1, 1), true);
+    expect_kernels_match_naive(geometry(1, 6, 3, 2, 3, 3, 3, 2, 1, 1, 0, 1, 1, 1), false);
+    expect_kernels_match_naive(geometry(2, 1, 1, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1), true);
+}
+
+TEST(ConvKernels, ColumnBlocksSpanImages) {
+    // 3x3 x 512 channels: the column buffer holds ~900 output pixels, so 2 x 25x25 images go
+    // through in blocks whose boundary falls inside the second image.
+    expect_kernels_match_naive(geometry(2, 25, 25, 512, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1), true);
+    expect_kernels_match_naive(geometry(2, 24, 23, 512, 2, 3, 3, 2, 1, 2, 1, 2, 1, 1), false);
+}
+
+// ---- PyTorch reference (tools/dump_conv.py) ----
+
+struct RefConfig {
+    const char* name;
+    int64_t stride, padding, dilation, groups;
+};
+
+TEST(Conv, MatchesPytorch) {
+    // Same table as tools/dump_conv.py. Values are O(1) to O(10) sums of up to 147 products, so
+    // float rounding in either library stays well below the 1e-4 tolerance (absolute and relative).
+    const RefConfig configs[] = {
+        {"basic", 1, 1, 1, 1},        {"stride2_odd", 2, 1, 1, 1},       {"dilation2", 1, 2, 2, 1},
+        {"dilation12", 1, 12, 12, 1}, {"groups2", 1, 1, 1, 2},           {"depthwise", 2, 1, 1, 5},
+        {"pointwise", 1, 0, 1, 1},    {"pointwise_stride2", 2, 0, 1, 1}, {"stem7x7", 2, 3, 1, 1},
+        {"disc4x4", 2, 1, 1, 1},      {"rect2x3", 1, 0, 1, 1},
+    };
+    auto ref = test::load_reference("conv.safetensors");
+    for (const RefConfig& c : configs) {
+        SCOPED_TRACE(c.name);
+        auto get = [&](const char* key) { return ref.at(std::string(c.name) + "." + key); };
+        const bool has_bias = ref.count(std::string(c.name) + ".b") > 0;
+        Tensor x = get("x").clone().set_requires_grad(true);
+        Tensor w = get("w").clone().set_requires_grad(true);
+        Tensor b = has_bias ? get("b").clone().set_requires_grad(true) : Tensor();
+        Tensor y = conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups);
+        EXPECT_TRUE(all_close(y, get("y"), 1e-4f, 1e-4f));
+        backward(y, get("dy"));
+        EXPECT_TRUE(all_close(x.grad(), get("dx"), 1e-4f, 1e-4f));
+        EXPECT_TRUE(all_close(w.grad(), get("dw"), 1e-4f, 1e-4f));
+        if (has_bias) { EXPECT_TRUE(all_close(b.grad(), get("db"), 1e-4f, 1e-4f)); }
+    }
+}
+
+// ---- gradient checks ----
+
+struct GradCase {
+    Shape x, w;
+    int64_t stride, padding, dilation, groups;
+    bool bias;
+};
+
+void expect_conv_gradcheck(const GradCase& c, Generator& gen) {
+    SCOPED_TRACE("x " + shape_str(c.x) + " w " + shape_str(c.w) + " stride " +
+                 std::to_string(c.stride) + " padding " + std::to_string(c.padding) + " dilation " +
+                 std::to_string(c.dilation) + " groups " + std::to_string(c.groups));
+    std::vector<Tensor> inputs{random_leaf(c.x, gen), random_leaf(c.w, gen)};
+    if (c.bias) inputs.push_back(random_leaf({c.w[0]}, gen));
+    PG_EXPECT_GRADCHECK(
+        [&](const std::vector<Tensor>& in) {
+            return conv2d(in[0], in[1], c.bias ? in[2] : Tensor(), c.stride, c.padding, c.dilation,
+                          c.groups);
+        },
+        inputs);
+}
+
+TEST(ConvGrad, StridesPaddingKernelsAndOddSizes) {
+    Generator gen(3);
+    const GradCase cases[] = {
+        {{2, 4, 5, 2}, {3, 3, 3, 2}, 1, 1, 1, 1, true},  // 3x3 "same"
+        {{1, 7, 5, 2}, {2, 3, 3, 2}, 2, 1, 1, 1, false}, // stride 2, odd sizes
+        {{1, 6, 7, 1}, {2, 3, 3, 1}, 2, 0, 1, 1, true},  // stride 2, no padding
+        {{1, 9, 8, 2}, {2, 7, 7, 2}, 2, 3, 1, 1, false}, // the ResNet stem's 7x7 s2 p3
+        {{1, 6, 6, 2}, {2, 4, 4, 2}, 2, 1, 1, 1, true},  // the discriminator's 4x4 s2 p1
+        {{2, 3, 4, 3}, {2, 1, 1, 3}, 1, 0, 1, 1, true},  // 1x1: a plain GEMM
+        {{1, 5, 7, 3}, {2, 1, 1, 3}, 2, 0, 1, 1, false}, // 1x1 stride 2
+        {{1, 4, 5, 2}, {2, 2, 3, 2}, 1, 0, 1, 1, true},  // rectangular kernel
+    };
+    for (const GradCase& c : cases) expect_conv_gradcheck(c, gen);
+}
+
+TEST(ConvGrad, DilationsUpTo24) {
+    // DeepLab's ASPP rates: padding = dilation. Inputs a few pixels wider than the rate, so the
+    // off-centre taps reach real pixels at some outputs and padding at others.
+    Generator gen(4);
+    for (int64_t d : {2, 3, 4, 6, 12, 18, 24}) {
+        int64_t size = d + 3;
+        expect_conv_gradcheck({{1, size, size - 1, 1}, {2, 3, 3, 1}, 1, d, d, 1, true}, gen);
+    }
+    expect_conv_gradcheck({{1, 7, 8, 2}, {2, 3, 3, 2}, 1, 0, 2, 1, false}, gen); // no padding
+    expect_conv_gradcheck({{1, 9, 9, 1}, {1, 3, 3, 1}, 2, 4, 4, 1, true}, gen);  // with stride
+}
+
+TEST(ConvGrad, GroupsDepthwiseAndSizeOne) {
+    Generator gen(5);
+    const GradCase cases[] = {
+        {{2, 5, 4, 4}, {4, 3, 3, 2}, 1, 1, 1, 2, true},  // 2 groups
+        {{1, 4, 3, 6}, {3, 1, 1, 2}, 1, 0, 1, 3, false}, // grouped 1x1
+        {{2, 7, 6, 3}, {3, 3, 3, 1}, 2, 1, 1, 3, true},  // depthwise, stride 2, odd sizes
+        {{1, 7, 7, 2}, {2, 3, 3, 1}, 1, 2, 2, 2, false}, // depthwise, dilation 2
+        {{1, 3, 6, 2}, {2, 3, 3, 2}, 1, 0, 1, 1, true},  // P = 1
+        {{1, 5, 3, 2}, {3, 3, 3, 2}, 2, 0, 1, 1, false}, // Q = 1, stride 2
+        {{1, 1, 1, 2}, {3, 3, 3, 2}, 1, 1, 1, 1, true},  // a 1x1 image, padding 1
+        {{3, 2, 2, 1}, {1, 2, 2, 1}, 1, 0, 1, 1, true},  // C = K = 1, P = Q = 1
+    };
+    for (const GradCase& c : cases) expect_conv_gradcheck(c, gen);
+}
+
+TEST(ConvGrad, OnlyRequestedGradients) {
+    // With only x requiring grad the weight gradient is skipped (and the weight stays untouched).
+    Generator gen(6);
+    Tensor x = random_leaf({1, 5, 5, 2}, gen);
+    Tensor w = random_tensor({3, 3, 3, 2}, gen), b = random_tensor({3}, gen);
+    backward(sum(conv2d(x, w, b, 1, 1)));
+    EXPECT_TRUE(x.grad().defined());
+    EXPECT_FALSE(w.grad().defined());
+    EXPECT_FALSE(b.grad().defined());
+    // d sum(y) / d b = number of output pixels for every channel.
+    Tensor b2 = random_leaf({3}, gen);
+    backward(sum(conv2d(x.detach(), w, b2, 2, 1)));
+    EXPECT_TRUE(all_close(b2.grad(), Tensor::full({3}, 9.0)));
+}
+
+// ---- determinism ----
+
+struct ConvGrads {
+    Tensor y, dx, dw;
+};
+
+ConvGrads run_conv(const Tensor& x0, const Tensor& w0, const Tensor& dy, int64_t stride,
+                   int64_t padding, int64_t dilation, int64_t groups) {
+    Tensor x = x0.clone().set_requires_grad(true), w = w0.clone().set_requires_grad(true);
+    Tensor y = conv2d(x, w, Tensor(), stride, padding, dilation, groups);
+    backward(y, dy);
+    return {y, x.grad(), w.grad()};
+}
+
+TEST(ConvDeterminism, BackwardIsBitIdenticalAcrossRunsAndThreadCounts) {
+    // im2col + col2im (3x3 dilation 2 stride 2), grouped, and the depthwise direct loops. The
+    // OpenMP thread count varies; OpenBLAS keeps its own (its sums for some GEMM shapes, e.g. small
+    // M with a long K, change in the last bits with its thread count).
+    struct Case {
+        Shape x, w;
+        int64_t stride, padding, dilation, groups;
+    };
+    const Case cases[] = {{{2, 17, 13, 8}, {16, 3, 3, 8}, 2, 2, 2, 1},
+                          {{2, 11, 12, 8}, {8, 3, 3, 4}, 1, 1, 1, 2},
+                          {{2, 15, 14, 40}, {40, 3, 3, 1}, 1, 1, 1, 40}};
+    Generator gen(8);
+    const int threads = omp_get_max_threads();
+    for (const Case& c : cases) {
+        SCOPED_TRACE("groups " + std::to_string(c.groups));
+        Tensor x = random_tensor(c.x, gen), w = random_tensor(c.w, gen);
+        Tensor y0 = conv2d(x, w, Tensor(), c.stride, c.padding, c.dilation, c.groups);
+        Tensor dy = random_tensor(y0.shape(), gen);
+        ConvGrads first = run_conv(x, w, dy, c.stride, c.padding, c.dilation, c.groups);
+        ConvGrads again = run_conv(x, w, dy, c.stride, c.padding, c.dilation, c.groups);
+        EXPECT_TRUE(all_equal(again.dx, first.dx));
+        EXPECT_TRUE(all_equal(again.dw, first.dw));
+        for (int t : {1, 3}) { // OpenMP loops (depthwise) split work by shape, not thread count
+            omp_set_num_threads(t);
+            ConvGrads other = run_conv(x, w, dy, c.stride, c.padding, c.dilation, c.groups);
+            omp_set_num_threads(threads);
+            EXPECT_TRUE(all_equal(other.y, first.y)) << t << " threads";
+            EXPECT_TRUE(all_equal(other.dx, first.dx)) << t << " threads";
+            EXPECT_TRUE(all_equal(other.dw, first.dw)) << t << " threads";
+        }
+    }
+}
+
+// ---- CPU / device parity ----
+
+class ConvDevice : public test::DeviceTest {};
+
+TEST_P(ConvDevice, ParityWithCpu) {
+    Generator gen(9);
+    struct Case {
+        Shape x, w;
+        int64_t stride, padding, dilation, groups;
+    };
+    const Case cases[] = {
+        {{2, 9, 10, 6}, {8, 3, 3, 6}, 1, 1, 1, 1},  {{2, 9, 11, 6}, {4, 3, 3, 6}, 2, 1, 1, 1},
+        {{1, 13, 12, 4}, {4, 3, 3, 4}, 1, 6, 6, 1}, {{2, 8, 8, 6}, {6, 3, 3, 3}, 1, 1, 1, 2},
+        {{2, 9, 8, 6}, {6, 3, 3, 1}, 2, 1, 1, 6},   {{2, 5, 6, 8}, {4, 1, 1, 8}, 1, 0, 1, 1},
+        {{1, 15, 15, 3}, {4, 7, 7, 3}, 2, 3, 1, 1},
+    };
+    for (const Case& c : cases) {
+        Tensor x = random_leaf(c.x, gen), w = random_leaf(c.w, gen), b = random_leaf({c.w[0]}, gen);
+        auto f = [&](const std::vector<Tensor>& in) {
+            return conv2d(in[0], in[1], in[2], c.stride, c.padding, c.dilation, c.groups);
+        };
+        EXPECT_TRUE(test::device_parity(f, {x, w, b}, device(), 1e-4f, 1e-4f))
+            << "x " << shape_str(c.x) << " w " << shape_str(c.w);
+    }
+}
+
+PG_INSTANTIATE_DEVICE_SUITE(ConvDevice);
+
+// ---- errors ----
+
+void expect_conv_error(const std::string& expected, const Tensor& x, const Tensor& w,
+                       const Tensor& b = Tensor(), int64_t stride = 1, int64_t padding = 0,
+                       int64_t dilation = 1, int64_t groups = 1) {
+    try {
+        conv2d(x, w, b, stride, padding, dilation, groups);
+        ADD_FAILURE() << "expected an error containing: " << expected;
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+}
+
+TEST(Conv, BadArgumentsNameTheValues) {
+    Tensor x = Tensor::zeros({1, 8, 8, 64});
+    expect_conv_error("conv2d: input has 64 channels, weight expects 128 (groups 1)", x,
+                      Tensor::zeros({32, 3, 3, 128}));
+    expect_conv_error("conv2d: input has 64 channels, weight expects 128 (groups 4)", x,
+                      Tensor::zeros({8, 3, 3, 32}), Tensor(), 1, 0, 1, 4);
+    expect_conv_error("conv2d: input has 6 channels, not divisible by groups 4",
+                      Tensor::zeros({1, 4, 4, 6}), Tensor::zeros({4, 3, 3, 1}), Tensor(), 1, 0, 1,
+                      4);
+    expect_conv_error("conv2d: weight has 5 output channels, not divisible by groups 2",
+                      Tensor::zeros({1, 4, 4, 4}), Tensor::zeros({5, 3, 3, 2}), Tensor(), 1, 0, 1,
+                      2);
+    expect_conv_error("conv2d: input must be 4-D (N, H, W, C), got shape (8, 8, 64)",
+                      Tensor::zeros({8, 8, 64}), Tensor::zeros({32, 3, 3, 64}));
+    expect_conv_error("conv2d: weight must be 4-D (K, R, S, C / groups), got shape (32, 64)", x,
+                      Tensor::zeros({32, 64}));
+    expect_conv_error("conv2d: bias has shape (16,), expected (32,)", x,
+                      Tensor::zeros({32, 3, 3, 64}), Tensor::zeros({16}));
+    expect_conv_error("conv2d: input must be f32, got i32",
+                      Tensor::zeros({1, 8, 8, 64}, DType::i32), Tensor::zeros({32, 3, 3, 64}));
+    expect_conv_error("conv2d: weight must be f32, got u8", x,
+                      Tensor::zeros({32, 3, 3, 64}, DType::u8));
+    expect_conv_error("conv2d: output would be 0x0: input 8x8 is smaller than the 3x3 kernel with "
+                      "dilation 4 and padding 0",
+                      x, Tensor::zeros({32, 3, 3, 64}), Tensor(), 1, 0, 4);
+    expect_conv_error("got stride 0, dilation 1, padding 0, groups 1", x,
+                      Tensor::zeros({32, 3, 3, 64}), Tensor(), 0);
+    expect_conv_error("got stride 1, dilation 1, padding -1, groups 1", x,
+                      Tensor::zeros({32, 3, 3, 64}), Tensor(), 1, -1);
+}
+
+} // namespace
+} // namespace pg
