@@ -1,0 +1,15 @@
+// FlopCounter (nn/flops.h): a thread-local stack of live counters; nested counters all count.
+#include "nn/flops.h"
+
+namespace pg::nn {
+
+static thread_local FlopCounter* innermost = nullptr;
+
+FlopCounter::FlopCounter() : outer_(innermost) { innermost = this; }
+FlopCounter::~FlopCounter() { innermost = outer_; }
+
+void FlopCounter::add(int64_t flops) {
+    for (FlopCounter* c = innermost; c != nullptr; c = c->outer_) c->total_ += flops;
+}
+
+} // namespace pg::nn
