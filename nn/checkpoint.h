@@ -1,0 +1,22 @@
+// Weight files: a module's state_dict as safetensors, in PyTorch's names and layouts, so the same
+// file loads in PyTorch (safetensors.torch.load_file + load_state_dict) and here. Written to a
+// temporary file and renamed: an interrupted save never leaves a half-written checkpoint.
+#pragma once
+
+#include <string>
+
+#include "nn/module.h"
+
+namespace pg::nn {
+
+// Metadata "pixelgrad.model" records `model_name` (e.g. "deeplabv3plus-resnet101"); loading a file
+// whose metadata names another model is an error before any key is compared.
+void save_weights(const Module& module, const std::string& path,
+                  const std::string& model_name = "");
+
+// Reads `path` and loads it (see Module::load_state_dict); errors name the file. A file written
+// by PyTorch (no metadata) is accepted whatever model_name is.
+LoadReport load_weights(Module& module, const std::string& path, bool strict = true,
+                        const std::string& model_name = "");
+
+} // namespace pg::nn
