@@ -1,0 +1,276 @@
+// Image I/O (seg/data/image_io.h). Decoding: stb_image. Palette and 16-bit PNGs are written here
+// chunk by chunk (stb_image_write writes neither) with stb's zlib compressor.
+#include "seg/data/image_io.h"
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include "tensor/error.h"
+
+// Defined in Debian's libstb (stb_image_write.c) but not declared in its header.
+extern "C" unsigned char* stbi_zlib_compress(unsigned char* data, int data_len, int* out_len,
+                                             int quality);
+
+namespace pg::seg {
+
+static std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    PG_CHECK(in.good(), path, ": cannot open the file");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+static uint32_t be32(const uint8_t* p) {
+    return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
+}
+
+// The facts about a PNG that stb_image does not report: colour type, bit depth, PLTE and tRNS.
+struct PngHeader {
+    int color_type = -1, bit_depth = 0;
+    std::vector<std::array<uint8_t, 4>> palette; // RGBA (alpha from tRNS, else 255)
+};
+
+static bool is_png(const std::string& bytes) {
+    return bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0;
+}
+
+static PngHeader parse_png_header(const std::string& bytes, const std::string& path) {
+    PngHeader h;
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(bytes.data());
+    size_t pos = 8;
+    while (pos + 8 <= bytes.size()) {
+        uint32_t length = be32(p + pos);
+        std::string type = bytes.substr(pos + 4, 4);
+        PG_CHECK(pos + 12 + length <= bytes.size(), path, ": PNG chunk '", type,
+                 "' runs past the end of the file (truncated?)");
+        const uint8_t* data = p + pos + 8;
+        if (type == "IHDR" && length >= 13) {
+            h.bit_depth = data[8];
+            h.color_type = data[9];
+        } else if (type == "PLTE") {
+            for (uint32_t i = 0; i + 2 < length; i += 3)
+                h.palette.push_back({data[i], data[i + 1], data[i + 2], 255});
+        } else if (type == "tRNS" && h.color_type == 3) {
+            for (uint32_t i = 0; i < length && i < h.palette.size(); i++) h.palette[i][3] = data[i];
+        } else if (type == "IEND") {
+            break;
+        }
+        pos += 12 + length;
+    }
+    PG_CHECK(h.color_type >= 0, path, ": PNG without an IHDR chunk");
+    return h;
+}
+
+using StbPixels = std::unique_ptr<void, void (*)(void*)>;
+
+Image read_image(const std::string& path) {
+    std::string bytes = read_file(path);
+    int w = 0, h = 0, c = 0;
+    StbPixels data(stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
+                                         int(bytes.size()), &w, &h, &c, 3),
+                   stbi_image_free);
+    PG_CHECK(data != nullptr, path, ": cannot decode the image (", stbi_failure_reason(),
+             "); expected a JPEG or PNG file");
+    Image image{h, w, 3, {}};
+    const uint8_t* px = static_cast<const uint8_t*>(data.get());
+    image.pixels.assign(px, px + size_t(w) * h * 3);
+    return image;
+}
+
+// Palette PNG: decode to RGBA, then map each colour back to the index whose PLTE entry it is.
+static LabelMap palette_indices(const std::string& bytes, const PngHeader& header,
+                                const std::string& path) {
+    std::map<uint32_t, int> index_of;
+    for (size_t i = 0; i < header.palette.size(); i++) {
+        const auto& c = header.palette[i];
+        uint32_t key = uint32_t(c[0]) << 24 | uint32_t(c[1]) << 16 | uint32_t(c[2]) << 8 | c[3];
+        index_of.emplace(key, int(i)); // distinct: checked by read_label_png
+    }
+    int w = 0, h = 0, c = 0;
+    StbPixels data(stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
+                                         int(bytes.size()), &w, &h, &c, 4),
+                   stbi_image_free);
+    PG_CHECK(data != nullptr, path, ": cannot decode the palette PNG (", stbi_failure_reason(),
+             ")");
+    LabelMap labels{h, w, std::vector<int32_t>(size_t(w) * h)};
+    const uint8_t* px = static_cast<const uint8_t*>(data.get());
+    for (size_t i = 0; i < labels.values.size(); i++) {
+        const uint8_t* q = px + 4 * i;
+        uint32_t key = uint32_t(q[0]) << 24 | uint32_t(q[1]) << 16 | uint32_t(q[2]) << 8 | q[3];
+        auto it = index_of.find(key);
+        PG_CHECK(it != index_of.end(), path, ": pixel ", i, " has colour (", int(q[0]), ", ",
+                 int(q[1]), ", ", int(q[2]), ") that is not in the PNG's palette");
+        labels.values[i] = it->second;
+    }
+    return labels;
+}
+
+LabelMap read_label_png(const std::string& path) {
+    std::string bytes = read_file(path);
+    PG_CHECK(is_png(bytes), path, ": not a PNG file (label maps must be PNG)");
+    PngHeader header = parse_png_header(bytes, path);
+    if (header.color_type == 3) {
+        std::map<uint32_t, int> seen;
+        for (size_t i = 0; i < header.palette.size(); i++) {
+            const auto& c = header.palette[i];
+            uint32_t key = uint32_t(c[0]) << 24 | uint32_t(c[1]) << 16 | uint32_t(c[2]) << 8 | c[3];
+            PG_CHECK(seen.emplace(key, int(i)).second, path, ": palette entries ", seen[key],
+                     " and ", i,
+                     " have the same colour, so the stored indices cannot be "
+                     "recovered; re-save the labels as a single-channel PNG");
+        }
+        return palette_indices(bytes, header, path);
+    }
+    bool grey = header.color_type == 0 || header.color_type == 4;
+    PG_CHECK(grey || header.bit_depth == 16, path, ": an 8-bit colour PNG (colour type ",
+             header.color_type, ") is not a label map; expected palette, grey or 16-bit");
+    int w = 0, h = 0, c = 0;
+    LabelMap labels;
+    const stbi_uc* raw = reinterpret_cast<const stbi_uc*>(bytes.data());
+    if (header.bit_depth == 16) {
+        StbPixels data(stbi_load_16_from_memory(raw, int(bytes.size()), &w, &h, &c, 0),
+                       stbi_image_free);
+        PG_CHECK(data != nullptr, path, ": cannot decode the 16-bit PNG (", stbi_failure_reason(),
+                 ")");
+        const uint16_t* px = static_cast<const uint16_t*>(data.get());
+        labels = {h, w, std::vector<int32_t>(size_t(w) * h)};
+        for (size_t i = 0; i < labels.values.size(); i++) labels.values[i] = px[i * size_t(c)];
+    } else {
+        StbPixels data(stbi_load_from_memory(raw, int(bytes.size()), &w, &h, &c, 1),
+                       stbi_image_free);
+        PG_CHECK(data != nullptr, path, ": cannot decode the PNG (", stbi_failure_reason(), ")");
+        const uint8_t* px = static_cast<const uint8_t*>(data.get());
+        labels = {h, w, std::vector<int32_t>(px, px + size_t(w) * h)};
+    }
+    return labels;
+}
+
+// ---- writing ----
+
+static void write_atomically(const std::string& path, const std::string& bytes) {
+    std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary);
+        PG_CHECK(out.good(), tmp, ": cannot open for writing");
+        out.write(bytes.data(), std::streamsize(bytes.size()));
+        PG_CHECK(out.good(), tmp, ": write failed (disk full?)");
+    }
+    PG_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
+}
+
+static void append_stb(void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
+}
+
+void write_png(const std::string& path, const Image& image) {
+    PG_CHECK(image.channels == 1 || image.channels == 3 || image.channels == 4, path,
+             ": write_png takes 1, 3 or 4 channels, got ", image.channels);
+    std::string bytes;
+    PG_CHECK(stbi_write_png_to_func(append_stb, &bytes, image.width, image.height, image.channels,
+                                    image.pixels.data(), image.width * image.channels),
+             path, ": PNG encoding failed");
+    write_atomically(path, bytes);
+}
+
+void write_jpeg(const std::string& path, const Image& image, int quality) {
+    std::string bytes;
+    PG_CHECK(stbi_write_jpg_to_func(append_stb, &bytes, image.width, image.height, image.channels,
+                                    image.pixels.data(), quality),
+             path, ": JPEG encoding failed");
+    write_atomically(path, bytes);
+}
+
+static uint32_t crc32(const std::string& bytes) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (unsigned char b : bytes) {
+        crc ^= b;
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+static void put_be32(std::string& out, uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) out.push_back(char((v >> s) & 0xFF));
+}
+
+static void put_chunk(std::string& png, const char* type, const std::string& data) {
+    put_be32(png, uint32_t(data.size()));
+    std::string typed = std::string(type, 4) + data;
+    png += typed;
+    put_be32(png, crc32(typed));
+}
+
+// rows: height rows of `row_bytes` raw samples; each gets filter type 0 (none) before deflate.
+static void write_raw_png(const std::string& path, int width, int height, int bit_depth,
+                          int color_type, const std::string& rows, size_t row_bytes,
+                          const std::string& plte) {
+    std::string filtered;
+    for (int y = 0; y < height; y++) {
+        filtered.push_back('\0');
+        filtered.append(rows, size_t(y) * row_bytes, row_bytes);
+    }
+    int zlen = 0;
+    unsigned char* z = stbi_zlib_compress(reinterpret_cast<unsigned char*>(filtered.data()),
+                                          int(filtered.size()), &zlen, 8);
+    PG_CHECK(z != nullptr, path, ": zlib compression failed");
+    std::string idat(reinterpret_cast<char*>(z), size_t(zlen));
+    free(z);
+    std::string ihdr;
+    put_be32(ihdr, uint32_t(width));
+    put_be32(ihdr, uint32_t(height));
+    ihdr += {char(bit_depth), char(color_type), 0, 0, 0};
+    std::string png("\x89PNG\r\n\x1a\n", 8);
+    put_chunk(png, "IHDR", ihdr);
+    if (!plte.empty()) put_chunk(png, "PLTE", plte);
+    put_chunk(png, "IDAT", idat);
+    put_chunk(png, "IEND", "");
+    write_atomically(path, png);
+}
+
+void write_palette_png(const std::string& path, const LabelMap& labels, const Palette& palette) {
+    PG_CHECK(!palette.empty() && palette.size() <= 256, path,
+             ": a palette holds 1..256 colours, got ", palette.size());
+    std::string rows(labels.values.size(), '\0');
+    for (size_t i = 0; i < labels.values.size(); i++) {
+        int32_t v = labels.values[i];
+        PG_CHECK(v >= 0 && size_t(v) < palette.size(), path, ": label ", v, " at pixel ", i,
+                 " has no palette entry (palette of ", palette.size(), ")");
+        rows[i] = char(v);
+    }
+    std::string plte;
+    for (const auto& c : palette) plte += {char(c[0]), char(c[1]), char(c[2])};
+    write_raw_png(path, labels.width, labels.height, 8, 3, rows, size_t(labels.width), plte);
+}
+
+void write_png16(const std::string& path, const LabelMap& labels, int channels) {
+    PG_CHECK(channels == 1 || channels == 3, path, ": write_png16 takes 1 or 3 channels, got ",
+             channels);
+    std::string rows;
+    rows.reserve(labels.values.size() * 2 * size_t(channels));
+    for (int32_t v : labels.values) {
+        PG_CHECK(v >= 0 && v <= 65535, path, ": value ", v, " does not fit 16 bits");
+        for (int c = 0; c < channels; c++) rows += {char(v >> 8), char(v & 0xFF)};
+    }
+    write_raw_png(path, labels.width, labels.height, 16, channels == 1 ? 0 : 2, rows,
+                  size_t(labels.width) * 2 * size_t(channels), "");
+}
+
+Palette voc_palette() {
+    Palette palette(256);
+    for (int i = 0; i < 256; i++) {
+        int r = 0, g = 0, b = 0, c = i;
+        for (int bit = 7; bit >= 0; bit--, c >>= 3) {
+            r |= ((c >> 0) & 1) << bit;
+            g |= ((c >> 1) & 1) << bit;
+            b |= ((c >> 2) & 1) << bit;
+        }
+        palette[size_t(i)] = {uint8_t(r), uint8_t(g), uint8_t(b)};
+    }
+    return palette;
+}
+
+} // namespace pg::seg

@@ -1,0 +1,112 @@
+// Image I/O: round trips of every writer through the readers, palette PNGs read as indices,
+// 16-bit labels, and clear errors for truncated, missing, colour and ambiguous-palette files.
+#include <cstdio>
+#include <fstream>
+
+#include "seg/data/image_io.h"
+#include "tensor/error.h"
+#include "tests/common/test_util.h"
+
+namespace pg::seg {
+namespace {
+
+std::string temp(const std::string& name) { return ::testing::TempDir() + "pg_io_" + name; }
+
+LabelMap ramp_labels(int h, int w, int modulo) {
+    LabelMap l{h, w, std::vector<int32_t>(size_t(h) * w)};
+    for (size_t i = 0; i < l.values.size(); i++) l.values[i] = int32_t((i * 7) % size_t(modulo));
+    return l;
+}
+
+TEST(ImageIo, PngRoundTripIsExactAndJpegIsClose) {
+    Image img{5, 7, 3, std::vector<uint8_t>(5 * 7 * 3)};
+    for (size_t i = 0; i < img.pixels.size(); i++) img.pixels[i] = uint8_t(i * 13);
+    write_png(temp("rgb.png"), img);
+    Image back = read_image(temp("rgb.png"));
+    EXPECT_EQ(back.height, 5);
+    EXPECT_EQ(back.width, 7);
+    EXPECT_EQ(back.pixels, img.pixels);
+    // Smooth content survives JPEG within a few levels.
+    for (size_t i = 0; i < img.pixels.size(); i++) img.pixels[i] = uint8_t(100 + (i % 21));
+    write_jpeg(temp("rgb.jpg"), img, 100);
+    back = read_image(temp("rgb.jpg"));
+    ASSERT_EQ(back.pixels.size(), img.pixels.size());
+    for (size_t i = 0; i < img.pixels.size(); i++) EXPECT_NEAR(back.pixels[i], img.pixels[i], 12);
+    // A grey PNG read as an image is RGB with equal channels.
+    Image grey{2, 2, 1, {0, 50, 100, 255}};
+    write_png(temp("grey.png"), grey);
+    back = read_image(temp("grey.png"));
+    EXPECT_EQ(back.channels, 3);
+    EXPECT_EQ(back.pixels,
+              (std::vector<uint8_t>{0, 0, 0, 50, 50, 50, 100, 100, 100, 255, 255, 255}));
+}
+
+TEST(ImageIo, PalettePngIsReadAsItsIndicesNotColours) {
+    LabelMap labels = ramp_labels(9, 11, 21);
+    labels.values[3] = 255; // VOC void
+    labels.values[5] = 1;
+    write_palette_png(temp("pal.png"), labels, voc_palette());
+    LabelMap back = read_label_png(temp("pal.png"));
+    EXPECT_EQ(back.height, 9);
+    EXPECT_EQ(back.width, 11);
+    EXPECT_EQ(back.values, labels.values);
+    // Read as an image it shows VOC's colours: index 1 is (128, 0, 0).
+    Image rgb = read_image(temp("pal.png"));
+    size_t i1 = 5;
+    EXPECT_EQ(rgb.pixels[3 * i1], 128);
+    EXPECT_EQ(rgb.pixels[3 * i1 + 1], 0);
+}
+
+TEST(ImageIo, GreyAnd16BitLabels) {
+    LabelMap labels = ramp_labels(4, 6, 34);
+    Image grey{4, 6, 1, std::vector<uint8_t>(labels.values.begin(), labels.values.end())};
+    write_png(temp("ids.png"), grey);
+    EXPECT_EQ(read_label_png(temp("ids.png")).values, labels.values);
+    LabelMap wide = ramp_labels(3, 5, 40000);
+    write_png16(temp("l16.png"), wide, 1);
+    EXPECT_EQ(read_label_png(temp("l16.png")).values, wide.values);
+    write_png16(temp("l16rgb.png"), labels, 3); // SYNTHIA: the id in channel 0
+    EXPECT_EQ(read_label_png(temp("l16rgb.png")).values, labels.values);
+}
+
+void expect_error(const std::function<void()>& f, const std::string& part) {
+    try {
+        f();
+        ADD_FAILURE() << "expected an error containing '" << part << "'";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+}
+
+TEST(ImageIo, BadFilesGiveErrorsNamingTheFile) {
+    std::string missing = temp("does_not_exist.png");
+    expect_error([&] { read_image(missing); }, missing);
+    // Truncated PNG.
+    write_palette_png(temp("trunc.png"), ramp_labels(16, 16, 5), voc_palette());
+    std::ifstream in(temp("trunc.png"), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(temp("trunc.png"), std::ios::binary)
+        .write(bytes.data(), std::streamsize(bytes.size() - 30));
+    expect_error([&] { read_label_png(temp("trunc.png")); }, temp("trunc.png"));
+    expect_error([&] { read_image(temp("trunc.png")); }, "cannot decode");
+    // Not an image at all.
+    std::ofstream(temp("text.jpg")) << "hello";
+    expect_error([&] { read_image(temp("text.jpg")); }, "expected a JPEG or PNG");
+    expect_error([&] { read_label_png(temp("text.jpg")); }, "not a PNG");
+    // An RGB PNG is not a label map.
+    write_png(temp("rgb_label.png"), Image{2, 2, 3, std::vector<uint8_t>(12, 7)});
+    expect_error([&] { read_label_png(temp("rgb_label.png")); }, "not a label map");
+    // A palette with repeated colours cannot give back its indices.
+    Palette dup = {{0, 0, 0}, {10, 10, 10}, {10, 10, 10}};
+    write_palette_png(temp("dup.png"), LabelMap{1, 3, {0, 1, 2}}, dup);
+    expect_error([&] { read_label_png(temp("dup.png")); }, "same colour");
+    // Writers check their input.
+    expect_error(
+        [&] {
+            write_palette_png(temp("x.png"), LabelMap{1, 1, {3}}, dup);
+        },
+        "no palette entry");
+}
+
+} // namespace
+} // namespace pg::seg
