@@ -1,0 +1,183 @@
+// Config (seg/config.h) on yaml-cpp. Dotted keys walk nested maps; every error names the file
+// and the full dotted key.
+#include "seg/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "tensor/error.h"
+
+namespace pg::seg {
+
+struct Config::Impl {
+    YAML::Node root;
+};
+
+static std::vector<std::string> split_key(const std::string& key) {
+    std::vector<std::string> parts;
+    std::stringstream in(key);
+    std::string part;
+    while (std::getline(in, part, '.')) parts.push_back(part);
+    return parts;
+}
+
+Config::Config(std::unique_ptr<Impl> impl, std::string source, std::string prefix)
+    : impl_(std::move(impl)), source_(std::move(source)), prefix_(std::move(prefix)) {}
+Config::Config(const Config& other)
+    : impl_(std::make_unique<Impl>(Impl{YAML::Clone(other.impl_->root)})), source_(other.source_),
+      prefix_(other.prefix_) {}
+Config& Config::operator=(const Config& other) {
+    impl_ = std::make_unique<Impl>(Impl{YAML::Clone(other.impl_->root)});
+    source_ = other.source_;
+    prefix_ = other.prefix_;
+    return *this;
+}
+Config::~Config() = default;
+
+Config Config::from_string(const std::string& yaml, const std::string& name) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml);
+    } catch (const YAML::Exception& e) { throw Error(name + ": not valid YAML: " + e.what()); }
+    if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+    PG_CHECK(root.IsMap(), name, ": the top level must be a mapping of sections");
+    return Config(std::make_unique<Impl>(Impl{root}), name, "");
+}
+
+Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
+    std::ifstream in(path);
+    PG_CHECK(in.good(), path, ": cannot open the config file");
+    std::stringstream text;
+    text << in.rdbuf();
+    Config config = from_string(text.str(), path);
+    for (const std::string& o : overrides) {
+        size_t eq = o.find('=');
+        PG_CHECK(eq != std::string::npos && eq > 0, "--set ", o, ": expected key=value");
+        config.set(o.substr(0, eq), o.substr(eq + 1));
+    }
+    return config;
+}
+
+std::string full_key(const std::string& prefix, const std::string& key) {
+    return prefix.empty() ? key : prefix + "." + key;
+}
+
+void Config::set(const std::string& key, const std::string& yaml_value) {
+    YAML::Node value;
+    try {
+        value = YAML::Load(yaml_value);
+    } catch (const YAML::Exception& e) {
+        throw Error("--set " + key + "=" + yaml_value + ": not a valid YAML value");
+    }
+    std::vector<std::string> parts = split_key(key);
+    PG_CHECK(!parts.empty(), "--set: empty key");
+    // yaml-cpp nodes are handles: walk down, creating maps where needed, then assign the leaf.
+    YAML::Node node = impl_->root;
+    for (size_t i = 0; i + 1 < parts.size(); i++) {
+        YAML::Node child = node[parts[i]];
+        if (!child.IsDefined() || child.IsNull()) {
+            node[parts[i]] = YAML::Node(YAML::NodeType::Map);
+            child = node[parts[i]];
+        }
+        PG_CHECK(child.IsMap(), source_, ": --set ", key, ": '", parts[i],
+                 "' is not a section (it holds a value)");
+        node = child;
+    }
+    node[parts.back()] = value;
+}
+
+// Returns the node at `key` (undefined when absent) without creating anything.
+static YAML::Node find(const YAML::Node& root, const std::string& key) {
+    YAML::Node node = YAML::Clone(root);
+    for (const std::string& part : split_key(key)) {
+        if (!node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+        YAML::Node child = node[part];
+        if (!child.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
+        node = child;
+    }
+    return node;
+}
+
+bool Config::has(const std::string& key) const {
+    YAML::Node n = find(impl_->root, key);
+    return n.IsDefined() && !n.IsNull();
+}
+
+template <class T>
+static T convert(const YAML::Node& node, const std::string& source, const std::string& key,
+                 const char* expected) {
+    try {
+        return node.as<T>();
+    } catch (const YAML::Exception&) {
+        std::string shown = node.IsScalar() ? "'" + node.Scalar() + "'" : "a list or section";
+        throw Error(source + ": " + key + " is " + shown + ", expected " + expected);
+    }
+}
+
+static YAML::Node require(const YAML::Node& root, const std::string& source,
+                          const std::string& prefix, const std::string& key) {
+    YAML::Node n = find(root, key);
+    PG_CHECK(n.IsDefined() && !n.IsNull(), source, ": missing key '", full_key(prefix, key), "'");
+    return n;
+}
+
+#define PG_CONFIG_GETTERS(Type, name, expected)                                                    \
+    Type Config::name(const std::string& key) const {                                              \
+        return convert<Type>(require(impl_->root, source_, prefix_, key), source_,                 \
+                             full_key(prefix_, key), expected);                                    \
+    }
+
+PG_CONFIG_GETTERS(int64_t, get_int, "an integer")
+PG_CONFIG_GETTERS(double, get_float, "a number")
+PG_CONFIG_GETTERS(bool, get_bool, "true or false")
+PG_CONFIG_GETTERS(std::string, get_string, "a string")
+PG_CONFIG_GETTERS(std::vector<int64_t>, get_int_list, "a list of integers")
+PG_CONFIG_GETTERS(std::vector<double>, get_float_list, "a list of numbers")
+PG_CONFIG_GETTERS(std::vector<std::string>, get_string_list, "a list of strings")
+#undef PG_CONFIG_GETTERS
+
+int64_t Config::get_int(const std::string& key, int64_t fallback) const {
+    return has(key) ? get_int(key) : fallback;
+}
+double Config::get_float(const std::string& key, double fallback) const {
+    return has(key) ? get_float(key) : fallback;
+}
+bool Config::get_bool(const std::string& key, bool fallback) const {
+    return has(key) ? get_bool(key) : fallback;
+}
+std::string Config::get_string(const std::string& key, const std::string& fallback) const {
+    return has(key) ? get_string(key) : fallback;
+}
+
+Config Config::section(const std::string& key) const {
+    YAML::Node n = require(impl_->root, source_, prefix_, key);
+    PG_CHECK(n.IsMap(), source_, ": '", full_key(prefix_, key), "' must be a section");
+    return Config(std::make_unique<Impl>(Impl{YAML::Clone(n)}), source_, full_key(prefix_, key));
+}
+
+std::vector<std::string> Config::keys() const {
+    std::vector<std::string> out;
+    for (const auto& kv : impl_->root) out.push_back(kv.first.as<std::string>());
+    return out;
+}
+
+std::string Config::to_yaml() const {
+    YAML::Emitter out;
+    out << impl_->root;
+    return std::string(out.c_str()) + "\n";
+}
+
+void Config::save(const std::string& path) const {
+    std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp);
+        PG_CHECK(out.good(), tmp, ": cannot open for writing");
+        out << to_yaml();
+    }
+    PG_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
+}
+
+} // namespace pg::seg

@@ -1,0 +1,54 @@
+// Run configuration: a YAML file shaped like U2PL's (`dataset`, `net`, `trainer`, `saver`,
+// `criterion`), `--set key=value` overrides with dotted keys, typed lookups whose errors name the
+// file, the key, the value and what was expected, and the effective config written back as YAML.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pg::seg {
+
+class Config {
+  public:
+    // Reads `path` then applies each "a.b.c=value" override in order (value parsed as YAML, so
+    // "0.01", "true", "[6, 12, 18]" and "{p: 1}" all work; missing parents are created).
+    static Config load(const std::string& path, const std::vector<std::string>& overrides = {});
+    static Config from_string(const std::string& yaml, const std::string& name = "<string>");
+    Config(const Config& other);
+    Config& operator=(const Config& other);
+    ~Config();
+
+    const std::string& source() const { return source_; }
+    void set(const std::string& key, const std::string& yaml_value);
+    bool has(const std::string& key) const;
+
+    // Required lookups: a missing key or a value of the wrong type is an error.
+    int64_t get_int(const std::string& key) const;
+    double get_float(const std::string& key) const;
+    bool get_bool(const std::string& key) const;
+    std::string get_string(const std::string& key) const;
+    std::vector<int64_t> get_int_list(const std::string& key) const;
+    std::vector<double> get_float_list(const std::string& key) const;
+    std::vector<std::string> get_string_list(const std::string& key) const;
+    // With defaults (the key may be absent; a present value of the wrong type is still an error).
+    int64_t get_int(const std::string& key, int64_t fallback) const;
+    double get_float(const std::string& key, double fallback) const;
+    bool get_bool(const std::string& key, bool fallback) const;
+    std::string get_string(const std::string& key, const std::string& fallback) const;
+
+    // The sub-tree under `key` as its own Config (same source name, keys relative to it).
+    Config section(const std::string& key) const;
+    std::vector<std::string> keys() const; // the direct children of this (map) node
+    std::string to_yaml() const;           // the effective configuration
+    void save(const std::string& path) const;
+
+  private:
+    struct Impl;
+    Config(std::unique_ptr<Impl> impl, std::string source, std::string prefix);
+    std::unique_ptr<Impl> impl_;
+    std::string source_;
+    std::string prefix_; // dotted path of this section inside the file, for error messages
+};
+
+} // namespace pg::seg
