@@ -74,8 +74,10 @@ void Config::set(const std::string& key, const std::string& yaml_value) {
     }
     std::vector<std::string> parts = split_key(key);
     PG_CHECK(!parts.empty(), "--set: empty key");
-    // yaml-cpp nodes are handles: walk down, creating maps where needed, then assign the leaf.
-    YAML::Node node = impl_->root;
+    // yaml-cpp nodes are handles, and `a = b` writes b's value INTO a's node: walking down must
+    // rebind with reset(). Missing or null parents become maps.
+    YAML::Node node;
+    node.reset(impl_->root);
     for (size_t i = 0; i + 1 < parts.size(); i++) {
         YAML::Node child = node[parts[i]];
         if (!child.IsDefined() || child.IsNull()) {
@@ -84,19 +86,20 @@ void Config::set(const std::string& key, const std::string& yaml_value) {
         }
         PG_CHECK(child.IsMap(), source_, ": --set ", key, ": '", parts[i],
                  "' is not a section (it holds a value)");
-        node = child;
+        node.reset(child);
     }
     node[parts.back()] = value;
 }
 
 // Returns the node at `key` (undefined when absent) without creating anything.
 static YAML::Node find(const YAML::Node& root, const std::string& key) {
-    YAML::Node node = YAML::Clone(root);
+    YAML::Node node;
+    node.reset(root);
     for (const std::string& part : split_key(key)) {
         if (!node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-        YAML::Node child = node[part];
+        YAML::Node child = static_cast<const YAML::Node&>(node)[part]; // const: creates nothing
         if (!child.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
-        node = child;
+        node.reset(child);
     }
     return node;
 }
