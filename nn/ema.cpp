@@ -7,7 +7,7 @@
 #include "autograd/node.h"
 #include "tensor/error.h"
 
-namespace pg {
+namespace pg::nn {
 
 double ema_decay(int64_t k, double max_decay) {
     PG_CHECK(k >= 0,
@@ -47,4 +47,4 @@ void copy_params(const std::vector<Tensor>& teacher, const std::vector<Tensor>& 
     for (size_t i = 0; i < teacher.size(); i++) copy_(teacher[i], student[i]);
 }
 
-} // namespace pg
+} // namespace pg::nn

@@ -9,7 +9,7 @@
 
 #include "tensor/tensor.h"
 
-namespace pg {
+namespace pg::nn {
 
 // U2PL's decay: min(1 - 1 / (k + 1), max_decay), k >= 0. k = 0 gives 0 (the teacher becomes the
 // student); it reaches 0.99 at k = 99. In U2PL k = i_iter - len(loader_l) * sup_only_epoch.
@@ -27,4 +27,4 @@ void ema_update(const std::vector<Tensor>& teacher, const std::vector<Tensor>& s
 // with the student before each iteration. Also usable to initialise the teacher.
 void copy_params(const std::vector<Tensor>& teacher, const std::vector<Tensor>& student);
 
-} // namespace pg
+} // namespace pg::nn

@@ -8,7 +8,7 @@
 #include "autograd/ops.h"
 #include "tensor/error.h"
 
-namespace pg {
+namespace pg::nn {
 
 namespace {
 
@@ -168,4 +168,4 @@ Tensor multilabel_soft_margin(const Tensor& logits, const Tensor& targets, Reduc
     PG_FAIL("multilabel_soft_margin: unknown reduction");
 }
 
-} // namespace pg
+} // namespace pg::nn

@@ -10,7 +10,7 @@
 #include "autograd/loss.h"
 #include "tensor/tensor.h"
 
-namespace pg {
+namespace pg::nn {
 
 // ---- OHEM cross-entropy ----
 
@@ -85,4 +85,4 @@ Tensor bce_with_constant_target(const Tensor& logits, float value, const Tensor&
 Tensor multilabel_soft_margin(const Tensor& logits, const Tensor& targets,
                               Reduction reduction = Reduction::mean);
 
-} // namespace pg
+} // namespace pg::nn

@@ -14,7 +14,7 @@
 #include "autograd/node.h"
 #include "tensor/error.h"
 
-namespace pg {
+namespace pg::nn {
 
 // ---- small helpers ----
 
@@ -307,4 +307,4 @@ void Adam::update(const Tensor& param, const Tensor& grad, ParamState& state, do
     add_(param, div(m, denom), float(-step_size));
 }
 
-} // namespace pg
+} // namespace pg::nn

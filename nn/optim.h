@@ -11,7 +11,7 @@
 
 #include "tensor/tensor.h"
 
-namespace pg {
+namespace pg::nn {
 
 // A set of parameters sharing hyper-parameters. The group's lr is base_lr * lr_mult (set_lr);
 // weight_decay < 0 means "the optimizer's default".
@@ -147,4 +147,4 @@ class AdamW : public Adam {
     AdamW(std::vector<ParamGroup> groups, const AdamOptions& options);
 };
 
-} // namespace pg
+} // namespace pg::nn

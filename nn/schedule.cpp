@@ -5,7 +5,7 @@
 
 #include "tensor/error.h"
 
-namespace pg {
+namespace pg::nn {
 
 double poly_lr(double base_lr, int64_t iter, int64_t max_iter, double power) {
     PG_CHECK(max_iter > 0, "poly_lr: max_iter must be > 0, got ", max_iter);
@@ -15,4 +15,4 @@ double poly_lr(double base_lr, int64_t iter, int64_t max_iter, double power) {
     return base_lr * std::pow(1.0 - double(iter) / double(max_iter), power);
 }
 
-} // namespace pg
+} // namespace pg::nn

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-namespace pg {
+namespace pg::nn {
 
 // iter counts from 0 (the first iteration trains at base_lr); iter in [0, max_iter], where
 // iter == max_iter gives 0. Computed in double, as the original Python does. With RIPU the
@@ -21,4 +21,4 @@ struct PolyLR {
     double at(int64_t iter) const { return poly_lr(base_lr, iter, max_iter, power); }
 };
 
-} // namespace pg
+} // namespace pg::nn

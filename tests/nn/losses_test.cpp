@@ -10,7 +10,7 @@
 #include "tensor/error.h"
 #include "tests/common/test_util.h"
 
-namespace pg {
+namespace pg::nn {
 namespace {
 
 using test::all_close;
@@ -446,4 +446,4 @@ TEST(Losses, BadArguments) {
 }
 
 } // namespace
-} // namespace pg
+} // namespace pg::nn

@@ -14,7 +14,7 @@
 #include "tensor/safetensors.h"
 #include "tests/common/test_util.h"
 
-namespace pg {
+namespace pg::nn {
 namespace {
 
 using test::all_close;
@@ -370,4 +370,4 @@ TEST(GradientAccumulation, TwoHalfBatchesEqualOneFullBatch) {
 }
 
 } // namespace
-} // namespace pg
+} // namespace pg::nn

@@ -10,7 +10,7 @@
 #include "tensor/error.h"
 #include "tests/common/test_util.h"
 
-namespace pg {
+namespace pg::nn {
 namespace {
 
 using test::all_close;
@@ -125,4 +125,4 @@ TEST(Ema, BadArguments) {
 }
 
 } // namespace
-} // namespace pg
+} // namespace pg::nn
