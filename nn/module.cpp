@@ -180,6 +180,12 @@ std::map<std::string, Tensor> Module::state_dict() const {
     return out;
 }
 
+static bool is_batch_counter(const std::string& key) {
+    const std::string suffix = "num_batches_tracked";
+    return key.size() >= suffix.size() &&
+           key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 static Tensor convert_dtype(const Tensor& t, DType dtype) {
     return t.dtype() == dtype ? t : cast(t, dtype);
 }
@@ -195,7 +201,9 @@ LoadReport Module::load_state_dict(const std::map<std::string, Tensor>& state, b
         known.insert(name);
         auto it = state.find(name);
         if (it == state.end()) {
-            report.missing.push_back(name);
+            // Like PyTorch's BatchNorm, files without the counter (older PyTorch, RIPU's frozen
+            // BN) load: the counter keeps its value.
+            if (!is_batch_counter(name)) report.missing.push_back(name);
             continue;
         }
         Shape expected = to_torch_layout(*s.tensor, s.layout).shape();
