@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "autograd/ops.h"
-#include "nn/flops.h"
 #include "nn/losses.h"
 #include "tensor/error.h"
 
@@ -38,7 +37,8 @@ Tensor AsppSum::forward(const Tensor& x) {
 
 // ---- the network ----
 
-DeepLabV2::DeepLabV2(const DeepLabV2Options& o, Generator& gen) : Layer("DeepLabV2"), options_(o) {
+DeepLabV2::DeepLabV2(const DeepLabV2Options& o, Generator& gen)
+    : SegmentationNet("DeepLabV2"), options_(o) {
     backbone = std::make_shared<ResNet>(o.backbone, gen);
     // Adopt the backbone's children so the keys are conv1.weight, layer1.0.conv1.weight, ...
     // (AdvSemiSeg's ResNet is the whole model) rather than backbone.conv1.weight.
@@ -55,10 +55,12 @@ void DeepLabV2::on_train(bool on) {
     if (backbone) backbone->train(on);
 }
 
-Tensor DeepLabV2::forward(const Tensor& x) { return layer5->forward(backbone->forward(x).layer4); }
+SegOutput DeepLabV2::forward(const Tensor& x) {
+    return {layer5->forward(backbone->forward(x).layer4), Tensor(), Tensor()};
+}
 
 Tensor DeepLabV2::forward_upsampled(const Tensor& x) {
-    return upsample_logits(forward(x), x.size(1), x.size(2));
+    return upsample_logits(forward(x).logits, x.size(1), x.size(2));
 }
 
 std::vector<Tensor> DeepLabV2::backbone_parameters() const {
@@ -66,15 +68,5 @@ std::vector<Tensor> DeepLabV2::backbone_parameters() const {
 }
 
 std::vector<Tensor> DeepLabV2::head_parameters() const { return layer5->trainable_parameters(); }
-
-int64_t DeepLabV2::forward_flops(int64_t h, int64_t w) {
-    NoGradGuard no_grad;
-    const bool was_training = is_training();
-    eval();
-    FlopCounter counter;
-    forward(Tensor::zeros({1, h, w, 3}, DType::f32, device()));
-    train(was_training);
-    return counter.total();
-}
 
 } // namespace pg::nn

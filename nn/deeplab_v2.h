@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nn/resnet.h"
+#include "nn/seg_net.h"
 
 namespace pg::nn {
 
@@ -49,18 +50,18 @@ struct DeepLabV2Options {
 // State dict keys are AdvSemiSeg's flat ones: conv1, bn1, layer1..layer4 (the backbone's
 // children, adopted at the top level) and layer5.conv2d_list.{0..3}.{weight,bias}.
 // x (N, H, W, 3) -> logits (N, H', W', num_classes) at the backbone's stride 8.
-class DeepLabV2 : public Layer {
+class DeepLabV2 : public SegmentationNet {
   public:
     DeepLabV2(const DeepLabV2Options& options, Generator& gen);
-    Tensor forward(const Tensor& x) override;
+    SegOutput forward(const Tensor& x) override; // logits only
     // forward, then bilinear (align_corners = true) to the input's size: what every loss sees.
     Tensor forward_upsampled(const Tensor& x);
     const DeepLabV2Options& options() const { return options_; }
+    int64_t num_classes() const override { return options_.num_classes; }
+    int64_t output_stride() const override { return 8; }
     // Trainable parameters of the backbone (lr x1) and of layer5 (AdvSemiSeg and RIPU: lr x10).
-    std::vector<Tensor> backbone_parameters() const;
-    std::vector<Tensor> head_parameters() const;
-    // FLOPs (2 x MACs of the convs) of one eval-mode forward of a (1, h, w, 3) input.
-    int64_t forward_flops(int64_t h, int64_t w);
+    std::vector<Tensor> backbone_parameters() const override;
+    std::vector<Tensor> head_parameters() const override;
 
     std::shared_ptr<ResNet> backbone; // its children are this module's conv1, bn1, layer1..4
     std::shared_ptr<AsppSum> layer5;

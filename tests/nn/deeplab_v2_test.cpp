@@ -56,7 +56,7 @@ TEST(DeepLabV2Reference, EvalLogitsWithAndWithoutLegacyEarlyReturn) {
         net.load_state_dict(with_prefix(ref, "w."), /*strict=*/true); // all four branches load
         net.eval();
         NoGradGuard no_grad;
-        logits[legacy] = net.forward(x);
+        logits[legacy] = net.forward(x).logits;
         EXPECT_EQ(logits[legacy].shape(), (Shape{2, 8, 6, 5}));
         EXPECT_TRUE(all_close(logits[legacy], ref.at(legacy ? "eval.logits_legacy" : "eval.logits"),
                               1e-4f, 1e-4f));
@@ -74,7 +74,7 @@ TEST(DeepLabV2Reference, TrainStepAsAdvSemiSeg) {
     net.load_state_dict(with_prefix(ref, "w."), /*strict=*/true);
     net.train();
     Tensor x = pattern(kTinyX, 3);
-    Tensor logits = net.forward(x);
+    Tensor logits = net.forward(x).logits;
     EXPECT_TRUE(all_close(logits, ref.at("train.logits"), 1e-4f, 1e-4f));
     Tensor loss = cross_entropy(nn::upsample_logits(logits, 55, 41), ref.at("train.label"));
     const float expected = ref.at("train.loss").item();
@@ -151,7 +151,7 @@ TEST(DeepLabV2, NamesModesGroupsAndUpsampling) {
     NoGradGuard no_grad;
     Tensor x = pattern({1, 35, 29, 3}, 9);
     net.eval();
-    Tensor logits = net.forward(x), up = net.forward_upsampled(x);
+    Tensor logits = net.forward(x).logits, up = net.forward_upsampled(x);
     ASSERT_EQ(up.shape(), (Shape{1, 35, 29, 5}));
     std::vector<float> l = logits.to_f32_vector(), u = up.to_f32_vector();
     const int64_t h = logits.size(1), w = logits.size(2);
@@ -217,7 +217,7 @@ TEST(DeepLabV2, FullSizeCountKeysStrictLoadAndForward) {
                   state.at("layer5.conv2d_list.3.weight"), 0.f, 0.f));
     net.eval();
     NoGradGuard no_grad;
-    Tensor logits = net.forward(pattern({1, 41, 41, 3}, 10));
+    Tensor logits = net.forward(pattern({1, 41, 41, 3}, 10)).logits;
     ASSERT_EQ(logits.shape(), (Shape{1, 6, 6, 21}));
     for (float v : logits.to_f32_vector()) ASSERT_TRUE(std::isfinite(v));
 }
