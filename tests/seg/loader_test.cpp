@@ -1,0 +1,224 @@
+// Loader: identical batches with 0, 1 and 3 workers (determinism whatever the thread timing),
+// order and coverage of an epoch, reshuffling per epoch, drop_last and resampled epoch sizes,
+// infinite mode, exact seek for resume, and worker errors rethrown with the sample id.
+#include <set>
+#include <stdexcept>
+
+#include "seg/data/loader.h"
+#include "tests/common/test_util.h"
+#include "tests/seg/data_fixtures.h"
+
+namespace pg::seg {
+namespace {
+
+// 10 examples of 12x14 (generic layout, PNG), 3 classes.
+Dataset small_dataset(const std::string& name, int count = 10) {
+    std::string root = fixture::fresh_dir(name);
+    fixture::write_generic(root, count, 12, 14, 3);
+    GenericConfig c;
+    c.root = root;
+    c.image_ext = ".png";
+    c.list = "list.txt";
+    c.num_classes = 3;
+    return open_generic(c);
+}
+
+// Random scale, flip and crop: every sample's result depends on its generator.
+AugmentConfig random_augment() {
+    AugmentConfig c = u2pl_train_augment(8);
+    c.scale_min = 0.75f;
+    c.scale_max = 1.5f;
+    return c;
+}
+
+std::vector<Batch> take(Loader& loader, int n) {
+    std::vector<Batch> out;
+    Batch b;
+    while (int(out.size()) < n) {
+        if (loader.next(b)) out.push_back(b);
+    }
+    return out;
+}
+
+void expect_same(const std::vector<Batch>& a, const std::vector<Batch>& b) {
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); i++) {
+        EXPECT_EQ(a[i].ids, b[i].ids) << "batch " << i;
+        EXPECT_EQ(a[i].epoch, b[i].epoch);
+        EXPECT_EQ(a[i].step, b[i].step);
+        EXPECT_TRUE(pg::test::all_equal(a[i].images, b[i].images)) << "batch " << i;
+        EXPECT_TRUE(pg::test::all_equal(a[i].labels, b[i].labels)) << "batch " << i;
+    }
+}
+
+TEST(Loader, SameBatchesForZeroOneAndThreeWorkers) {
+    Dataset d = small_dataset("loader_workers");
+    LoaderConfig c;
+    c.batch_size = 3;
+    c.seed = 7;
+    c.workers = 0;
+    Loader serial(d, random_augment(), c);
+    std::vector<Batch> expected = take(serial, 8); // 4 batches per epoch: two epochs
+    ASSERT_EQ(expected[0].images.shape(), Shape({3, 8, 8, 3}));
+    ASSERT_EQ(expected[0].labels.shape(), Shape({3, 8, 8}));
+    ASSERT_EQ(expected[0].labels.dtype(), DType::i32);
+    EXPECT_EQ(expected[3].images.size(0), 1); // 10 = 3 + 3 + 3 + 1
+    for (int workers : {1, 3}) {
+        c.workers = workers;
+        c.prefetch = 4;
+        Loader threaded(d, random_augment(), c);
+        expect_same(take(threaded, 8), expected);
+    }
+}
+
+TEST(Loader, EpochCoversTheDatasetInOrderAndReshuffles) {
+    Dataset d = small_dataset("loader_order");
+    LoaderConfig c;
+    c.batch_size = 4;
+    c.shuffle = false;
+    c.workers = 2;
+    Loader plain(d, AugmentConfig(), c);
+    EXPECT_EQ(plain.batches_per_epoch(), 3);
+    Batch b;
+    std::vector<std::string> ids;
+    int64_t step = 0;
+    while (plain.next(b)) {
+        EXPECT_EQ(b.step, step++);
+        EXPECT_EQ(b.epoch, 0);
+        ids.insert(ids.end(), b.ids.begin(), b.ids.end());
+    }
+    EXPECT_EQ(ids, (std::vector<std::string>{"ex0", "ex1", "ex2", "ex3", "ex4", "ex5", "ex6", "ex7",
+                                             "ex8", "ex9"}));
+    // Unaugmented images come through exactly: sample ex1 is fixture::test_image(12, 14, 1).
+    EXPECT_EQ(plain.epoch(), 1);
+    ASSERT_TRUE(plain.next(b)); // the next epoch starts after one `false`
+    EXPECT_EQ(b.images.to_f32_vector()[size_t(12 * 14 * 3)], 70.f);
+    // Shuffled: each epoch is a permutation of all ids, and epochs differ.
+    c.shuffle = true;
+    c.seed = 3;
+    Loader shuffled(d, AugmentConfig(), c);
+    std::vector<std::vector<std::string>> epochs(2);
+    for (int e = 0; e < 2; e++) {
+        while (shuffled.next(b))
+            epochs[size_t(e)].insert(epochs[size_t(e)].end(), b.ids.begin(), b.ids.end());
+        EXPECT_EQ(std::set<std::string>(epochs[size_t(e)].begin(), epochs[size_t(e)].end()),
+                  std::set<std::string>(ids.begin(), ids.end()));
+    }
+    EXPECT_NE(epochs[0], epochs[1]);
+    EXPECT_NE(epochs[0], ids);
+    // The order is a function of (seed, epoch) only.
+    Loader again(d, AugmentConfig(), c);
+    EXPECT_EQ(again.epoch_order(1), shuffled.epoch_order(1));
+}
+
+TEST(Loader, DropLastSamplesPerEpochAndInfiniteMode) {
+    Dataset d = small_dataset("loader_sizes");
+    LoaderConfig c;
+    c.batch_size = 4;
+    c.drop_last = true;
+    c.workers = 1;
+    Loader dropping(d, AugmentConfig(), c);
+    EXPECT_EQ(dropping.batches_per_epoch(), 2);
+    // U2PL resamples to N items per epoch: 25 of 10 repeats each id 2 or 3 times.
+    c.drop_last = false;
+    c.samples_per_epoch = 25;
+    Loader resampled(d, AugmentConfig(), c);
+    EXPECT_EQ(resampled.batches_per_epoch(), 7);
+    std::vector<int64_t> order = resampled.epoch_order(0);
+    ASSERT_EQ(order.size(), 25u);
+    std::vector<int> count(10, 0);
+    for (int64_t i : order) count[size_t(i)]++;
+    for (int n : count) EXPECT_TRUE(n == 2 || n == 3) << n;
+    // Infinite: never returns false; two loaders advance independently.
+    c.samples_per_epoch = 0;
+    c.infinite = true;
+    c.drop_last = true;
+    Loader labeled(d, AugmentConfig(), c);
+    c.batch_size = 3;
+    Loader unlabeled(d, AugmentConfig(), c);
+    Batch b;
+    for (int i = 0; i < 7; i++) {
+        ASSERT_TRUE(labeled.next(b));
+        EXPECT_EQ(b.epoch, i / 2);
+        EXPECT_EQ(b.step, i % 2);
+        if (i % 2 == 0) { ASSERT_TRUE(unlabeled.next(b)); }
+    }
+    EXPECT_EQ(labeled.epoch(), 3);
+    EXPECT_EQ(unlabeled.epoch(), 1);
+    EXPECT_EQ(unlabeled.step(), 1);
+    c.samples_per_epoch = 3;
+    c.batch_size = 4;
+    fixture::expect_error([&] { Loader too_few(d, AugmentConfig(), c); },
+                          {"3 samples per epoch", "batch of 4"});
+}
+
+TEST(Loader, SeekResumesExactly) {
+    Dataset d = small_dataset("loader_seek");
+    LoaderConfig c;
+    c.batch_size = 3;
+    c.seed = 11;
+    c.workers = 2;
+    c.infinite = true;
+    Loader full(d, random_augment(), c);
+    std::vector<Batch> all = take(full, 7);
+    Loader resumed(d, random_augment(), c);
+    take(resumed, 2); // prefetched work from before the seek is dropped
+    resumed.seek(all[5].epoch, all[5].step);
+    expect_same(take(resumed, 2), {all[5], all[6]});
+}
+
+TEST(Loader, WorkerErrorsAreRethrownWithTheSampleId) {
+    Dataset d = small_dataset("loader_errors");
+    // A truncated image (it passes indexing: the file exists and is not empty).
+    const std::string broken = d.files(4).image;
+    fixture::truncate_file(broken, 40);
+    LoaderConfig c;
+    c.batch_size = 2;
+    c.shuffle = false;
+    c.workers = 3;
+    Loader loader(d, AugmentConfig(), c);
+    Batch b;
+    ASSERT_TRUE(loader.next(b)); // ex0, ex1
+    ASSERT_TRUE(loader.next(b)); // ex2, ex3
+    fixture::expect_error([&] { loader.next(b); }, {"example 'ex4'", broken});
+    ASSERT_TRUE(loader.next(b)); // the loader goes on after the failed batch
+    EXPECT_EQ(b.ids[0], "ex6");
+    // A transform that throws a non-pg exception: also wrapped with the id.
+    SampleTransform failing = [](const Sample& s, Generator& gen) {
+        if (s.id == "ex1") throw std::runtime_error("transform refused");
+        return augment(s, AugmentConfig(), gen);
+    };
+    Loader custom(d, failing, c);
+    fixture::expect_error([&] { custom.next(b); }, {"example 'ex1'", "transform refused"});
+    // Samples of different sizes cannot share a batch.
+    c.workers = 0;
+    SampleTransform ragged = [](const Sample& s, Generator& gen) {
+        return augment(s, resize_only(s.id == "ex1" ? 5 : 6, 6, Interp::bilinear, Normalize()),
+                       gen);
+    };
+    Loader mixed(d, ragged, c);
+    fixture::expect_error([&] { mixed.next(b); }, {"'ex1'", "'ex0'", "same batch"});
+}
+
+TEST(Loader, UnlabeledBatchesAndEarlyDestruction) {
+    std::string root = fixture::fresh_dir("loader_unlabeled");
+    fixture::write_generic(root, 6, 12, 14, 3);
+    GenericConfig g;
+    g.root = root;
+    g.image_ext = ".png";
+    g.num_classes = 3;
+    g.options.labeled = false;
+    LoaderConfig c;
+    c.batch_size = 2;
+    c.workers = 3;
+    c.prefetch = 3;
+    Loader loader(open_generic(g), random_augment(), c);
+    Batch b;
+    ASSERT_TRUE(loader.next(b));
+    EXPECT_FALSE(b.labels.defined());
+    EXPECT_EQ(b.images.shape(), Shape({2, 8, 8, 3}));
+    // Leaving scope with workers mid-prefetch joins them cleanly.
+}
+
+} // namespace
+} // namespace pg::seg
