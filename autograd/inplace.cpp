@@ -11,6 +11,7 @@ static void check_writable(const char* op, const Tensor& t) {
              ": in-place write to a tensor of shape ", shape_str(t.shape()),
              " that requires grad while grad mode is on; use NoGradGuard "
              "(optimizer steps) or write to a copy");
+    t.wait_async_copies(); // a pinned tensor may still be read by a copy to the GPU
 }
 
 void add_(const Tensor& t, const Tensor& other, float alpha) {

@@ -1,8 +1,9 @@
 // GPU kernel throughput at the real training shapes: DeepLabV3+ ResNet-101 (513x513 crops, batch 8,
 // output stride 8 -> 65x65 feature maps) and DeepLab-v2 (321x321, batch 10 -> 41x41). Convolution
 // passes report TFLOP/s; batch norm, softmax + cross-entropy and the logits resize report GB/s of
-// compulsory traffic. Times are device time from CUDA events (bench/gpu_timer.h). Each benchmark
-// skips itself without a GPU. tools/bench_torch_gpu.py times the same ops in PyTorch.
+// compulsory traffic. Times are device time from CUDA events (bench/gpu_timer.h), except for the
+// host -> device uploads, whose GB/s are of wall time. Each benchmark skips itself without a GPU.
+// tools/bench_torch_gpu.py times the same ops in PyTorch.
 // Run: pg_bench --benchmark_filter=Gpu   (PG_BENCH_TF32=0 turns TF32 off, PG_BENCH_EXHAUSTIVE=1
 // makes cuDNN time every algorithm once per shape; both as the --no-tf32 / --cudnn-benchmark flags
 // of the PyTorch script).
@@ -20,6 +21,7 @@
 #include "bench/gpu_timer.h"
 #include "cuda/settings.h"
 #include "tensor/backend.h"
+#include "tensor/pinned_staging.h"
 #include "tensor/tensor.h"
 
 namespace pg {
@@ -239,6 +241,34 @@ void run_resize(benchmark::State& state, bool backward) {
     time_gpu(state, body, 0.0, double(small.nbytes() + large.nbytes()));
 }
 
+// ---- host -> device upload of one DeepLabV3+ input batch, (8, 513, 513, 3) f32 = 25 MB ----
+// Wall time per batch, host work included (that is what the data loader pays): from pageable
+// memory (the driver stages it), from a pinned tensor, and through the PinnedStaging ring (a
+// memcpy into the slot, then the asynchronous copy). Each iteration waits for its copy to finish.
+
+enum class Upload { pageable, pinned, ring };
+
+void run_upload(benchmark::State& state, Upload how) {
+    if (!gpu_or_skip(state)) return;
+    const Shape shape{8, 513, 513, 3};
+    Generator gen(1);
+    Tensor pageable = Tensor::uniform(shape, gen);
+    Tensor pinned = Tensor::empty_pinned(shape, DType::f32, kGpu);
+    std::copy(pageable.f32(), pageable.f32() + pageable.numel(), pinned.f32());
+    PinnedStaging ring(kGpu, 2);
+    Backend& be = backend_for(kGpu);
+    auto body = [&] {
+        Tensor out = how == Upload::pageable ? pageable.to(kGpu)
+                     : how == Upload::pinned ? pinned.to(kGpu)
+                                             : ring.upload(pageable);
+        be.synchronize();
+    };
+    body(); // warm-up: ring slots, device blocks
+    for (auto _ : state) body();
+    state.counters["GB/s"] = benchmark::Counter(
+        double(pageable.nbytes()) * 1e-9 * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 const bool kRegistered = [] {
     const std::pair<Pass, const char*> passes[] = {
         {Pass::forward, "GpuConvForward/"},
@@ -266,6 +296,13 @@ const bool kRegistered = [] {
     benchmark::RegisterBenchmark("GpuResizeBilinear/backward_129to513", run_resize, true)
         ->Unit(benchmark::kMillisecond)
         ->UseManualTime();
+    const std::pair<Upload, const char*> uploads[] = {
+        {Upload::pageable, "pageable"}, {Upload::pinned, "pinned"}, {Upload::ring, "staging_ring"}};
+    for (const auto& [how, name] : uploads)
+        benchmark::RegisterBenchmark((std::string("GpuUpload/8x513x513x3_") + name).c_str(),
+                                     run_upload, how)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
     return true;
 }();
 

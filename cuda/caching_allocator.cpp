@@ -37,8 +37,8 @@ std::string format_bytes(size_t bytes) {
     return text;
 }
 
-CachingAllocator::CachingAllocator(MemorySource& source, bool direct)
-    : source_(source), direct_(direct) {}
+CachingAllocator::CachingAllocator(MemorySource& source, bool direct, const char* name)
+    : source_(source), direct_(direct), name_(name) {}
 
 CachingAllocator::~CachingAllocator() {
     // Tensors still alive at exit keep their memory; cached segments go back to the source.
@@ -206,7 +206,7 @@ void CachingAllocator::reset_peak() {
 }
 
 void CachingAllocator::fail_out_of_memory(size_t requested) {
-    PG_FAIL("CUDA out of memory: tried to allocate ", format_bytes(requested), "; ",
+    PG_FAIL(name_, " out of memory: tried to allocate ", format_bytes(requested), "; ",
             format_bytes(stats_.allocated), " allocated by tensors, ",
             format_bytes(stats_.reserved), " reserved by the allocator, largest free cached block ",
             format_bytes(largest_free_block()), direct_ ? " (direct mode: no cache)" : "");

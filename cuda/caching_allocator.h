@@ -43,7 +43,8 @@ class CachingAllocator final : public Allocator {
     static constexpr size_t kLargeRound = 2 << 20;   // large segments round up to 2 MiB
 
     // direct: no caching, every call goes to the source (PG_CUDA_ALLOC=direct, for compute-sanitizer).
-    CachingAllocator(MemorySource& source, bool direct);
+    // name: what the memory is, for the out-of-memory message ("CUDA", "CUDA pinned host").
+    CachingAllocator(MemorySource& source, bool direct, const char* name = "CUDA");
     ~CachingAllocator() override;
 
     void* allocate(size_t nbytes) override;
@@ -70,6 +71,7 @@ class CachingAllocator final : public Allocator {
 
     MemorySource& source_;
     bool direct_;
+    const char* name_;
     mutable std::mutex mutex_;
     Pool small_pool_, large_pool_;
     std::map<void*, Block*> in_use_;       // allocated blocks by address

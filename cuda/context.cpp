@@ -30,6 +30,23 @@ class DeviceMemory final : public MemorySource {
     void free(void* ptr) override { CUDA_CHECK(cudaFree(ptr)); }
 };
 
+// cudaHostAlloc / cudaFreeHost: page-locked host memory, which the copy engine reads directly, so
+// copies from it are asynchronous. Out of memory is nullptr, as for DeviceMemory.
+class PinnedHostMemory final : public MemorySource {
+  public:
+    void* allocate(size_t nbytes) override {
+        void* ptr = nullptr;
+        cudaError_t status = cudaHostAlloc(&ptr, nbytes, cudaHostAllocDefault);
+        if (status == cudaErrorMemoryAllocation) {
+            cudaGetLastError();
+            return nullptr;
+        }
+        CUDA_CHECK(status);
+        return ptr;
+    }
+    void free(void* ptr) override { CUDA_CHECK(cudaFreeHost(ptr)); }
+};
+
 std::unique_ptr<Context> the_context;
 
 } // namespace
@@ -100,12 +117,18 @@ bool register_backend(std::string* why) {
     bool direct = mode != nullptr && std::string(mode) == "direct";
     static DeviceMemory device_memory;
     ctx->allocator = new CachingAllocator(device_memory, direct); // lives as long as the process
+    static PinnedHostMemory pinned_memory;
+    ctx->pinned_allocator = new CachingAllocator(pinned_memory, direct, "CUDA pinned host");
     the_context = std::move(ctx);
     pg::register_backend(DeviceType::cuda, &cuda::backend());
     return true;
 }
 
 AllocatorStats allocator_stats() { return context().allocator->stats(); }
-void empty_cache() { context().allocator->empty_cache(); }
+AllocatorStats pinned_allocator_stats() { return context().pinned_allocator->stats(); }
+void empty_cache() {
+    context().allocator->empty_cache();
+    context().pinned_allocator->empty_cache();
+}
 
 } // namespace pg::cuda

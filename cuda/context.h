@@ -1,6 +1,7 @@
 // The CUDA context of the process: one GPU (device 0), one stream on which every kernel, copy and
-// library call is queued in order, the cuBLAS / cuBLASLt / cuDNN handles bound to that stream, and
-// the caching allocator. Internal to cuda/; created by register_backend().
+// library call is queued in order, the cuBLAS / cuBLASLt / cuDNN handles bound to that stream, the
+// caching allocator, and a second one for pinned host memory. Internal to cuda/; created by
+// register_backend().
 #pragma once
 
 #include <cublasLt.h>
@@ -23,6 +24,10 @@ struct Context {
     cublasLtHandle_t cublaslt = nullptr;
     cudnnHandle_t cudnn = nullptr;
     CachingAllocator* allocator = nullptr;
+    // Page-locked host memory (cudaHostAlloc) for Tensor::empty_pinned and PinnedStaging.
+    // cudaHostAlloc costs milliseconds and cudaFreeHost synchronises the device, so blocks are
+    // cached like device memory; Storage waits for a block's last copy before freeing it.
+    CachingAllocator* pinned_allocator = nullptr;
 };
 
 // The context; throws if the backend was never registered.

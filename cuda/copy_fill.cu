@@ -20,9 +20,11 @@ void copy(void* dst, const void* src, size_t nbytes) {
     CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, stream()));
 }
 
-// Host buffers here are pageable (the CPU allocator does not pin), and for a pageable source
-// cudaMemcpyAsync returns only once the bytes have been staged: the caller may free or reuse
-// host_src as soon as this returns, without a stream synchronisation.
+// For a pageable source (the CPU allocator does not pin) cudaMemcpyAsync returns only once the
+// bytes have been staged: the caller may free or reuse host_src as soon as this returns, without a
+// stream synchronisation. For a page-locked source (the pinned allocator) the copy engine reads
+// host_src later, in stream order, while the host goes on: the caller records an event after this
+// and leaves host_src untouched until the event has completed (Storage::record_copy / wait_copies).
 void copy_from_host(void* dst, const void* host_src, size_t nbytes) {
     if (nbytes == 0) return;
     CUDA_CHECK(cudaMemcpyAsync(dst, host_src, nbytes, cudaMemcpyHostToDevice, stream()));
@@ -45,6 +47,29 @@ void copy_2d(void* dst, int64_t dst_pitch, const void* src, int64_t src_pitch, i
     CUDA_CHECK(cudaMemcpy2DAsync(dst, size_t(dst_pitch), src, size_t(src_pitch), size_t(row_bytes),
                                  size_t(rows), cudaMemcpyDeviceToDevice, stream()));
 }
+
+// ---- copy events: when has the stream got past a copy (pinned staging) ----
+
+// No timing: recording and waiting on such an event is cheaper.
+void* create_event() {
+    cudaEvent_t event = nullptr;
+    CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    return event;
+}
+
+// Called from Storage's destructor, possibly at exit after the runtime has shut down: the error,
+// if any, is dropped (the event dies with the context anyway).
+void destroy_event(void* event) {
+    if (cudaEventDestroy(static_cast<cudaEvent_t>(event)) != cudaSuccess) cudaGetLastError();
+}
+
+// Marks everything queued on the stream so far (the copy just issued).
+void record_event(void* event) {
+    CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event), stream()));
+}
+
+// The host waits for the marked work only, not for whatever was queued after it.
+void wait_event(void* event) { CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event))); }
 
 // ---- value conversions: the device twins of load / store in tensor/cpu/copy_fill.cpp ----
 // Every conversion goes through double like the CPU's, so each pair converts exactly as there

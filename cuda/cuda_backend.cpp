@@ -44,6 +44,14 @@ class CudaBackend final : public Backend {
         PG_NVTX_RANGE("copy_2d");
         cuda::copy_2d(dst, dst_pitch, src, src_pitch, rows, row_bytes);
     }
+    Allocator& pinned_allocator() override { return *context().pinned_allocator; }
+    void* create_event() override { return cuda::create_event(); }
+    void destroy_event(void* event) override { cuda::destroy_event(event); }
+    void record_event(void* event) override { cuda::record_event(event); }
+    void wait_event(void* event) override {
+        PG_NVTX_RANGE("wait_event");
+        cuda::wait_event(event);
+    }
     void fill(void* out, DType dtype, int64_t n, double value) override {
         PG_NVTX_RANGE("fill");
         cuda::fill(out, dtype, n, value);

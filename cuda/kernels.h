@@ -7,12 +7,16 @@
 
 namespace pg::cuda {
 
-// ---- copy_fill.cu: memory copies, fills, random fills, dtype casts
+// ---- copy_fill.cu: memory copies and their events, fills, random fills, dtype casts
 void copy(void* dst, const void* src, size_t nbytes);
 void copy_from_host(void* dst, const void* host_src, size_t nbytes);
 void copy_to_host(void* host_dst, const void* src, size_t nbytes);
 void copy_2d(void* dst, int64_t dst_pitch, const void* src, int64_t src_pitch, int64_t rows,
              int64_t row_bytes);
+void* create_event(); // copy events (cudaEvent_t behind void*), see Backend::record_event
+void destroy_event(void* event);
+void record_event(void* event);
+void wait_event(void* event);
 void fill(void* out, DType dtype, int64_t n, double value);
 void fill_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float low, float high);
 void fill_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std);

@@ -25,6 +25,8 @@ Settings& settings();
 bool register_backend(std::string* why = nullptr);
 
 AllocatorStats allocator_stats();
+AllocatorStats pinned_allocator_stats(); // page-locked host memory (Tensor::empty_pinned)
+// Returns the cached free blocks of both allocators (device and pinned host) to CUDA.
 void empty_cache();
 
 } // namespace pg::cuda

@@ -79,11 +79,26 @@ class Backend {
 
     // Memory: same-device copy, host -> device, device -> host.
     virtual void copy(void* dst, const void* src, size_t nbytes) = 0;
+    // From pageable host memory host_src may be reused as soon as this returns. From this
+    // backend's pinned memory (below) the copy is asynchronous: host_src must stay unchanged until
+    // an event recorded after the copy has completed (Storage::record_copy / wait_copies do it).
     virtual void copy_from_host(void* dst, const void* host_src, size_t nbytes) = 0;
     virtual void copy_to_host(void* host_dst, const void* src, size_t nbytes) = 0;
     // dst rows of row_bytes at dst_pitch <- src rows at src_pitch (concat, split, narrow).
     virtual void copy_2d(void* dst, int64_t dst_pitch, const void* src, int64_t src_pitch,
                          int64_t rows, int64_t row_bytes) = 0;
+
+    // Pinned staging (Tensor::empty_pinned, PinnedStaging): host memory from which copies to this
+    // device run asynchronously (page-locked on CUDA; plain memory on the CPU, where every copy is
+    // synchronous). Free a block only once no copy reads it: Storage waits for its copy event.
+    virtual Allocator& pinned_allocator() = 0;
+    // Copy events: opaque handles marking a point in this backend's queue of work. record_event
+    // marks everything queued so far; wait_event blocks the host until that work has finished.
+    // The CPU does its work before returning, so its events are null and these return at once.
+    virtual void* create_event() = 0;
+    virtual void destroy_event(void* event) = 0; // never throws (called from destructors)
+    virtual void record_event(void* event) = 0;
+    virtual void wait_event(void* event) = 0;
 
     // Fill, random fill (Philox counters from `offset`, see generator.h), dtype conversion.
     virtual void fill(void* out, DType dtype, int64_t n, double value) = 0;

@@ -1,4 +1,4 @@
-// Storage lifetime and the 64-byte aligned CPU allocator.
+// Storage lifetime, pinned storage with its copy event, and the 64-byte aligned CPU allocator.
 #include "tensor/storage.h"
 
 #include <cstdlib>
@@ -23,8 +23,40 @@ Storage::Storage(size_t nbytes, Device device)
     data_ = allocator_->allocate(nbytes);
 }
 
+Storage::Storage(size_t nbytes, Backend& copy_backend)
+    : nbytes_(nbytes), device_(Device::cpu()), allocator_(&copy_backend.pinned_allocator()),
+      copy_backend_(&copy_backend) {
+    data_ = allocator_->allocate(nbytes);
+}
+
+std::shared_ptr<Storage> Storage::pinned(size_t nbytes, Device target) {
+    return std::shared_ptr<Storage>(new Storage(nbytes, backend_for(target)));
+}
+
 Storage::~Storage() {
+    if (copy_backend_) {
+        // The pinned allocator hands this block to the next request at once, so a copy still
+        // reading it must finish first. A failed wait means the GPU is already in an error state
+        // that the next CUDA call reports; a destructor must not throw.
+        try {
+            wait_copies();
+        } catch (const Error&) {}
+        if (copy_event_) copy_backend_->destroy_event(copy_event_);
+    }
     if (data_) allocator_->deallocate(data_, nbytes_);
+}
+
+void Storage::record_copy() {
+    if (!copy_backend_) return; // pageable memory: the copy was done (or staged) on return
+    if (!copy_event_) copy_event_ = copy_backend_->create_event(); // null on the CPU
+    copy_backend_->record_event(copy_event_);
+    copy_pending_ = true;
+}
+
+void Storage::wait_copies() {
+    if (!copy_pending_) return;
+    copy_backend_->wait_event(copy_event_);
+    copy_pending_ = false;
 }
 
 } // namespace pg

@@ -1,6 +1,7 @@
 // Storage: one reference-counted block of device memory, and the Allocator interface behind it.
 // Tensors that share a Storage (reshape, detach) share its version counter, which every in-place
 // write bumps; autograd compares it with the version it saved to catch in-place misuse.
+// A pinned Storage is host memory staged for copies to a device; it remembers its last copy.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +11,8 @@
 #include "tensor/dtype.h"
 
 namespace pg {
+
+class Backend; // tensor/backend.h
 
 class Allocator {
   public:
@@ -29,6 +32,10 @@ class Storage {
   public:
     // Allocates nbytes on `device` through that device's backend allocator.
     Storage(size_t nbytes, Device device);
+    // nbytes of CPU memory staged for copies to `target`, from target's Backend::pinned_allocator()
+    // (page-locked for a GPU, so copies from it to the GPU are asynchronous; see record_copy).
+    static std::shared_ptr<Storage> pinned(size_t nbytes, Device target);
+    // A pinned storage first waits for the copies still reading it, so its memory can be reused.
     ~Storage();
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
@@ -39,12 +46,26 @@ class Storage {
     uint64_t version() const { return version_; }
     void bump_version() { version_++; }
 
+    // ---- pinned storage (no-ops otherwise) ----
+    bool is_pinned() const { return copy_backend_ != nullptr; }
+    // Call right after queueing a copy out of this storage: marks the copy with an event.
+    void record_copy();
+    // Blocks until every copy out of this storage has finished; then the host may write it.
+    void wait_copies();
+
   private:
+    Storage(size_t nbytes, Backend& copy_backend);
+
     void* data_ = nullptr;
     size_t nbytes_ = 0;
     Device device_;
     Allocator* allocator_ = nullptr;
     uint64_t version_ = 0;
+    // Pinned only: the target device's backend (its allocator and events), the event of the last
+    // copy out of this storage, and whether that copy may still be running. One thread at a time.
+    Backend* copy_backend_ = nullptr;
+    void* copy_event_ = nullptr;
+    bool copy_pending_ = false;
 };
 
 } // namespace pg

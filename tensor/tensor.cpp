@@ -21,6 +21,16 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     return Tensor(std::move(impl));
 }
 
+Tensor Tensor::empty_pinned(const Shape& shape, DType dtype, Device target) {
+    for (int64_t d : shape)
+        PG_CHECK(d >= 0, "Tensor::empty_pinned: negative dimension in shape ", shape_str(shape));
+    auto impl = std::make_shared<TensorImpl>();
+    impl->shape = shape;
+    impl->dtype = dtype;
+    impl->storage = Storage::pinned(size_t(pg::numel(shape)) * dtype_size(dtype), target);
+    return Tensor(std::move(impl));
+}
+
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
     Tensor t = empty(shape, dtype, device);
     backend_for(device).fill(t.raw(), dtype, t.numel(), value);
@@ -92,6 +102,8 @@ bool Tensor::same_storage(const Tensor& other) const {
     return defined() && other.defined() && impl_->storage == other.impl_->storage;
 }
 
+bool Tensor::is_pinned() const { return checked_impl().storage->is_pinned(); }
+
 static void* typed_data(const Tensor& t, DType want) {
     PG_CHECK(t.dtype() == want, "tensor data: asked for ", dtype_name(want), " data of a ",
              dtype_name(t.dtype()), " tensor ", shape_str(t.shape()));
@@ -144,6 +156,9 @@ Tensor Tensor::to(Device target) const {
         backend_for(device()).copy_to_host(out.raw(), raw(), nbytes());
     } else if (device().is_cpu()) {
         backend_for(target).copy_from_host(out.raw(), raw(), nbytes());
+        // From pinned memory the copy runs on after this returns: mark it, so that writes
+        // (in-place ops, wait_async_copies) and the free of this storage wait for it.
+        checked_impl().storage->record_copy();
     } else { // between two GPUs: stage through the host
         std::vector<uint8_t> host(nbytes());
         backend_for(device()).copy_to_host(host.data(), raw(), nbytes());
@@ -173,6 +188,7 @@ Tensor Tensor::detach() const { return alias_with_shape(shape()); }
 
 void Tensor::bump_version() const { checked_impl().storage->bump_version(); }
 uint64_t Tensor::version() const { return checked_impl().storage->version(); }
+void Tensor::wait_async_copies() const { checked_impl().storage->wait_copies(); }
 
 // ---- autograd bookkeeping ----
 
@@ -213,6 +229,7 @@ std::ostream& operator<<(std::ostream& out, const Tensor& t) {
     if (!t.defined()) return out << "Tensor(undefined)";
     out << "Tensor(shape=" << shape_str(t.shape()) << ", dtype=" << t.dtype()
         << ", device=" << t.device();
+    if (t.is_pinned()) out << ", pinned";
     if (t.requires_grad()) out << ", requires_grad";
     out << ") [";
     const int64_t shown = 8;

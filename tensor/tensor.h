@@ -44,6 +44,12 @@ class Tensor {
                           Device device = Device::cpu());
     static Tensor normal(const Shape& shape, Generator& gen, float mean = 0.f, float std = 1.f,
                          Device device = Device::cpu());
+    // A CPU tensor (usable by every CPU op) whose storage is staged for copies to `target`:
+    // page-locked when target is a GPU, so that x.to(target) is asynchronous. Uninitialised.
+    // After x.to(target) the copy may still be reading x: in-place ops and freeing x wait for it;
+    // a raw write (x.f32()[i] = ...) must call x.wait_async_copies() first. For a data loader,
+    // PinnedStaging (tensor/pinned_staging.h) does this bookkeeping.
+    static Tensor empty_pinned(const Shape& shape, DType dtype, Device target);
 
     // ---- properties ----
     bool defined() const { return impl_ != nullptr; }
@@ -57,6 +63,7 @@ class Tensor {
     bool is_cpu() const { return device().is_cpu(); }
     bool is_cuda() const { return device().is_cuda(); }
     bool same_storage(const Tensor& other) const;
+    bool is_pinned() const; // made by empty_pinned (or an alias of one)
 
     // ---- raw data (checked against the dtype; device memory for CUDA tensors) ----
     float* f32() const;
@@ -72,8 +79,10 @@ class Tensor {
     float item() const; // the single element of a one-element tensor, as float
 
     // ---- copies and aliases (not differentiable; see pg::reshape, pg::to for that) ----
-    Tensor to(Device device) const; // a copy on `device` (the same tensor if already there)
-    Tensor clone() const;           // a fresh copy with its own storage
+    // A copy on `device` (the same tensor if already there). From a pinned tensor to a GPU the
+    // copy is queued and this returns at once; otherwise the source may be reused on return.
+    Tensor to(Device device) const;
+    Tensor clone() const; // a fresh copy with its own storage
     // A new tensor sharing this one's storage and version counter, with no autograd history.
     Tensor detach() const;
     // Same storage, another shape with the same element count. No autograd history.
@@ -82,6 +91,8 @@ class Tensor {
     // ---- in-place writes (bump the version counter; see autograd/inplace.h for checked ones) ----
     void bump_version() const;
     uint64_t version() const;
+    // Blocks until asynchronous copies out of this (pinned) tensor have finished; a no-op otherwise.
+    void wait_async_copies() const;
 
     // ---- autograd bookkeeping (the engine lives in autograd/) ----
     bool requires_grad() const;

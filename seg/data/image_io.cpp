@@ -6,6 +6,7 @@
 #include <stb/stb_image_write.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -30,8 +31,8 @@ static uint32_t be32(const uint8_t* p) {
 
 // The facts about a PNG that stb_image does not report: colour type, bit depth, PLTE and tRNS.
 struct PngHeader {
-    int color_type = -1, bit_depth = 0;
-    std::vector<std::array<uint8_t, 4>> palette; // RGBA (alpha from tRNS, else 255)
+    int width = 0, height = 0, color_type = -1, bit_depth = 0, interlace = 0;
+    std::string idat; // the concatenated compressed image data
 };
 
 static bool is_png(const std::string& bytes) {
@@ -49,13 +50,13 @@ static PngHeader parse_png_header(const std::string& bytes, const std::string& p
                  "' runs past the end of the file (truncated?)");
         const uint8_t* data = p + pos + 8;
         if (type == "IHDR" && length >= 13) {
+            h.width = int(be32(data));
+            h.height = int(be32(data + 4));
             h.bit_depth = data[8];
             h.color_type = data[9];
-        } else if (type == "PLTE") {
-            for (uint32_t i = 0; i + 2 < length; i += 3)
-                h.palette.push_back({data[i], data[i + 1], data[i + 2], 255});
-        } else if (type == "tRNS" && h.color_type == 3) {
-            for (uint32_t i = 0; i < length && i < h.palette.size(); i++) h.palette[i][3] = data[i];
+            h.interlace = data[12];
+        } else if (type == "IDAT") {
+            h.idat.append(reinterpret_cast<const char*>(data), length);
         } else if (type == "IEND") {
             break;
         }
@@ -81,30 +82,49 @@ Image read_image(const std::string& path) {
     return image;
 }
 
-// Palette PNG: decode to RGBA, then map each colour back to the index whose PLTE entry it is.
-static LabelMap palette_indices(const std::string& bytes, const PngHeader& header,
-                                const std::string& path) {
-    std::map<uint32_t, int> index_of;
-    for (size_t i = 0; i < header.palette.size(); i++) {
-        const auto& c = header.palette[i];
-        uint32_t key = uint32_t(c[0]) << 24 | uint32_t(c[1]) << 16 | uint32_t(c[2]) << 8 | c[3];
-        index_of.emplace(key, int(i)); // distinct: checked by read_label_png
-    }
-    int w = 0, h = 0, c = 0;
-    StbPixels data(stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
-                                         int(bytes.size()), &w, &h, &c, 4),
-                   stbi_image_free);
-    PG_CHECK(data != nullptr, path, ": cannot decode the palette PNG (", stbi_failure_reason(),
-             ")");
-    LabelMap labels{h, w, std::vector<int32_t>(size_t(w) * h)};
-    const uint8_t* px = static_cast<const uint8_t*>(data.get());
-    for (size_t i = 0; i < labels.values.size(); i++) {
-        const uint8_t* q = px + 4 * i;
-        uint32_t key = uint32_t(q[0]) << 24 | uint32_t(q[1]) << 16 | uint32_t(q[2]) << 8 | q[3];
-        auto it = index_of.find(key);
-        PG_CHECK(it != index_of.end(), path, ": pixel ", i, " has colour (", int(q[0]), ", ",
-                 int(q[1]), ", ", int(q[2]), ") that is not in the PNG's palette");
-        labels.values[i] = it->second;
+// PNG's Paeth predictor: the neighbour (left a, up b, up-left c) closest to a + b - c.
+static uint8_t paeth(int a, int b, int c) {
+    int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+    return uint8_t(pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+}
+
+// Palette PNG: the stored indices themselves, decoded here (inflate, undo each row's filter, unpack
+// 1/2/4/8-bit samples). stb_image would expand them to colours, and real palettes repeat colours
+// (Cityscapes' ids 0..4 are all black), so colours cannot be mapped back.
+static LabelMap palette_indices(const PngHeader& h, const std::string& path) {
+    PG_CHECK(h.interlace == 0, path,
+             ": interlaced palette PNGs are not supported; re-save the "
+             "labels without interlacing");
+    PG_CHECK(h.bit_depth == 1 || h.bit_depth == 2 || h.bit_depth == 4 || h.bit_depth == 8, path,
+             ": palette PNG with bit depth ", h.bit_depth);
+    int raw_len = 0;
+    std::unique_ptr<char, void (*)(void*)> raw(
+        stbi_zlib_decode_malloc(h.idat.data(), int(h.idat.size()), &raw_len), stbi_image_free);
+    const size_t row_bytes = (size_t(h.width) * size_t(h.bit_depth) + 7) / 8;
+    PG_CHECK(raw != nullptr && size_t(raw_len) >= (row_bytes + 1) * size_t(h.height), path,
+             ": the image data of the palette PNG is corrupt or truncated");
+    const uint8_t* in = reinterpret_cast<const uint8_t*>(raw.get());
+    std::vector<uint8_t> prev(row_bytes, 0), row(row_bytes);
+    LabelMap labels{h.height, h.width, std::vector<int32_t>(size_t(h.width) * h.height)};
+    for (int y = 0; y < h.height; y++) {
+        const uint8_t* src = in + size_t(y) * (row_bytes + 1);
+        int filter = src[0];
+        PG_CHECK(filter <= 4, path, ": row ", y, " has unknown PNG filter ", filter);
+        for (size_t i = 0; i < row_bytes; i++) {
+            int a = i > 0 ? row[i - 1] : 0, b = prev[i], c = i > 0 ? prev[i - 1] : 0;
+            int predicted = filter == 0   ? 0
+                            : filter == 1 ? a
+                            : filter == 2 ? b
+                            : filter == 3 ? (a + b) / 2
+                                          : paeth(a, b, c);
+            row[i] = uint8_t(src[1 + i] + predicted);
+        }
+        const int per_byte = 8 / h.bit_depth, mask = (1 << h.bit_depth) - 1;
+        for (int x = 0; x < h.width; x++) {
+            int shift = 8 - h.bit_depth * (x % per_byte + 1);
+            labels.values[size_t(y) * h.width + x] = (row[size_t(x / per_byte)] >> shift) & mask;
+        }
+        std::swap(prev, row);
     }
     return labels;
 }
@@ -113,18 +133,7 @@ LabelMap read_label_png(const std::string& path) {
     std::string bytes = read_file(path);
     PG_CHECK(is_png(bytes), path, ": not a PNG file (label maps must be PNG)");
     PngHeader header = parse_png_header(bytes, path);
-    if (header.color_type == 3) {
-        std::map<uint32_t, int> seen;
-        for (size_t i = 0; i < header.palette.size(); i++) {
-            const auto& c = header.palette[i];
-            uint32_t key = uint32_t(c[0]) << 24 | uint32_t(c[1]) << 16 | uint32_t(c[2]) << 8 | c[3];
-            PG_CHECK(seen.emplace(key, int(i)).second, path, ": palette entries ", seen[key],
-                     " and ", i,
-                     " have the same colour, so the stored indices cannot be "
-                     "recovered; re-save the labels as a single-channel PNG");
-        }
-        return palette_indices(bytes, header, path);
-    }
+    if (header.color_type == 3) return palette_indices(header, path);
     bool grey = header.color_type == 0 || header.color_type == 4;
     PG_CHECK(grey || header.bit_depth == 16, path, ": an 8-bit colour PNG (colour type ",
              header.color_type, ") is not a label map; expected palette, grey or 16-bit");

@@ -1,7 +1,7 @@
 // Image and label-map files: JPEG/PNG decoding through stb_image, and PNG writing (RGB, grey,
 // 8-bit palette, 16-bit) for the synthetic world. Label maps are read as the INDEX stored in the
-// file: a palette PNG's pixels are mapped back through the file's own PLTE chunk (stb_image expands
-// palettes to colours), which must then hold distinct colours. Every error names the file.
+// file: a palette PNG's indices are decoded directly (stb_image would expand them to colours, and
+// real palettes such as Cityscapes' repeat colours). Every error names the file.
 #pragma once
 
 #include <array>

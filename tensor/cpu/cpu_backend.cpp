@@ -24,6 +24,12 @@ class CpuBackend final : public Backend {
                  int64_t row_bytes) override {
         cpu::copy_2d(dst, dst_pitch, src, src_pitch, rows, row_bytes);
     }
+    // Staging for the CPU is plain memory: a copy to the CPU is a memcpy, done on return.
+    Allocator& pinned_allocator() override { return allocator_; }
+    void* create_event() override { return nullptr; }
+    void destroy_event(void*) override {}
+    void record_event(void*) override {}
+    void wait_event(void*) override {}
     void fill(void* out, DType dtype, int64_t n, double value) override {
         cpu::fill(out, dtype, n, value);
     }

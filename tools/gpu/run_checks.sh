@@ -55,10 +55,13 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
 fi
 if [ "$what" = sanitize ] || [ "$what" = all ]; then
   for tool in memcheck racecheck; do
-    echo "== compute-sanitizer $tool (device tests, direct allocator)"
-    PG_CUDA_ALLOC=direct PG_REQUIRE_GPU=1 compute-sanitizer --tool $tool --error-exitcode 9 \
-      ./build-gpu/pg_tests_autograd --gtest_filter='*Device*/cuda0' > "$logs/sanitizer_$tool.log" 2>&1 || status=1
-    grep -E "ERROR SUMMARY|PASSED|FAILED" "$logs/sanitizer_$tool.log" | tail -5
+    for suite in autograd nn tensor cuda; do
+      echo "== compute-sanitizer $tool pg_tests_$suite (CUDA cases, direct allocator)"
+      PG_CUDA_ALLOC=direct PG_REQUIRE_GPU=1 compute-sanitizer --tool $tool --error-exitcode 9 \
+        ./build-gpu/pg_tests_$suite --gtest_filter='*Device*/cuda0:Gpu*' \
+        > "$logs/sanitizer_${tool}_$suite.log" 2>&1 || status=1
+      grep -E "ERROR SUMMARY|PASSED|FAILED" "$logs/sanitizer_${tool}_$suite.log" | tail -3
+    done
   done
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
