@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "pg_config.h"
+#include "pg_git_commit.h"
 #include "tensor/backend.h"
 
 #if PG_WITH_CUDA
