@@ -180,10 +180,13 @@ class ClassifierModule(nn.Module):
 
 
 class DeepLabV2(ResNet):
-    def __init__(self, num_classes, legacy=False, **kwargs):
-        super().__init__("A", **kwargs)
-        cin = self.layer4[-1].conv3.out_channels
-        self.layer5 = ClassifierModule(cin, num_classes, legacy=legacy)
+    """AdvSemiSeg's ResNet (variant A) + layer5; other variants and rates for build_segmenter."""
+
+    def __init__(self, num_classes, legacy=False, variant="A", rates=(6, 12, 18, 24), **kwargs):
+        super().__init__(variant, **kwargs)
+        last = self.layer4[-1]
+        cin = (last.conv3 if isinstance(last, Bottleneck) else last.conv2).out_channels
+        self.layer5 = ClassifierModule(cin, num_classes, rates, legacy=legacy)
 
     def forward(self, x):
         return self.layer5(super().forward(x)[3])

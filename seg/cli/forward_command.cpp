@@ -1,5 +1,6 @@
 // pixelgrad forward --model net.yaml --weights w.safetensors --input x.safetensors
 //                   --output y.safetensors [--device cuda:0] [--set net.key=value ...]
+//                   [--save-weights w2.safetensors]
 // The input file holds one f32 tensor (N, 3, H, W) (key "input", or its only tensor). The output
 // holds "logits" (N, C, H/s, W/s) at the network's own stride s, and "rep" / "aux" where the
 // network has them, all NCHW like PyTorch's.
@@ -16,11 +17,6 @@
 
 namespace pg::seg {
 
-struct ForwardArgs {
-    std::string model, weights, input, output, device = "cpu";
-    std::vector<std::string> overrides;
-};
-
 static Tensor read_input(const std::string& path) {
     std::map<std::string, Tensor> tensors = load_safetensors(path);
     Tensor x;
@@ -36,12 +32,14 @@ static Tensor read_input(const std::string& path) {
     return x.dtype() == DType::f32 ? x : cast(x, DType::f32);
 }
 
-static void run_forward(const ForwardArgs& a) {
+void run_forward(const ForwardArgs& a) {
     Config config = Config::load(a.model, a.overrides);
     nn::SegmenterOptions options = segmenter_options(config.section("net"));
     Generator gen(0);
     std::shared_ptr<nn::SegmentationNet> net = nn::build_segmenter(options, gen);
     nn::load_weights(*net, a.weights, /*strict=*/true, nn::segmenter_name(options));
+    if (!a.save_weights.empty())
+        nn::save_weights(*net, a.save_weights, nn::segmenter_name(options));
     Device device = parse_device(a.device);
     net->to(device);
     net->eval();
@@ -71,6 +69,8 @@ std::function<void()> add_forward_command(CLI::App& app) {
     cmd->add_option("--output", args->output, "where to write the outputs")->required();
     cmd->add_option("--device", args->device, "cpu or cuda:0");
     cmd->add_option("--set", args->overrides, "config override key=value (repeatable)");
+    cmd->add_option("--save-weights", args->save_weights,
+                    "also write the loaded weights back out (checks the round trip to PyTorch)");
     return [cmd, args] {
         if (cmd->parsed()) run_forward(*args);
     };

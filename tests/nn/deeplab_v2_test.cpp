@@ -191,16 +191,7 @@ TEST(DeepLabV2, FullSizeCountKeysStrictLoadAndForward) {
 
     std::map<std::string, Tensor> state;
     for (const std::string& line : theirs) {
-        const size_t colon = line.find(':');
-        const std::string name = line.substr(0, colon);
-        Shape shape;
-        std::string dims = line.substr(colon + 1);
-        for (size_t p = 0; p < dims.size();) {
-            size_t q = dims.find(',', p);
-            if (q == std::string::npos) q = dims.size();
-            shape.push_back(std::stoll(dims.substr(p, q - p)));
-            p = q + 1;
-        }
+        const auto [name, shape] = test::parse_key_shape(line);
         if (name.find("num_batches_tracked") != std::string::npos)
             state[name] = Tensor::zeros(shape, DType::i32);
         else if (shape.size() == 4)

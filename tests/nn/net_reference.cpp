@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "autograd/ops.h"
+#include "tensor/error.h"
 #include "tests/common/test_util.h"
 
 namespace pg::test {
@@ -50,6 +51,20 @@ std::vector<std::string> key_shapes(const nn::Module& module) {
         out.push_back(line);
     }
     return out;
+}
+
+std::pair<std::string, Shape> parse_key_shape(const std::string& line) {
+    const size_t colon = line.find(':');
+    PG_CHECK(colon != std::string::npos, "parse_key_shape: no ':' in '", line, "'");
+    Shape shape;
+    const std::string dims = line.substr(colon + 1);
+    for (size_t p = 0; p < dims.size();) {
+        size_t q = dims.find(',', p);
+        if (q == std::string::npos) q = dims.size();
+        shape.push_back(std::stoll(dims.substr(p, q - p)));
+        p = q + 1;
+    }
+    return {line.substr(0, colon), shape};
 }
 
 void expect_same_names(const nn::Module& module, const std::map<std::string, Tensor>& ref) {

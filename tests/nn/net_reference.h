@@ -1,10 +1,12 @@
-// Helpers for the network reference tests (resnet, deeplab_v2, discriminator) that compare with
-// tensors dumped by tools/dump_resnet.py: the deterministic input pattern both sides compute, key
-// lists stored as text, and the checks of one training step (gradients, buffers, SGD update).
+// Helpers for the network reference tests (resnet, deeplab_v2, discriminator, segmenter) that
+// compare with tensors dumped by tools/dump_resnet.py and tools/dump_segmenter.py: the input
+// pattern both sides compute, key lists stored as text (and their "key:shape" lines), and the
+// checks of one training step (gradients, buffers, SGD update).
 #pragma once
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nn/module.h"
@@ -25,6 +27,9 @@ std::vector<std::string> text_lines(const Tensor& text);
 
 // "name:d0,d1,..." for every parameter then every buffer, shapes in PyTorch's layout.
 std::vector<std::string> key_shapes(const nn::Module& module);
+
+// One such line -> (name, shape); "name:" is a 0-d tensor.
+std::pair<std::string, Shape> parse_key_shape(const std::string& line);
 
 // named_parameters() and named_buffers() names, in order, equal "names.params" / "names.buffers".
 void expect_same_names(const nn::Module& module, const std::map<std::string, Tensor>& ref);
