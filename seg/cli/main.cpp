@@ -1,9 +1,12 @@
 // The pixelgrad binary: `pixelgrad <command> [options]`. Commands join as the application grows;
-// `info` prints the build configuration. The one place that catches pg::Error: one clear line, exit 1.
+// `info` prints the build configuration, `synth` writes the synthetic world (synth_command.h),
+// `forward` runs a network on a tensor file (forward_command.h).
+// The one place that catches pg::Error: one clear line, exit 1.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "seg/cli/forward_command.h"
+#include "seg/cli/synth_command.h"
 #include "seg/runtime.h"
 #include "tensor/error.h"
 
@@ -12,11 +15,14 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     CLI::App* info = app.add_subcommand("info", "print the build configuration and the devices");
     std::function<void()> run_forward = pg::seg::add_forward_command(app);
+    pg::cli::SynthArgs synth_args;
+    CLI::App* synth = pg::cli::add_synth_command(app, synth_args);
     CLI11_PARSE(app, argc, argv);
     try {
         pg::init_backends();
         if (info->parsed()) std::cout << pg::build_info();
         run_forward();
+        if (synth->parsed()) pg::cli::run_synth(synth_args);
     } catch (const pg::Error& e) {
         std::cerr << "pixelgrad: error: " << e.what() << "\n";
         return 1;
