@@ -2,6 +2,7 @@
 #include <benchmark/benchmark.h>
 
 #include "autograd/ops.h"
+#include "tensor/backend.h"
 
 namespace pg {
 namespace {
@@ -16,6 +17,19 @@ void BM_ReluForward(benchmark::State& state) {
     state.SetBytesProcessed(state.iterations() * x.nbytes() * 2);
 }
 BENCHMARK(BM_ReluForward)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// dx = dy where y > 0: the kernel of ReLU's backward (reads y and dy, writes dx).
+void BM_ReluBackward(benchmark::State& state) {
+    Generator gen(1);
+    Tensor y = relu(Tensor::uniform(kActivation, gen, -1.f, 1.f));
+    Tensor dy = Tensor::uniform(kActivation, gen), dx = Tensor::empty(kActivation);
+    Backend& cpu = backend_for(Device::cpu());
+    for (auto _ : state)
+        cpu.unary_backward(UnaryOp::relu, dx.f32(), dy.f32(), y.f32(), y.f32(), y.numel(), 0.f,
+                           0.f);
+    state.SetBytesProcessed(state.iterations() * y.nbytes() * 3);
+}
+BENCHMARK(BM_ReluBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_AddPerChannel(benchmark::State& state) {
     Generator gen(1);

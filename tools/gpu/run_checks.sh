@@ -6,7 +6,8 @@
 # 3. builds with CUDA for sm_90 in build-gpu/,
 # 4. tests: the whole suite with PG_REQUIRE_GPU=1 (a skipped GPU test fails),
 #    sanitize: compute-sanitizer memcheck + racecheck on the device tests with PG_CUDA_ALLOC=direct,
-#    bench: the GPU benchmarks and tools/bench_torch_gpu.py side by side.
+#    bench: the GPU kernel benchmarks and tools/bench_torch_gpu.py side by side, then the whole
+#    training steps against PyTorch (tools/bench_torch_train_step.py --device cuda).
 # Logs go to $OUT (or ./gpu-logs) so they come back with the device tool.
 set -uo pipefail
 what=${1:-all}
@@ -66,8 +67,13 @@ if [ "$what" = sanitize ] || [ "$what" = all ]; then
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
   echo "== GPU benchmarks (pixelgrad, then PyTorch)"
-  ./build-gpu/pg_bench --benchmark_filter=Gpu --benchmark_counters_tabular=true > "$logs/bench_pixelgrad.txt" 2>&1 || status=1
+  ./build-gpu/pg_bench --benchmark_filter='^Gpu(Conv|BatchNorm|CrossEntropy|Softmax|Resize)' \
+    --benchmark_counters_tabular=true > "$logs/bench_pixelgrad.txt" 2>&1 || status=1
   "$py" tools/bench_torch_gpu.py > "$logs/bench_torch.txt" 2>&1 || status=1
   tail -60 "$logs/bench_pixelgrad.txt"; tail -60 "$logs/bench_torch.txt"
+  echo "== whole training steps (PyTorch, then pixelgrad, per network)"
+  "$py" tools/bench_torch_train_step.py --device cuda --pg-bench build-gpu/pg_bench \
+    > "$logs/bench_train_step.txt" 2>&1 || status=1
+  cat "$logs/bench_train_step.txt"
 fi
 exit $status

@@ -1,0 +1,89 @@
+// TrainStep (bench/train_step.h): building the network from a benchmark configuration, the fixed
+// batch, and the step itself, written as a training loop writes it.
+#include "bench/train_step.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "autograd/engine.h"
+#include "nn/losses.h"
+#include "tensor/error.h"
+
+namespace pg::bench {
+namespace {
+
+constexpr int64_t kClasses = 21, kIgnore = 255;
+
+// A width of the real network scaled like nn/resnet.h scales its widths.
+int64_t scaled(int64_t channels, float width) {
+    return std::max<int64_t>(1, int64_t(std::lround(double(channels) * width)));
+}
+
+nn::SegmenterOptions segmenter_options(const TrainStepConfig& c) {
+    PG_CHECK(c.depth == 50 || c.depth == 101, "train_step: depth must be 50 or 101, got ", c.depth);
+    nn::SegmenterOptions o;
+    o.arch = c.arch;
+    if (c.arch == nn::SegArch::deeplabv2) {
+        o.v2.num_classes = kClasses;
+        o.v2.backbone = nn::resnet_options(nn::ResNetVariant::A, c.depth); // frozen BN
+        o.v2.backbone.width = c.width;
+        return o;
+    }
+    o.v3plus.encoder = nn::resnet_options(nn::ResNetVariant::C, c.depth); // trainable BN
+    o.v3plus.encoder.width = c.width;
+    nn::DeepLabV3PlusOptions& d = o.v3plus.decoder;
+    d.num_classes = kClasses;
+    d.use_rep = false; // a supervised CE step: nothing would read the representation
+    d.low_planes = scaled(d.low_planes, c.width);
+    d.inner_planes = scaled(d.inner_planes, c.width);
+    d.head_planes = scaled(d.head_planes, c.width);
+    o.v3plus.aux = false;
+    return o;
+}
+
+// Labels in [0, 21) with about 5% ignore_index (255), like VOC's object boundaries.
+// (N, H, W) i32 on `device`.
+Tensor make_targets(int64_t n, int64_t h, int64_t w, Generator& gen, Device device) {
+    std::vector<float> u = Tensor::uniform({n * h * w}, gen).to_f32_vector();
+    std::vector<int32_t> t(u.size());
+    for (size_t i = 0; i < t.size(); i++) {
+        const int32_t c = int32_t((u[i] - 0.05f) / 0.95f * float(kClasses));
+        t[i] = u[i] < 0.05f ? int32_t(kIgnore) : std::min(c, int32_t(kClasses - 1));
+    }
+    return Tensor::from_vector(t, {n, h, w}, device);
+}
+
+} // namespace
+
+TrainStep::TrainStep(const TrainStepConfig& config, Device device) : gen_(1) {
+    net_ = nn::build_segmenter(segmenter_options(config), gen_);
+    net_->to(device); // before the optimizer: it keeps the parameter tensors
+    net_->set_generator(&gen_);
+    flops_per_step_ =
+        3.0 * double(net_->forward_flops(config.crop, config.crop)) * double(config.batch);
+    net_->train();
+
+    nn::SGDOptions sgd;
+    sgd.lr = 1e-3;
+    sgd.momentum = 0.9;
+    sgd.weight_decay = 1e-4;
+    std::vector<nn::ParamGroup> groups(2);
+    groups[0].params = net_->backbone_parameters(); // lr x1
+    groups[1].params = net_->head_parameters();
+    groups[1].lr_mult = 10.0;
+    optimizer_ = std::make_unique<nn::SGD>(std::move(groups), sgd);
+
+    image_ = Tensor::uniform({config.batch, config.crop, config.crop, 3}, gen_, -1.f, 1.f, device);
+    target_ = make_targets(config.batch, config.crop, config.crop, gen_, device);
+}
+
+void TrainStep::run() {
+    optimizer_->zero_grad();
+    nn::SegOutput out = net_->forward(image_); // logits (N, crop / stride, crop / stride, 21)
+    Tensor loss = nn::cross_entropy_2d(out.logits, target_); // bilinear to the crop, then CE
+    backward(loss);
+    optimizer_->step();
+}
+
+} // namespace pg::bench

@@ -1,0 +1,53 @@
+// One supervised training step of a full segmentation network, shared by the whole-step
+// benchmarks (bench/train_step_bench.cpp on the CPU, bench/gpu_train_step_bench.cpp on a GPU):
+// forward, cross-entropy (ignore 255) on the logits upsampled to the crop, backward, SGD.
+// tools/bench_torch_train_step.py times the same step in PyTorch with the same configurations.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "nn/optim.h"
+#include "nn/segmenter.h"
+#include "tensor/generator.h"
+#include "tensor/tensor.h"
+
+namespace pg::bench {
+
+// A network and a batch. The names are the benchmark names after the prefix ("TrainStep/",
+// "GpuTrainStep/") and the keys of tools/bench_torch_train_step.py's CONFIGS.
+//   v3plus: U2PL's DeepLabV3+ (ResNet variant C, trainable BN), use_rep OFF and no aux head: the
+//           supervised CE step, where nothing would consume the representation; Dropout2d 0.1.
+//   v2:     AdvSemiSeg's DeepLab-v2 (ResNet variant A, frozen BN, ASPP-sum of 4 branches).
+// width scales the backbone and the v3+ decoder's 256-channel widths alike (1 = the real network).
+struct TrainStepConfig {
+    const char* name;
+    nn::SegArch arch;
+    int depth;     // 101 or 50
+    float width;   // 1 = the real network
+    int64_t batch; // images of crop x crop
+    int64_t crop;
+};
+
+// The model, its optimizer and one fixed batch on `device`. SGD as the methods train: momentum
+// 0.9, weight decay 1e-4, base lr 1e-3 on the backbone (x1) and the heads (x10).
+class TrainStep {
+  public:
+    TrainStep(const TrainStepConfig& config, Device device);
+    // zero_grad, forward, loss, backward, SGD step. Queued work is not waited for on a GPU.
+    void run();
+    // 3 x the forward FLOPs of the batch (SegmentationNet::forward_flops: 2 x conv MACs; the
+    // backward of a conv is two convs of the same size). Counted once, at construction.
+    double flops_per_step() const { return flops_per_step_; }
+    const nn::SegmentationNet& net() const { return *net_; }
+
+  private:
+    Generator gen_; // weights, the batch and the dropout masks
+    std::shared_ptr<nn::SegmentationNet> net_;
+    std::unique_ptr<nn::SGD> optimizer_;
+    Tensor image_;  // (N, crop, crop, 3) f32 in [-1, 1)
+    Tensor target_; // (N, crop, crop) i32: 21 classes, about 5% ignore (255)
+    double flops_per_step_ = 0.0;
+};
+
+} // namespace pg::bench

@@ -1,0 +1,250 @@
+"""Times one whole training step in PyTorch at the configurations of bench/train_step_bench.cpp (CPU)
+and bench/gpu_train_step_bench.cpp (CUDA), for side-by-side ratios with pixelgrad.
+
+The step is the one of bench/train_step.h: zero_grad, forward, bilinear (align_corners) upsampling
+of the logits to the crop, cross-entropy with ignore_index 255, backward, SGD (momentum 0.9,
+weight decay 1e-4, backbone lr x1, heads lr x10). The networks are the PyTorch definitions of
+tools/dump_resnet.py (ResNet variants, DeepLab-v2) and tools/dump_deeplab_v3plus.py (U2PL's
+decoder), imported, not copied: DeepLabV3+ = variant C encoder (trainable BN) + decoder without the
+representation head, no aux head; DeepLab-v2 = variant A with frozen BN, ASPP-sum of 4 branches.
+
+Each configuration runs in its own process (this script with --worker), so its peak RSS
+(ru_maxrss, which for PyTorch includes ~the library's own footprint, printed as "base") belongs to
+it alone; with --pg-bench, pixelgrad's benchmark for the same configuration runs right after, also
+in its own process, and the table adds its time, the ratio pixelgrad / PyTorch and its peak RSS
+(CUDA: the allocators' peak bytes instead). Times are the mean of --steps steps after one warm-up
+step (pixelgrad: 3 steps on the CPU, 10 on CUDA), the minimum over --rounds interleaved rounds.
+GFLOP/step = 3 x the forward conv FLOPs (2 x MACs), counted here with hooks, and by pixelgrad.
+
+  /usr/bin/python3 tools/bench_torch_train_step.py 2 --pg-bench build/pg_bench
+  /usr/bin/python3 tools/bench_torch_train_step.py --device cuda --pg-bench build/pg_bench
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from dump_deeplab_v3plus import DecDeepLabV3Plus
+from dump_resnet import DeepLabV2, ResNet, scaled
+
+# name: (arch, depth, width, batch, crop), the tables of the two C++ benchmark files
+CPU_CONFIGS = {
+    "v3plus_r101/2x129x129": ("v3plus", 101, 1.0, 2, 129),
+    "v2_r101/2x129x129": ("v2", 101, 1.0, 2, 129),
+    "v3plus_r50_w0.5/2x129x129": ("v3plus", 50, 0.5, 2, 129),
+    "v2_r50_w0.5/2x129x129": ("v2", 50, 0.5, 2, 129),
+}
+CUDA_CONFIGS = {
+    "v3plus_r101/8x513x513": ("v3plus", 101, 1.0, 8, 513),
+    "v2_r101/10x321x321": ("v2", 101, 1.0, 10, 321),
+}
+PG_PREFIX = {"cpu": "TrainStep", "cuda": "GpuTrainStep"}
+BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
+CLASSES, IGNORE, LR, MOMENTUM, WD = 21, 255, 1e-3, 0.9, 1e-4
+
+
+class DeepLabV3Plus(nn.Module):
+    """U2PL's ModelBuilder without aux: `encoder` (ResNet C) and `decoder` on layer1 + layer4."""
+
+    def __init__(self, depth, width):
+        super().__init__()
+        self.encoder = ResNet("C", "bottleneck", BLOCKS[depth], width, "trainable")
+        low_in = self.encoder.layer1[-1].conv3.out_channels
+        in_planes = self.encoder.layer4[-1].conv3.out_channels
+        w = scaled(256, width)  # U2PL's 256-channel literals, scaled like nn/resnet.h's widths
+        self.decoder = DecDeepLabV3Plus(in_planes, CLASSES, low_in, w, w, w, w, rep_head=False)
+
+    def forward(self, x):
+        f = self.encoder(x)
+        return self.decoder(f[0], f[3])["pred"]
+
+
+def build(arch, depth, width):
+    """The model and its two parameter groups: backbone (lr x1) and heads (lr x10), trainable
+    parameters only (DeepLab-v2's frozen BN affines are left out, as in pixelgrad)."""
+    if arch == "v3plus":
+        model, head = DeepLabV3Plus(depth, width), "decoder."
+    else:
+        model, head = DeepLabV2(CLASSES, blocks=BLOCKS[depth], width=width, mode="frozen"), "layer5."
+    backbone, heads = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (heads if name.startswith(head) else backbone).append(p)
+    return model, [{"params": backbone, "lr": LR}, {"params": heads, "lr": LR * 10}]
+
+
+def forward_flops(model, crop, device):
+    """2 x MACs of every conv of one eval forward of a (1, 3, crop, crop) image (nn/flops.h's
+    convention), counted with forward hooks."""
+    total = [0]
+
+    def hook(m, inputs, out):
+        total[0] += 2 * out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 3, crop, crop, device=device))
+    model.train()
+    for h in hooks:
+        h.remove()
+    return total[0]
+
+
+def worker(args):
+    """Times one configuration in this process and prints one JSON line."""
+    torch.set_num_threads(args.threads)
+    cuda = args.device == "cuda"
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = not args.no_tf32
+        torch.backends.cudnn.allow_tf32 = not args.no_tf32
+        torch.backends.cudnn.benchmark = args.cudnn_benchmark
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    arch, depth, width, batch, crop = (CUDA_CONFIGS if cuda else CPU_CONFIGS)[args.worker]
+    torch.manual_seed(0)
+    model, groups = build(arch, depth, width)
+    model.to(args.device)
+    channels_last = cuda or args.channels_last
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    flops = 3 * forward_flops(model, crop, args.device) * batch
+    opt = torch.optim.SGD(groups, lr=LR, momentum=MOMENTUM, weight_decay=WD)
+    x = torch.rand(batch, 3, crop, crop, device=args.device).mul(2).sub(1)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, CLASSES, (batch, crop, crop), device=args.device)
+    y[torch.rand(y.shape, device=args.device) < 0.05] = IGNORE
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        up = F.interpolate(model(x), size=(crop, crop), mode="bilinear", align_corners=True)
+        F.cross_entropy(up, y, ignore_index=IGNORE).backward()
+        opt.step()
+
+    step()  # warm-up: allocations, mkldnn / cuDNN choices, momentum buffers
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    if cuda:
+        stop.record()
+        stop.synchronize()
+        seconds = start.elapsed_time(stop) * 1e-3
+    else:
+        seconds = time.perf_counter() - t0
+    result = {"ms": 1e3 * seconds / args.steps, "gflop_step": flops * 1e-9,
+              "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "base_rss_mib": base_rss / 1024}
+    if cuda:
+        result["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    print(json.dumps(result), flush=True)
+
+
+def run_child(cmd, env):
+    """Runs cmd; returns (stdout, its peak RSS in MiB) from the child's own rusage."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed with {proc.returncode}")
+    return out, usage.ru_maxrss / 1024
+
+
+def run_torch(args, name, env):
+    cmd = [sys.executable, os.path.abspath(__file__), str(args.threads), "--worker", name,
+           "--device", args.device, "--steps", str(args.steps)]
+    cmd += [f for f, on in (("--no-tf32", args.no_tf32), ("--cudnn-benchmark", args.cudnn_benchmark),
+                            ("--channels-last", args.channels_last)) if on]
+    out, _ = run_child(cmd, env)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_pixelgrad(args, name, env):
+    """pg_bench's benchmark for one configuration: mean ms per step, GFLOP/step, peak memory."""
+    flt = f"--benchmark_filter=^{PG_PREFIX[args.device]}/{re.escape(name)}/"
+    out, rss = run_child([args.pg_bench, flt, "--benchmark_format=json"], env)
+    runs = [r for r in json.loads(out)["benchmarks"] if r.get("run_type") != "aggregate"]
+    assert len(runs) == 1 and runs[0]["time_unit"] == "ms", runs
+    if "error_message" in runs[0]:
+        raise RuntimeError(f"pg_bench {name}: {runs[0]['error_message']}")
+    r = runs[0]
+    return {"ms": r["real_time"], "gflop_step": r["GFLOP/step"], "peak_rss_mib": rss,
+            "peak_gib": r.get("peak_GiB")}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("threads", nargs="?", type=int, default=2)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--pg-bench", metavar="PATH", help="pixelgrad's pg_bench, to compare")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (3 CPU, 10 CUDA)")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds, minimum kept")
+    parser.add_argument("--filter", default="", help="only configurations containing this text")
+    parser.add_argument("--channels-last", action="store_true", help="CPU: channels_last too "
+                        "(CUDA always uses it)")
+    parser.add_argument("--no-tf32", action="store_true", help="CUDA: TF32 off (PG_BENCH_TF32=0)")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: cudnn.benchmark")
+    parser.add_argument("--worker", metavar="NAME", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.steps is None:
+        args.steps = 10 if args.device == "cuda" else 3
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: PyTorch sees no CUDA device")
+    if args.worker:
+        return worker(args)
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
+               OPENBLAS_NUM_THREADS=str(args.threads))
+    if args.device == "cuda":
+        env["PG_BENCH_TF32"] = "0" if args.no_tf32 else "1"
+    configs = CUDA_CONFIGS if args.device == "cuda" else CPU_CONFIGS
+    print(f"torch {torch.__version__}, {args.device}, {args.threads} threads, "
+          f"{'channels_last' if args.device == 'cuda' or args.channels_last else 'NCHW'}, "
+          f"{args.steps} steps after 1 warm-up, min of {args.rounds} round(s)")
+    cuda = args.device == "cuda"
+    mem = "peak GiB" if cuda else "peak RSS MiB (torch base)"
+    header = f"{'config':<28} {'GFLOP/step':>10} {'torch ms':>9} {'img/s':>6} {'GFLOP/s':>7}"
+    if args.pg_bench:
+        header += f" {'pg ms':>9} {'img/s':>6} {'GFLOP/s':>7} {'pg/torch':>8}"
+    print(header + f"  {mem}")
+    for name, (_, _, _, batch, _) in configs.items():
+        if args.filter not in name:
+            continue
+        torch_best, pg_best = None, None
+        for _ in range(args.rounds):
+            t = run_torch(args, name, env)
+            torch_best = t if torch_best is None or t["ms"] < torch_best["ms"] else torch_best
+            if args.pg_bench:
+                p = run_pixelgrad(args, name, env)
+                pg_best = p if pg_best is None or p["ms"] < pg_best["ms"] else pg_best
+        t = torch_best
+        rate = lambda r: (batch * 1e3 / r["ms"], r["gflop_step"] * 1e3 / r["ms"])
+        line = f"{name:<28} {t['gflop_step']:10.1f} {t['ms']:9.1f} {rate(t)[0]:6.2f} {rate(t)[1]:7.1f}"
+        if cuda:
+            memory = f"torch {t['peak_gib']:.2f}"
+        else:
+            memory = f"torch {t['peak_rss_mib']:.0f} ({t['base_rss_mib']:.0f})"
+        if pg_best:
+            p = pg_best
+            line += f" {p['ms']:9.1f} {rate(p)[0]:6.2f} {rate(p)[1]:7.1f} {p['ms'] / t['ms']:8.2f}"
+            memory += f", pg {p['peak_gib']:.2f}" if cuda else f", pg {p['peak_rss_mib']:.0f}"
+            if abs(p["gflop_step"] - t["gflop_step"]) > 1e-3 * t["gflop_step"]:
+                memory += f"  (pg counts {p['gflop_step']:.1f} GFLOP/step)"
+        print(f"{line}  {memory}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
