@@ -1,0 +1,19 @@
+// Evaluation-time inference: logits at the image's full resolution from a whole-image forward or
+// from U2PL's sliding window (crop x crop windows every `stride` pixels, the last window pushed
+// back inside the image, each window's logits upsampled to the window (bilinear, align_corners =
+// true) and averaged where windows overlap), optionally averaged with the flipped image.
+#pragma once
+
+#include "nn/seg_net.h"
+
+namespace pg::seg {
+
+// image (N, H, W, 3) -> logits (N, H, W, C); runs under NoGradGuard; the net should be in eval().
+Tensor predict_whole(nn::SegmentationNet& net, const Tensor& image, bool flip = false);
+// An image smaller than the crop along an axis is covered by one window of the image's size there.
+Tensor predict_sliding(nn::SegmentationNet& net, const Tensor& image, int64_t crop, int64_t stride,
+                       bool flip = false);
+// argmax over the classes: (N, H, W, C) -> (N, H, W) i32.
+Tensor predict_labels(const Tensor& logits);
+
+} // namespace pg::seg

@@ -1,0 +1,54 @@
+// Sliding-window inference: equal to the whole-image result for a network whose output at a pixel
+// depends only on that pixel (so every window agrees where windows overlap), window placement at
+// the borders, flip averaging, and argument errors.
+#include "autograd/ops.h"
+#include "nn/layers.h"
+#include "seg/inference.h"
+#include "tensor/error.h"
+#include "tests/common/test_util.h"
+
+namespace pg::seg {
+namespace {
+
+// A per-pixel network: 1x1 conv 3 -> 4 classes, logits at stride 1.
+class PointwiseNet : public nn::SegmentationNet {
+  public:
+    explicit PointwiseNet(Generator& gen) : nn::SegmentationNet("PointwiseNet") {
+        conv =
+            register_module("conv", std::make_shared<nn::Conv2d>(nn::Conv2dOptions{3, 4, 1}, gen));
+    }
+    nn::SegOutput forward(const Tensor& x) override { return {conv->forward(x), {}, {}}; }
+    int64_t num_classes() const override { return 4; }
+    int64_t output_stride() const override { return 1; }
+    std::vector<Tensor> backbone_parameters() const override { return {}; }
+    std::vector<Tensor> head_parameters() const override { return trainable_parameters(); }
+    std::shared_ptr<nn::Conv2d> conv;
+};
+
+TEST(Inference, SlidingEqualsWholeForAPointwiseNetwork) {
+    Generator gen(3);
+    PointwiseNet net(gen);
+    net.eval();
+    Tensor image = test::random_tensor({2, 23, 30, 3}, gen);
+    Tensor whole = predict_whole(net, image);
+    ASSERT_EQ(whole.shape(), (Shape{2, 23, 30, 4}));
+    // Overlapping windows, a last window pushed back inside, and a crop larger than H.
+    for (auto [crop, stride] : {std::pair<int64_t, int64_t>{8, 5}, {10, 10}, {16, 3}, {40, 20}})
+        EXPECT_TRUE(test::all_close(predict_sliding(net, image, crop, stride), whole, 1e-6f, 1e-5f))
+            << crop << "/" << stride;
+    // Flip: for a pointwise net the mirrored prediction mirrors back to the same values.
+    EXPECT_TRUE(test::all_close(predict_whole(net, image, true), whole, 1e-6f, 1e-5f));
+    EXPECT_TRUE(test::all_equal(predict_labels(whole), argmax(whole, -1)));
+}
+
+TEST(Inference, BadArgumentsAreErrors) {
+    Generator gen(4);
+    PointwiseNet net(gen);
+    Tensor image = test::random_tensor({1, 9, 9, 3}, gen);
+    EXPECT_THROW(predict_sliding(net, image, 4, 5), Error); // stride > crop leaves holes
+    EXPECT_THROW(predict_sliding(net, image, 0, 1), Error);
+    EXPECT_THROW(predict_whole(net, test::random_tensor({1, 9, 9, 2}, gen)), Error);
+}
+
+} // namespace
+} // namespace pg::seg
