@@ -57,16 +57,9 @@ Tensor Aspp::forward(const Tensor& x) {
 }
 
 int64_t Aspp::forward_flops(int64_t h, int64_t w) {
-    struct RestoreMode { // back to the caller's train/eval mode, even if forward throws
-        Module& m;
-        bool training;
-        ~RestoreMode() { m.train(training); }
-    } restore{*this, is_training()};
-    eval();
-    NoGradGuard no_grad;
-    FlopCounter counter;
-    forward(Tensor::zeros({1, h, w, options_.in_planes}));
-    return counter.total();
+    return count_forward_flops(*this, [&] {
+        forward(Tensor::zeros({1, h, w, options_.in_planes}));
+    });
 }
 
 } // namespace pg::nn

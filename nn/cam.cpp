@@ -62,15 +62,9 @@ Tensor CamHead::cams(const Tensor& features, const Tensor& tags, int64_t out_h, 
 
 int64_t CamHead::forward_flops(int64_t h, int64_t w) {
     PG_CHECK(h > 0 && w > 0, "CamHead::forward_flops: size ", h, "x", w, " must be positive");
-    bool was_training = is_training();
-    eval();
-    FlopCounter counter;
-    {
-        NoGradGuard no_grad;
+    return count_forward_flops(*this, [&] {
         forward(Tensor::zeros({1, h, w, feature_channels_}, DType::f32, device()));
-    }
-    train(was_training);
-    return counter.total();
+    });
 }
 
 Tensor multilabel_bce_loss(const Tensor& logits, const Tensor& tags) {

@@ -38,20 +38,6 @@ static std::shared_ptr<Sequential> make_classifier(int64_t in, int64_t hidden, i
     return seq;
 }
 
-// Runs `forward` once in eval mode under no_grad with a FlopCounter; restores the module's mode.
-static int64_t count_flops(Module& m, const std::function<void()>& forward) {
-    struct RestoreMode {
-        Module& m;
-        bool training;
-        ~RestoreMode() { m.train(training); }
-    } restore{m, m.is_training()};
-    m.eval();
-    NoGradGuard no_grad;
-    FlopCounter counter;
-    forward();
-    return counter.total();
-}
-
 // ---- DeepLabV3PlusDecoder ----
 
 DeepLabV3PlusDecoder::DeepLabV3PlusDecoder(const DeepLabV3PlusOptions& o, Generator& gen)
@@ -102,7 +88,7 @@ DeepLabV3PlusOutput DeepLabV3PlusDecoder::forward(const Tensor& layer1, const Te
 }
 
 int64_t DeepLabV3PlusDecoder::forward_flops(int64_t h1, int64_t w1, int64_t h4, int64_t w4) {
-    return count_flops(*this, [&] {
+    return count_forward_flops(*this, [&] {
         forward(Tensor::zeros({1, h1, w1, options_.low_in_planes}),
                 Tensor::zeros({1, h4, w4, options_.in_planes}));
     });
@@ -128,7 +114,9 @@ Tensor AuxHead::forward(const Tensor& layer3) {
 }
 
 int64_t AuxHead::forward_flops(int64_t h, int64_t w) {
-    return count_flops(*this, [&] { forward(Tensor::zeros({1, h, w, options_.in_planes})); });
+    return count_forward_flops(*this, [&] {
+        forward(Tensor::zeros({1, h, w, options_.in_planes}));
+    });
 }
 
 } // namespace pg::nn

@@ -41,10 +41,9 @@ Tensor FCDiscriminator::forward(const Tensor& x) {
 }
 
 int64_t FCDiscriminator::forward_flops(int64_t h, int64_t w) {
-    NoGradGuard no_grad;
-    FlopCounter counter;
-    forward(Tensor::zeros({1, h, w, options_.num_classes}, DType::f32, device()));
-    return counter.total();
+    return count_forward_flops(*this, [&] {
+        forward(Tensor::zeros({1, h, w, options_.num_classes}, DType::f32, device()));
+    });
 }
 
 } // namespace pg::nn

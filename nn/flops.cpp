@@ -1,6 +1,9 @@
 // FlopCounter (nn/flops.h): a thread-local stack of live counters; nested counters all count.
 #include "nn/flops.h"
 
+#include "autograd/node.h"
+#include "nn/module.h"
+
 namespace pg::nn {
 
 static thread_local FlopCounter* innermost = nullptr;
@@ -10,6 +13,19 @@ FlopCounter::~FlopCounter() { innermost = outer_; }
 
 void FlopCounter::add(int64_t flops) {
     for (FlopCounter* c = innermost; c != nullptr; c = c->outer_) c->total_ += flops;
+}
+
+int64_t count_forward_flops(Module& module, const std::function<void()>& forward) {
+    struct RestoreMode {
+        Module& m;
+        bool training;
+        ~RestoreMode() { m.train(training); }
+    } restore{module, module.is_training()};
+    module.eval();
+    NoGradGuard no_grad;
+    FlopCounter counter;
+    forward();
+    return counter.total();
 }
 
 } // namespace pg::nn

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 namespace pg::nn {
+
+class Module;
 
 class FlopCounter {
   public:
@@ -23,5 +26,9 @@ class FlopCounter {
     int64_t total_ = 0;
     FlopCounter* outer_;
 };
+
+// Runs `forward` once with `module` in eval mode, under NoGradGuard, with a FlopCounter, and
+// returns the count; the module's train / eval mode is restored afterwards (even on an error).
+int64_t count_forward_flops(Module& module, const std::function<void()>& forward);
 
 } // namespace pg::nn

@@ -268,13 +268,9 @@ std::vector<int64_t> ResNet::stage_channels() const {
 
 // Runs in eval mode (the mode is restored to the top-level one afterwards).
 int64_t ResNet::forward_flops(int64_t h, int64_t w) {
-    NoGradGuard no_grad;
-    const bool was_training = is_training();
-    eval();
-    FlopCounter counter;
-    forward(Tensor::zeros({1, h, w, 3}, DType::f32, device()));
-    train(was_training);
-    return counter.total();
+    return count_forward_flops(*this, [&] {
+        forward(Tensor::zeros({1, h, w, 3}, DType::f32, device()));
+    });
 }
 
 } // namespace pg::nn

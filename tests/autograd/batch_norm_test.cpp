@@ -13,21 +13,14 @@
 namespace pg {
 namespace {
 
+using test::error_of;
+
 using test::all_close;
 using test::all_equal;
 using test::random_leaf;
 using test::random_tensor;
 
 Tensor vec(const std::vector<float>& v) { return Tensor::from_vector(v, {int64_t(v.size())}); }
-
-// The message of the pg::Error that f throws ("" if it throws none).
-template <typename F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) { return e.what(); }
-    return "";
-}
 
 TEST(BatchNorm, TrainingByHand) {
     // (rows 4, C 2): channel 0 = 1 2 3 4 (mean 2.5, biased var 1.25), channel 1 = 0 0 2 2 (1, 1).

@@ -7,19 +7,14 @@
 namespace pg {
 namespace {
 
+using test::error_of;
+
 using test::all_close;
 
 Tensor leaf(std::vector<float> v) {
     Tensor t = Tensor::from_vector(v, {int64_t(v.size())});
     t.set_requires_grad(true);
     return t;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) { return e.what(); }
-    return "";
 }
 
 TEST(Engine, ChainRuleThroughSharedSubgraphs) {

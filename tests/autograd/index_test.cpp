@@ -13,6 +13,8 @@
 namespace pg {
 namespace {
 
+using test::expect_error;
+
 using test::all_close;
 using test::all_equal;
 using test::random_leaf;
@@ -21,16 +23,6 @@ Tensor f32s(std::vector<float> v, const Shape& shape) { return Tensor::from_vect
 Tensor i32s(std::vector<int32_t> v) {
     Shape shape{int64_t(v.size())};
     return Tensor::from_vector(v, shape);
-}
-
-// Expects f() to throw a pg::Error whose message contains `text`.
-void expect_error(const std::function<void()>& f, const std::string& text) {
-    try {
-        f();
-        ADD_FAILURE() << "expected an error containing: " << text;
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-    }
 }
 
 // ---- values by hand ----

@@ -11,6 +11,8 @@
 namespace pg {
 namespace {
 
+using test::error_of;
+
 using test::all_close;
 using test::all_equal;
 using test::random_leaf;
@@ -24,14 +26,6 @@ Tensor iota(const Shape& shape) {
     std::vector<float> v(size_t(numel(shape)));
     std::iota(v.begin(), v.end(), 0.f);
     return Tensor::from_vector(v, shape);
-}
-
-template <typename F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) { return e.what(); }
-    return "";
 }
 
 #define EXPECT_ERROR(stmt, text)                                                                   \

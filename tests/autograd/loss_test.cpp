@@ -10,6 +10,8 @@
 namespace pg {
 namespace {
 
+using test::expect_error;
+
 using test::all_close;
 using test::random_leaf;
 
@@ -21,16 +23,6 @@ Tensor u8(std::vector<uint8_t> v, Shape shape) { return Tensor::from_vector(v, s
 ::testing::AssertionResult matches(const Tensor& actual, const Tensor& expected, float atol,
                                    float rtol) {
     return all_close(reshape(actual, expected.shape()), expected, atol, rtol);
-}
-
-template <typename F>
-void expect_error(F f, const std::string& text) {
-    try {
-        f();
-        FAIL() << "expected an error containing: " << text;
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-    }
 }
 
 CrossEntropyOptions ce_options(Reduction reduction, Tensor weight = Tensor()) {

@@ -14,17 +14,11 @@
 namespace pg {
 namespace {
 
+using test::error_of;
+
 using test::all_close;
 using test::all_equal;
 using test::random_leaf;
-
-template <typename F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) { return e.what(); }
-    return "";
-}
 
 Tensor image(const std::vector<float>& v, int64_t H, int64_t W) {
     return Tensor::from_vector(v, {1, H, W, 1});

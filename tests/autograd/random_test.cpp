@@ -11,18 +11,11 @@
 namespace pg {
 namespace {
 
+using test::expect_error;
+
 using test::all_close;
 using test::all_equal;
 using test::random_leaf;
-
-void expect_error(const std::function<void()>& f, const std::string& text) {
-    try {
-        f();
-        ADD_FAILURE() << "expected an error containing: " << text;
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-    }
-}
 
 TEST(Dropout, EvalModeAndZeroPAreTheIdentityAndDrawNothing) {
     Generator gen(1);

@@ -11,20 +11,13 @@
 namespace pg {
 namespace {
 
+using test::error_of;
+
 using test::all_close;
 using test::all_equal;
 using test::random_leaf;
 
 Tensor f32(std::vector<float> v, const Shape& shape) { return Tensor::from_vector(v, shape); }
-
-// The message of the pg::Error that f throws ("" when it does not throw).
-template <typename F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) { return e.what(); }
-    return "";
-}
 
 // ---- by hand ----
 

@@ -11,22 +11,14 @@
 namespace pg {
 namespace {
 
+using test::expect_error;
+
 using test::all_close;
 using test::all_equal;
 using test::random_leaf;
 
 Tensor vec(std::vector<float> v) { return Tensor::from_vector(v, {int64_t(v.size())}); }
 Tensor ivec(std::vector<int32_t> v) { return Tensor::from_vector(v, {int64_t(v.size())}); }
-
-template <typename F>
-void expect_error(F f, const std::string& text) {
-    try {
-        f();
-        FAIL() << "expected an error containing: " << text;
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-    }
-}
 
 // x rounded to multiples of 1/8 on the host: many exact ties.
 Tensor floor_to_grid(const Tensor& x) {

@@ -6,6 +6,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/backend.h"
+#include "tensor/error.h"
 #include "tensor/safetensors.h"
 
 namespace pg::test {
@@ -123,6 +124,21 @@ run_with_grads(const std::function<Tensor(const std::vector<Tensor>&)>& f,
 
 std::map<std::string, Tensor> load_reference(const std::string& name) {
     return load_safetensors(std::string(PG_TEST_DATA_DIR) + "/" + name);
+}
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) { return e.what(); }
+    return "";
+}
+
+void expect_error(const std::function<void()>& f, const std::string& text) {
+    std::string message = error_of(f);
+    if (message.empty())
+        ADD_FAILURE() << "expected an error containing: " << text;
+    else
+        EXPECT_NE(message.find(text), std::string::npos) << message;
 }
 
 } // namespace pg::test

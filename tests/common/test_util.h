@@ -56,6 +56,11 @@ std::map<std::string, Tensor> load_reference(const std::string& name);
                                          const std::vector<Tensor>& inputs, Device device,
                                          float atol = 1e-5f, float rtol = 1e-4f);
 
+// The message of the pg::Error that f() throws, or "" when it throws none.
+std::string error_of(const std::function<void()>& f);
+// Expects f() to throw a pg::Error whose message contains `text`.
+void expect_error(const std::function<void()>& f, const std::string& text);
+
 // EXPECT a gradcheck to pass, printing its report otherwise.
 #define PG_EXPECT_GRADCHECK(...)                                                                   \
     do {                                                                                           \

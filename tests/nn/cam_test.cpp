@@ -13,19 +13,12 @@
 namespace pg::nn {
 namespace {
 
+using test::expect_error;
+
 using test::all_close;
 
 Tensor f32s(const std::vector<float>& v, const Shape& shape) {
     return Tensor::from_vector(v, shape);
-}
-
-void expect_error(const std::function<void()>& f, const std::string& text) {
-    try {
-        f();
-        ADD_FAILURE() << "expected an error containing: " << text;
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-    }
 }
 
 // C_f = 2, K = 3 on one 2x2 image; pixel features (1, 0), (0, 1) / (2, 1), (-1, 0).

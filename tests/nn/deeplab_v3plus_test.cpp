@@ -11,9 +11,12 @@
 #include "nn/deeplab_v3plus.h"
 #include "tensor/error.h"
 #include "tests/common/test_util.h"
+#include "tests/nn/net_reference.h"
 
 namespace pg {
 namespace {
+
+using test::with_prefix;
 
 using nn::AuxHead;
 using nn::AuxHeadOptions;
@@ -59,15 +62,6 @@ class Heads : public nn::Module {
     std::shared_ptr<DeepLabV3PlusDecoder> decoder;
     std::shared_ptr<AuxHead> auxor;
 };
-
-// Reference tensors whose names start with `prefix`, with the prefix cut off.
-std::map<std::string, Tensor> with_prefix(const std::map<std::string, Tensor>& ref,
-                                          const std::string& prefix) {
-    std::map<std::string, Tensor> out;
-    for (const auto& [k, v] : ref)
-        if (k.rfind(prefix, 0) == 0) out[k.substr(prefix.size())] = v;
-    return out;
-}
 
 // A tiny head loaded with the dumped weights (strict: every key and shape must match).
 std::unique_ptr<Heads> loaded_heads(const std::map<std::string, Tensor>& ref,

@@ -19,20 +19,12 @@
 namespace pg::nn {
 namespace {
 
+using test::expect_error;
+
 using test::all_close;
 using test::all_equal;
 
 Tensor i32s(const std::vector<int32_t>& v) { return Tensor::from_vector(v, {int64_t(v.size())}); }
-
-// Expects f() to throw a pg::Error whose message contains `text`.
-void expect_error(const std::function<void()>& f, const std::string& text) {
-    try {
-        f();
-        ADD_FAILURE() << "expected an error containing: " << text;
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-    }
-}
 
 // ---- graphs ----
 

@@ -11,9 +11,12 @@
 #include "nn/layers.h"
 #include "tensor/error.h"
 #include "tests/common/test_util.h"
+#include "tests/nn/net_reference.h"
 
 namespace pg::nn {
 namespace {
+
+using test::with_prefix;
 
 using test::all_close;
 using test::load_reference;
@@ -43,14 +46,6 @@ class Small : public Module {
     std::shared_ptr<Sequential> features;
     std::shared_ptr<Linear> fc;
 };
-
-std::map<std::string, Tensor> with_prefix(const std::map<std::string, Tensor>& ref,
-                                          const std::string& prefix) {
-    std::map<std::string, Tensor> out;
-    for (const auto& [k, v] : ref)
-        if (k.rfind(prefix, 0) == 0) out[k.substr(prefix.size())] = v;
-    return out;
-}
 
 TEST(Module, NamesAndOrderAreTorchStateDictKeys) {
     Generator gen(1);

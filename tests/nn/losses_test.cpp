@@ -13,6 +13,8 @@
 namespace pg::nn {
 namespace {
 
+using test::expect_error;
+
 using test::all_close;
 using test::all_equal;
 using test::random_leaf;
@@ -24,16 +26,6 @@ Tensor i32(std::vector<int32_t> v, const Shape& shape) { return Tensor::from_vec
 ::testing::AssertionResult matches(const Tensor& actual, const Tensor& expected, float atol = 1e-5f,
                                    float rtol = 1e-5f) {
     return all_close(reshape(actual, expected.shape()), expected, atol, rtol);
-}
-
-template <typename F>
-void expect_error(F f, const std::string& text) {
-    try {
-        f();
-        FAIL() << "expected an error containing: " << text;
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-    }
 }
 
 OhemOptions ohem(int64_t min_kept, float thresh = 0.7f, Tensor weight = Tensor()) {

@@ -9,6 +9,8 @@
 namespace pg::seg {
 namespace {
 
+using test::error_of;
+
 const char* kYaml = R"(
 dataset:
   type: voc
@@ -20,13 +22,6 @@ trainer:
   lr: 0.001
   optimizer: {type: SGD}
 )";
-
-std::string message_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) { return e.what(); }
-    return "";
-}
 
 TEST(Config, TypedLookupsAndSections) {
     Config c = Config::from_string(kYaml, "voc.yaml");
@@ -62,24 +57,24 @@ TEST(Config, OverridesParseYamlValuesAndCreateSections) {
 
 TEST(Config, ErrorsNameTheFileTheKeyAndTheValue) {
     Config c = Config::from_string(kYaml, "voc.yaml");
-    std::string m = message_of([&] { c.get_int("net.classes"); });
+    std::string m = error_of([&] { c.get_int("net.classes"); });
     EXPECT_NE(m.find("voc.yaml: missing key 'net.classes'"), std::string::npos) << m;
-    m = message_of([&] { c.get_int("dataset.type"); });
+    m = error_of([&] { c.get_int("dataset.type"); });
     EXPECT_NE(m.find("voc.yaml: dataset.type is 'voc', expected an integer"), std::string::npos)
         << m;
-    m = message_of([&] { c.section("net").get_bool("decoder.dilations"); });
+    m = error_of([&] { c.section("net").get_bool("decoder.dilations"); });
     EXPECT_NE(m.find("net.decoder.dilations is a list or section, expected true or false"),
               std::string::npos)
         << m;
-    m = message_of([&] { Config::load("/nonexistent/x.yaml"); });
+    m = error_of([&] { Config::load("/nonexistent/x.yaml"); });
     EXPECT_NE(m.find("/nonexistent/x.yaml: cannot open"), std::string::npos) << m;
-    m = message_of([&] { Config::from_string("a: [1, 2", "bad.yaml"); });
+    m = error_of([&] { Config::from_string("a: [1, 2", "bad.yaml"); });
     EXPECT_NE(m.find("bad.yaml: not valid YAML"), std::string::npos) << m;
-    m = message_of([&] { Config::from_string(kYaml, "v.yaml").set("trainer.lr.x", "1"); });
+    m = error_of([&] { Config::from_string(kYaml, "v.yaml").set("trainer.lr.x", "1"); });
     EXPECT_NE(m.find("'lr' is not a section"), std::string::npos) << m;
     std::string path = ::testing::TempDir() + "pg_config2.yaml";
     std::ofstream(path) << kYaml;
-    m = message_of([&] { Config::load(path, {"trainer.lr"}); });
+    m = error_of([&] { Config::load(path, {"trainer.lr"}); });
     EXPECT_NE(m.find("expected key=value"), std::string::npos) << m;
 }
 

@@ -18,6 +18,8 @@
 namespace pg::seg {
 namespace {
 
+using test::error_of;
+
 using test::all_close;
 
 const std::string kConfigs = std::string(PG_TEST_DATA_DIR) + "/../../configs/nets/";
@@ -25,13 +27,6 @@ const std::string kV3Tiny = kConfigs + "deeplabv3plus_tiny.yaml";
 const std::string kV2Tiny = kConfigs + "deeplabv2_tiny.yaml";
 
 std::string temp(const std::string& name) { return ::testing::TempDir() + "pg_fwd_" + name; }
-
-std::string message_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) { return e.what(); }
-    return "";
-}
 
 ::testing::AssertionResult contains(const std::string& text, const std::string& part) {
     if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
@@ -111,14 +106,14 @@ TEST(ForwardCommand, WeightsOfAnotherModelAreRefusedClearly) {
     nn::SegmenterOptions v2;
     auto other = build(kV2Tiny, 7, &v2);
     nn::save_weights(*other, temp("v2.safetensors"), nn::segmenter_name(v2));
-    std::string msg = message_of([&] { run_forward(args_for(kV3Tiny, temp("v2.safetensors"))); });
+    std::string msg = error_of([&] { run_forward(args_for(kV3Tiny, temp("v2.safetensors"))); });
     EXPECT_TRUE(contains(msg, temp("v2.safetensors")));
     EXPECT_TRUE(contains(msg, "holds weights of model 'deeplabv2-resnet17-A-w0.0625', expected "
                               "'deeplabv3plus-resnet20-C-w0.0625'"));
 
     // The same weights as PyTorch would write them (no model name): the strict load lists keys.
     save_safetensors(temp("v2_torch.safetensors"), other->state_dict());
-    msg = message_of([&] { run_forward(args_for(kV3Tiny, temp("v2_torch.safetensors"))); });
+    msg = error_of([&] { run_forward(args_for(kV3Tiny, temp("v2_torch.safetensors"))); });
     EXPECT_TRUE(contains(msg, temp("v2_torch.safetensors")));
     EXPECT_TRUE(contains(msg, "do not match the model"));
     EXPECT_TRUE(contains(msg, "encoder.conv1.0.weight"));      // missing
@@ -130,7 +125,7 @@ TEST(ForwardCommand, WeightsOfAnotherModelAreRefusedClearly) {
     nn::save_weights(*net, temp("v3.safetensors"), nn::segmenter_name(v3));
     ForwardArgs a = args_for(kV3Tiny, temp("v3.safetensors"));
     a.overrides = {"net.num_classes=7"};
-    msg = message_of([&] { run_forward(a); });
+    msg = error_of([&] { run_forward(a); });
     EXPECT_TRUE(contains(msg, "decoder.classifier.8.weight: file (5, 256, 1, 1) vs module (7, 256, "
                               "1, 1)"));
 }
@@ -147,14 +142,14 @@ TEST(ForwardCommand, BadFilesAndInputsAreErrors) {
         out.write(bytes.data(), std::streamsize(bytes.size() / 2));
     }
     write_input(temp("x.safetensors"));
-    std::string msg = message_of([&] { run_forward(args_for(kV3Tiny, temp("cut.safetensors"))); });
+    std::string msg = error_of([&] { run_forward(args_for(kV3Tiny, temp("cut.safetensors"))); });
     EXPECT_TRUE(contains(msg, temp("cut.safetensors")));
     // A one-channel input.
     write_input(temp("x.safetensors"), 1);
-    msg = message_of([&] { run_forward(args_for(kV3Tiny, temp("v3.safetensors"))); });
+    msg = error_of([&] { run_forward(args_for(kV3Tiny, temp("v3.safetensors"))); });
     EXPECT_TRUE(contains(msg, "expected (N, 3, H, W)"));
     // A missing weight file.
-    msg = message_of([&] { run_forward(args_for(kV3Tiny, temp("absent.safetensors"))); });
+    msg = error_of([&] { run_forward(args_for(kV3Tiny, temp("absent.safetensors"))); });
     EXPECT_TRUE(contains(msg, temp("absent.safetensors")));
 }
 

@@ -10,6 +10,8 @@
 namespace pg::seg {
 namespace {
 
+using test::expect_error;
+
 std::string temp(const std::string& name) { return ::testing::TempDir() + "pg_io_" + name; }
 
 LabelMap ramp_labels(int h, int w, int modulo) {
@@ -91,15 +93,6 @@ TEST(ImageIo, GreyAnd16BitLabels) {
     EXPECT_EQ(read_label_png(temp("l16.png")).values, wide.values);
     write_png16(temp("l16rgb.png"), labels, 3); // SYNTHIA: the id in channel 0
     EXPECT_EQ(read_label_png(temp("l16rgb.png")).values, labels.values);
-}
-
-void expect_error(const std::function<void()>& f, const std::string& part) {
-    try {
-        f();
-        ADD_FAILURE() << "expected an error containing '" << part << "'";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-    }
 }
 
 TEST(ImageIo, BadFilesGiveErrorsNamingTheFile) {
