@@ -1,0 +1,50 @@
+// The YAML `dataset` section -> the datasets, augmentation and loader settings of a run.
+// Shaped like U2PL's configs; every key but `type` and `root` has a default (in brackets):
+//   type: voc | cityscapes | gtav | synthia | generic       root: path (relative to the cwd)
+//   mean: [123.675, 116.28, 103.53]  std: [58.395, 57.12, 57.375]  bgr: false  value_scale: 1
+//   class_names: [...]   [root/world.json's names, else VOC's / Cityscapes' names, else class_<i>]
+//   batch_size: 4   workers: 2   ignore_label: 255 (the only value pixelgrad supports)
+//   train: {split: train, list: "", label_dir: "", root: (the shared root), train_ids: false,
+//           strict_labels: true, flip: true, rand_resize: [0.5, 2.0], resize_mode: u2pl
+//           (u2pl | uniform | steps, scale_step: 0.1), resize: [h, w], pad: symmetric
+//           (symmetric | bottom_right), label_pad: 255, crop: {type: rand | center | none,
+//           size: [h, w]}}
+//   val:   {split: val, list, label_dir, root, train_ids, resize: [h, w], batch_size: 1,
+//           mode: center_crop | whole | sliding [center_crop when crop is given, else whole],
+//           crop: {size: [h, w]}, stride: (sliding), flip: false}
+// generic also reads images_dir, labels_dir, image_ext, label_ext (per split or shared).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "seg/config.h"
+#include "seg/data/augment.h"
+#include "seg/data/dataset.h"
+#include "seg/data/loader.h"
+
+namespace pg::seg {
+
+// How a split is evaluated (see seg/evaluate.h).
+enum class EvalMode { whole, center_crop, sliding };
+struct EvalOptions {
+    EvalMode mode = EvalMode::whole;
+    int64_t crop = 0, stride = 0; // sliding window size and step
+    bool flip = false;            // also average the logits of the mirrored image
+    int64_t batch_size = 1;       // > 1 only where every image has the same size
+};
+
+// `split` names the subsection ("train", "val", or a method's own such as "unlabeled").
+// labeled = false opens the images only. num_classes is the network's (generic needs it; the
+// others check it matches the dataset's).
+Dataset open_split(const Config& dataset, const std::string& split, int num_classes,
+                   bool labeled = true);
+Normalize normalization(const Config& dataset);
+AugmentConfig train_augment(const Config& dataset, const std::string& split = "train");
+AugmentConfig eval_augment(const Config& dataset, const std::string& split = "val");
+EvalOptions eval_options(const Config& dataset, const std::string& split = "val");
+LoaderConfig train_loader_config(const Config& dataset, uint64_t seed);
+std::vector<std::string> class_names(const Config& dataset, int num_classes);
+const char* eval_mode_name(EvalMode mode);
+
+} // namespace pg::seg
