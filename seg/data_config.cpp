@@ -52,7 +52,8 @@ Dataset open_split(const Config& d, const std::string& split, int num_classes, b
     DatasetOptions options = reader_options(d, split, labeled);
     Dataset data;
     if (type == "voc") {
-        data = open_voc({root, split_name, list, split_string(d, split, "label_dir", ""), options});
+        data = open_voc({root, split_name, list, split_string(d, split, "label_dir", ""),
+                         num_classes, options});
     } else if (type == "cityscapes") {
         bool train_ids = d.get_bool(split + ".train_ids", d.get_bool("train_ids", false));
         data = open_cityscapes({root, split_name, list, train_ids, options});

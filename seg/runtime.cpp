@@ -2,6 +2,8 @@
 #include "seg/runtime.h"
 
 #include <omp.h>
+
+#include <fstream>
 #include <sstream>
 
 #include "pg_config.h"
@@ -68,6 +70,34 @@ std::string build_info() {
         out << " (cuda backend not registered: " << cuda_unavailable_reason() << ")";
     out << "\n";
     return out.str();
+}
+
+// A "VmRSS:   1234 kB" line of /proc/self/status, in MiB (0 where /proc is unavailable).
+static double proc_status_mib(const std::string& field) {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.compare(0, field.size(), field) == 0)
+            return std::stod(line.substr(field.size() + 1)) / 1024.0;
+    return 0.0;
+}
+
+double memory_in_use_mib(const Device& device) {
+#if PG_WITH_CUDA
+    if (device.type == DeviceType::cuda)
+        return double(cuda::allocator_stats().allocated) / (1 << 20);
+#endif
+    (void)device;
+    return proc_status_mib("VmRSS");
+}
+
+double peak_memory_mib(const Device& device) {
+#if PG_WITH_CUDA
+    if (device.type == DeviceType::cuda)
+        return double(cuda::allocator_stats().peak_allocated) / (1 << 20);
+#endif
+    (void)device;
+    return proc_status_mib("VmHWM");
 }
 
 } // namespace pg

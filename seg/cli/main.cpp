@@ -6,7 +6,9 @@
 #include <iostream>
 
 #include "seg/cli/forward_command.h"
+#include "seg/cli/report_command.h"
 #include "seg/cli/synth_command.h"
+#include "seg/cli/train_command.h"
 #include "seg/runtime.h"
 #include "tensor/error.h"
 
@@ -17,12 +19,17 @@ int main(int argc, char** argv) {
     std::function<void()> run_forward = pg::seg::add_forward_command(app);
     pg::cli::SynthArgs synth_args;
     CLI::App* synth = pg::cli::add_synth_command(app, synth_args);
+    pg::cli::ReportArgs report_args;
+    CLI::App* report = pg::cli::add_report_command(app, report_args);
+    std::function<void()> run_train = pg::seg::add_train_command(app);
     CLI11_PARSE(app, argc, argv);
     try {
         pg::init_backends();
         if (info->parsed()) std::cout << pg::build_info();
         run_forward();
         if (synth->parsed()) pg::cli::run_synth(synth_args);
+        run_train();
+        if (report->parsed()) pg::cli::run_report(report_args);
     } catch (const pg::Error& e) {
         std::cerr << "pixelgrad: error: " << e.what() << "\n";
         return 1;

@@ -109,6 +109,8 @@ struct VocConfig {
     std::string list;
     // "SegmentationClassAug" or "SegmentationClass"; empty: the Aug folder when it exists.
     std::string label_dir;
+    // 21 for VOC itself; the synthetic world in VOC layout has its own class count.
+    int num_classes = 21;
     DatasetOptions options;
 };
 Dataset open_voc(const VocConfig& config);

@@ -154,7 +154,10 @@ Dataset open_voc(const VocConfig& c) {
                                   join(c.root, label_dir + "/" + id + ".png")});
         }
     }
-    return finish("voc", candidates, identity_mapping(21, "a VOC class (0..20, or 255)"), c.options,
+    PG_CHECK(c.num_classes >= 1 && c.num_classes < 255, "voc: num_classes is ", c.num_classes,
+             ", expected 1..254");
+    std::string what = "a class (0.." + std::to_string(c.num_classes - 1) + ", or 255)";
+    return finish("voc", candidates, identity_mapping(c.num_classes, what), c.options,
                   "the list " + list);
 }
 

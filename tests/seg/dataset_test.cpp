@@ -42,7 +42,7 @@ std::string write_voc(const std::string& name, bool with_aug) {
 
 TEST(Dataset, VocPrefersAugLabelsAndReadsPaletteIndices) {
     std::string root = write_voc("voc", /*with_aug=*/true);
-    Dataset aug = open_voc({root, "train", "", "", {}});
+    Dataset aug = open_voc({root, "train", "", "", 21, {}});
     ASSERT_EQ(aug.size(), 3);
     EXPECT_EQ(aug.num_classes(), 21);
     EXPECT_EQ(aug.id(0), "2007_000032");
@@ -55,21 +55,21 @@ TEST(Dataset, VocPrefersAugLabelsAndReadsPaletteIndices) {
     EXPECT_NEAR(s.image.pixels[0], 70, 6); // test_image(6, 8, 1) at (0, 0, R), through JPEG
     EXPECT_EQ(s.label.values, cycle_labels(6, 8, kVocAug).values);
     // Asking for SegmentationClass reads the palette PNG's indices, 255 included.
-    Dataset cls = open_voc({root, "val", "", "SegmentationClass", {}});
+    Dataset cls = open_voc({root, "val", "", "SegmentationClass", 21, {}});
     ASSERT_EQ(cls.size(), 1);
     EXPECT_EQ(cls.load(0).label.values, cycle_labels(6, 8, kVocClass).values);
     // Without an Aug folder the default falls back to SegmentationClass.
     std::string plain = write_voc("voc_plain", /*with_aug=*/false);
-    EXPECT_EQ(open_voc({plain, "train", "", "", {}}).load(0).label.values,
+    EXPECT_EQ(open_voc({plain, "train", "", "", 21, {}}).load(0).label.values,
               cycle_labels(6, 8, kVocClass).values);
 }
 
 TEST(Dataset, VocU2plSplitsUnlabeledAndDeepLabLists) {
     std::string root = write_voc("voc_splits", true);
-    Dataset labeled = open_voc({root, "", "splits/2/labeled.txt", "", {}});
+    Dataset labeled = open_voc({root, "", "splits/2/labeled.txt", "", 21, {}});
     ASSERT_EQ(labeled.size(), 2);
     EXPECT_EQ(labeled.id(0), "2007_000033");
-    VocConfig unl{root, "", "splits/2/unlabeled.txt", "", {}};
+    VocConfig unl{root, "", "splits/2/unlabeled.txt", "", 21, {}};
     unl.options.labeled = false;
     Dataset unlabeled = open_voc(unl);
     EXPECT_FALSE(unlabeled.labeled());
@@ -91,7 +91,7 @@ TEST(Dataset, VocU2plSplitsUnlabeledAndDeepLabLists) {
     // "train_aug" at the root, and a DeepLab-style "image label" list with leading slashes.
     write_text(root + "/train_aug.txt",
                "/JPEGImages/2008_000001.jpg /SegmentationClass/2008_000001.png\n");
-    Dataset pairs = open_voc({root, "train_aug", "", "", {}});
+    Dataset pairs = open_voc({root, "train_aug", "", "", 21, {}});
     ASSERT_EQ(pairs.size(), 1);
     EXPECT_EQ(pairs.id(0), "2008_000001");
     EXPECT_EQ(pairs.load(0).label.values, cycle_labels(6, 8, kVocClass).values);
@@ -205,7 +205,7 @@ TEST(Dataset, MissingPairsAreSkippedWithWarningsAndACount) {
                "2007_000032\nnot_there\n2007_000033\n2008_000001\n");
     std::filesystem::remove(root + "/SegmentationClassAug/2007_000033.png");
     std::vector<std::string> warnings;
-    VocConfig c{root, "train", "", "", {}};
+    VocConfig c{root, "train", "", "", 21, {}};
     c.options.warn = [&](const std::string& line) { warnings.push_back(line); };
     Dataset d = open_voc(c);
     ASSERT_EQ(d.size(), 2);
@@ -223,15 +223,15 @@ TEST(Dataset, MissingPairsAreSkippedWithWarningsAndACount) {
     EXPECT_EQ(open_voc(c).size(), 3);
     // Nothing usable, an empty split, a missing list or root: errors naming them.
     write_text(root + "/ImageSets/Segmentation/gone.txt", "a\nb\n");
-    VocConfig gone{root, "gone", "", "", {}};
+    VocConfig gone{root, "gone", "", "", 21, {}};
     gone.options.warn = [](const std::string&) {};
     expect_error([&] { open_voc(gone); }, {"no usable examples", "gone.txt", "all 2"});
     write_text(root + "/ImageSets/Segmentation/empty.txt", "\n\n");
-    expect_error([&] { open_voc({root, "empty", "", "", {}}); }, {"empty.txt", "empty"});
-    expect_error([&] { open_voc({root, "nope", "", "", {}}); }, {"split 'nope'", "nope.txt"});
+    expect_error([&] { open_voc({root, "empty", "", "", 21, {}}); }, {"empty.txt", "empty"});
+    expect_error([&] { open_voc({root, "nope", "", "", 21, {}}); }, {"split 'nope'", "nope.txt"});
     expect_error(
         [&] {
-            open_voc({root + "/absent", "train", "", "", {}});
+            open_voc({root + "/absent", "train", "", "", 21, {}});
         },
         {root + "/absent", "not a folder"});
     expect_error(
@@ -243,7 +243,7 @@ TEST(Dataset, MissingPairsAreSkippedWithWarningsAndACount) {
 
 TEST(Dataset, BrokenFilesGiveErrorsNamingThem) {
     std::string root = write_voc("voc_broken", true);
-    Dataset d = open_voc({root, "train", "", "", {}});
+    Dataset d = open_voc({root, "train", "", "", 21, {}});
     // Truncated image.
     std::string jpg = root + "/JPEGImages/2007_000032.jpg";
     fixture::truncate_file(jpg, 60);
@@ -253,7 +253,7 @@ TEST(Dataset, BrokenFilesGiveErrorsNamingThem) {
     write_grey_label(label, cycle_labels(6, 7, {0}));
     expect_error([&] { d.load(1); }, {label, "2007_000033.jpg", "6x7", "6x8"});
     // ... or resized to the image when asked (nearest).
-    VocConfig lenient{root, "train", "", "", {}};
+    VocConfig lenient{root, "train", "", "", 21, {}};
     lenient.options.resize_mismatched_labels = true;
     EXPECT_EQ(open_voc(lenient).load(1).label.width, 8);
     // Unknown VOC value 37: file, value and position.

@@ -42,9 +42,9 @@ void expect_all_load(const Dataset& d, int64_t expected_size) {
 TEST(SynthReaders, VocLayoutLoadsAndMatchesTags) {
     synth::WorldOptions o = small_world("voc", synth::Layout::voc);
     synth::write_world(o);
-    VocConfig labeled{o.out_dir, "train", "splits/3/labeled.txt", "", {}};
+    VocConfig labeled{o.out_dir, "train", "splits/3/labeled.txt", "", 21, {}};
     expect_all_load(open_voc(labeled), 3);
-    VocConfig train{o.out_dir, "train", "", "SegmentationClass", {}};
+    VocConfig train{o.out_dir, "train", "", "SegmentationClass", 21, {}};
     Dataset d = open_voc(train);
     expect_all_load(d, 12);
     // tags.txt: "<id> c1 c2 ..." for every train image, in list order.

@@ -1,0 +1,59 @@
+// What a training run tells the world while it runs: metrics.jsonl (one JSON object per line,
+// "type": "train" rows averaged over the logging window, "type": "eval" rows; the format that
+// seg/report.h draws), and the terminal progress line (step, epoch, it/s, ETA, losses, lr,
+// memory).
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "seg/train/method.h"
+
+namespace pg::seg {
+
+// Appends rows to RUN_DIR/metrics.jsonl, flushed line by line so a crash loses nothing written.
+class MetricsLog {
+  public:
+    // resume_step >= 0: rows of a previous run with step > resume_step (logged after the
+    // checkpoint being resumed) are dropped first, so the file reads as one uninterrupted run.
+    MetricsLog(const std::string& path, int64_t resume_step);
+    void write(const std::string& json_object_line);
+
+  private:
+    std::string path_;
+    std::ofstream out_;
+};
+
+// Sums a window of steps' StepLogs for the averaged "train" row and the progress line.
+class StepWindow {
+  public:
+    void add(const StepLog& log, double total_loss);
+    bool empty() const { return steps_ == 0; }
+    int64_t steps() const { return steps_; }
+    double mean_loss() const { return loss_sum_ / double(steps_); }
+    // name -> mean over the window, in first-seen order.
+    std::vector<std::pair<std::string, double>> mean_losses() const;
+    std::vector<std::pair<std::string, double>> mean_extra() const;
+    void clear();
+
+  private:
+    int64_t steps_ = 0;
+    double loss_sum_ = 0;
+    std::vector<std::pair<std::string, double>> losses_, extra_;
+};
+
+struct TrainRow {
+    int64_t step = 0, epoch = 0; // step: optimizer steps done (1-based)
+    double lr = 0, it_per_s = 0, mem_mib = 0;
+};
+std::string train_row_json(const TrainRow& row, const StepWindow& window);
+
+// "step 120/400  ep 3  4.2 it/s  ETA 1m06s  loss 0.712 (sup 0.712)  lr 9.30e-03  mem 512 MiB"
+std::string progress_line(const TrainRow& row, int64_t total_steps, const StepWindow& window);
+// 75 -> "1m15s", 4000 -> "1h06m"
+std::string format_duration(double seconds);
+
+} // namespace pg::seg

@@ -1,0 +1,370 @@
+// The training loop of `pixelgrad train` (seg/train/trainer.h): set-up from the config, the step
+// (schedule, forward + loss by the method, backward, optimizer), logging, evaluation and the
+// checkpoints that make a resumed run continue bit for bit.
+#include "seg/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "autograd/engine.h"
+#include "nn/checkpoint.h"
+#include "nn/optim.h"
+#include "nn/schedule.h"
+#include "nn/segmenter.h"
+#include "seg/data_config.h"
+#include "seg/evaluate.h"
+#include "seg/model_config.h"
+#include "seg/runtime.h"
+#include "seg/train/finish.h"
+#include "seg/train/run_log.h"
+#include "tensor/error.h"
+#include "tensor/safetensors.h"
+
+namespace pg::seg {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Everything a run holds; built by setup(), driven by train().
+struct Run {
+    explicit Run(Config c) : config(std::move(c)) {}
+    Config config;
+    TrainOptions options;
+    fs::path dir;
+    Device device;
+    uint64_t seed = 0;
+    nn::SegmenterOptions net_options;
+    std::shared_ptr<nn::SegmentationNet> model;
+    Generator dropout_gen; // the student's dropout masks
+    std::unique_ptr<nn::Optimizer> optimizer;
+    std::unique_ptr<Loader> loader;
+    std::unique_ptr<Method> method;
+    Dataset val;
+    std::vector<std::string> class_names;
+    int64_t total_steps = 0, steps_per_epoch = 0, step = 0;
+    int64_t log_every = 10, eval_interval = 0, save_every = 0, eval_limit = 0;
+    double base_lr = 0.01, lr_power = 0.9;
+    bool poly = true;
+    double best_miou = -1, last_miou = -1;
+    int64_t best_step = 0;
+    std::unique_ptr<MetricsLog> metrics;
+};
+
+static std::string checkpoint(const Run& run, const std::string& name) {
+    return (run.dir / "checkpoints" / name).string();
+}
+
+// ---- set-up ----
+
+// Loads backbone (or whole-model) weights from saver.pretrain, non-strictly, after prefixing
+// their keys (an ImageNet ResNet's "conv1.weight" is the DeepLabV3+'s "encoder.conv1.weight").
+static void load_pretrained(Run& run) {
+    std::string path = run.config.get_string("saver.pretrain", "");
+    if (path.empty()) return;
+    std::string prefix =
+        run.config.get_string("saver.pretrain_prefix",
+                              run.net_options.arch == nn::SegArch::deeplabv3plus ? "encoder." : "");
+    std::map<std::string, Tensor> loaded;
+    for (auto& [key, t] : load_safetensors(path)) loaded[prefix + key] = t;
+    nn::LoadReport report = run.model->load_state_dict(loaded, /*strict=*/false);
+    size_t used = loaded.size() - report.unexpected.size() - report.mismatched.size();
+    PG_CHECK(used > 0, run.config.source(), ": saver.pretrain ", path,
+             " matched no parameter of the model (keys prefixed with '", prefix,
+             "'; set saver.pretrain_prefix)");
+    std::printf("pretrained: %zu tensors from %s (%zu of the model's left at init)\n", used,
+                path.c_str(), report.missing.size());
+}
+
+static std::unique_ptr<nn::Optimizer> make_optimizer(const Run& run) {
+    const Config& c = run.config;
+    double head_mult = c.get_float("trainer.head_lr_mult", 10.0);
+    std::vector<nn::ParamGroup> groups{{run.model->backbone_parameters(), 1.0, -1.0},
+                                       {run.model->head_parameters(), head_mult, -1.0}};
+    std::string type = c.get_string("trainer.optimizer.type", "SGD");
+    double lr = c.get_float("trainer.optimizer.kwargs.lr");
+    double wd = c.get_float("trainer.optimizer.kwargs.weight_decay", 0.0);
+    if (type == "SGD") {
+        nn::SGDOptions o{lr, c.get_float("trainer.optimizer.kwargs.momentum", 0.0), 0.0, wd,
+                         c.get_bool("trainer.optimizer.kwargs.nesterov", false)};
+        return std::make_unique<nn::SGD>(groups, o);
+    }
+    nn::AdamOptions o;
+    o.lr = lr;
+    o.weight_decay = wd;
+    o.eps = c.get_float("trainer.optimizer.kwargs.eps", o.eps);
+    if (c.has("trainer.optimizer.kwargs.betas")) {
+        std::vector<double> b = c.get_float_list("trainer.optimizer.kwargs.betas");
+        PG_CHECK(b.size() == 2, c.source(), ": trainer.optimizer.kwargs.betas has ", b.size(),
+                 " values, expected 2");
+        o.beta1 = b[0];
+        o.beta2 = b[1];
+    }
+    if (type == "Adam") return std::make_unique<nn::Adam>(groups, o);
+    if (type == "AdamW") return std::make_unique<nn::AdamW>(groups, o);
+    throw Error(c.source() + ": trainer.optimizer.type is '" + type +
+                "', expected SGD, Adam or AdamW");
+}
+
+// The run directory: a new run refuses one that already holds a run, so nothing is overwritten.
+static fs::path prepare_run_dir(const Config& config, const TrainOptions& o) {
+    std::string dir = o.run_dir.empty() ? config.get_string("saver.snapshot_dir", "") : o.run_dir;
+    PG_CHECK(!dir.empty(), config.source(),
+             ": no run directory: set saver.snapshot_dir or pass --run-dir");
+    fs::path p(dir);
+    if (o.resume) {
+        PG_CHECK(fs::exists(p / "checkpoints" / "last.state.safetensors"),
+                 "train --resume: ", (p / "checkpoints" / "last.state.safetensors").string(),
+                 " does not exist (nothing to resume in ", dir, ")");
+    } else {
+        PG_CHECK(!fs::exists(p / "metrics.jsonl") && !fs::exists(p / "checkpoints"),
+                 "train: the run directory ", dir,
+                 " already holds a run; pass --resume to continue it, or choose another --run-dir");
+    }
+    return p;
+}
+
+static void setup_schedule(Run& run) {
+    const Config& c = run.config;
+    run.steps_per_epoch = run.loader->batches_per_epoch();
+    PG_CHECK(run.steps_per_epoch > 0, c.source(), ": the train split has ",
+             run.loader->dataset().size(), " images, fewer than dataset.batch_size");
+    if (c.has("trainer.iterations"))
+        run.total_steps = c.get_int("trainer.iterations");
+    else
+        run.total_steps = c.get_int("trainer.epochs") * run.steps_per_epoch;
+    PG_CHECK(run.total_steps > 0, c.source(), ": trainer.epochs / iterations give ",
+             run.total_steps, " steps, expected at least 1");
+    run.log_every = std::max<int64_t>(1, c.get_int("trainer.log_every", 10));
+    run.eval_interval = c.get_bool("trainer.eval_on", true)
+                            ? c.get_int("trainer.eval_interval",
+                                        c.get_int("trainer.eval_every", 1) * run.steps_per_epoch)
+                            : 0;
+    run.save_every = c.get_int("saver.save_every", run.eval_interval);
+    run.eval_limit = c.get_int("trainer.eval_limit", 0);
+    run.base_lr = c.get_float("trainer.optimizer.kwargs.lr");
+    std::string mode = c.get_string("trainer.lr_scheduler.mode", "poly");
+    PG_CHECK(mode == "poly" || mode == "constant", c.source(), ": trainer.lr_scheduler.mode is '",
+             mode, "', expected poly or constant");
+    run.poly = mode == "poly";
+    run.lr_power = c.get_float("trainer.lr_scheduler.kwargs.power", 0.9);
+}
+
+static void setup(Run& run) {
+    Config& c = run.config;
+    run.seed = uint64_t(c.get_int("trainer.seed", 0));
+    std::string device =
+        run.options.device.empty() ? c.get_string("trainer.device", "cpu") : run.options.device;
+    run.device = parse_device(device);
+    run.net_options = segmenter_options(c.section("net"));
+    int classes = int(c.get_int("net.num_classes"));
+    Config data = c.section("dataset");
+    run.class_names = class_names(data, classes);
+
+    Generator init_gen(run.seed);
+    run.model = nn::build_segmenter(run.net_options, init_gen);
+    load_pretrained(run);
+    run.model->to(run.device);
+    run.dropout_gen = Generator(run.seed + 0x5eed);
+    run.model->set_generator(&run.dropout_gen);
+    run.model->train();
+    run.optimizer = make_optimizer(run);
+
+    LoaderConfig lc = train_loader_config(data, run.seed);
+    lc.infinite = true;
+    lc.samples_per_epoch = c.get_int("trainer.epoch_samples", 0);
+    run.loader =
+        std::make_unique<Loader>(open_split(data, "train", classes), train_augment(data), lc);
+    if (c.get_bool("trainer.eval_on", true)) run.val = open_split(data, "val", classes);
+    setup_schedule(run);
+
+    MethodContext ctx{&run.config, run.model,       run.device,
+                      run.seed,    run.total_steps, run.steps_per_epoch};
+    run.method = make_method(c.get_string("trainer.method", "supervised"), ctx);
+}
+
+// ---- checkpoints ----
+
+static void save_last(Run& run) {
+    nn::TrainState s;
+    s.step = run.step;
+    s.epoch = run.step / run.steps_per_epoch;
+    s.optimizer = run.optimizer->state_dict();
+    for (auto& [key, t] : run.model->state_dict()) s.extra_tensors["model." + key] = t;
+    s.save_generator("dropout", run.dropout_gen);
+    s.numbers["best_miou"] = run.best_miou;
+    s.numbers["best_step"] = double(run.best_step);
+    s.numbers["last_miou"] = run.last_miou;
+    run.method->save_state(s);
+    // The state file holds everything; last.safetensors is the same weights for eval / predict.
+    nn::save_train_state(checkpoint(run, "last.state.safetensors"), s);
+    nn::save_weights(*run.model, checkpoint(run, "last.safetensors"),
+                     nn::segmenter_name(run.net_options));
+}
+
+static void resume(Run& run) {
+    nn::TrainState s = nn::load_train_state(checkpoint(run, "last.state.safetensors"));
+    std::map<std::string, Tensor> weights;
+    for (auto& [key, t] : s.extra_tensors)
+        if (key.compare(0, 6, "model.") == 0) weights[key.substr(6)] = t;
+    run.model->load_state_dict(weights, /*strict=*/true);
+    run.optimizer->load_state_dict(s.optimizer);
+    s.restore_generator("dropout", run.dropout_gen);
+    run.best_miou = s.numbers.at("best_miou");
+    run.best_step = int64_t(s.numbers.at("best_step"));
+    run.last_miou = s.numbers.at("last_miou");
+    run.method->load_state(s);
+    run.step = s.step;
+    run.loader->seek(run.step / run.steps_per_epoch, run.step % run.steps_per_epoch);
+    if (!run.options.quiet)
+        std::printf("resumed %s at step %lld\n", run.dir.c_str(), (long long)run.step);
+}
+
+// ---- evaluation ----
+
+static void evaluate_and_log(Run& run) {
+    Config data = run.config.section("dataset");
+    EvalOptions eo = eval_options(data);
+    auto start = Clock::now();
+    nn::SegmentationNet& net = run.method->eval_net();
+    ConfusionMatrix cm = evaluate(net, run.val, eval_augment(data), eo, run.device, run.eval_limit);
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    run.last_miou = cm.mean_iou();
+    int64_t epoch = run.step / run.steps_per_epoch;
+    nlohmann::json row = nlohmann::json::parse(cm.to_json());
+    row["type"] = "eval";
+    row["step"] = run.step;
+    row["epoch"] = epoch;
+    row["seconds"] = seconds;
+    run.metrics->write(row.dump());
+    bool best = run.last_miou > run.best_miou;
+    if (!run.options.quiet)
+        std::printf("eval step %lld: mIoU %.2f%s (%.1f s)\n", (long long)run.step,
+                    100 * run.last_miou, best ? " (best)" : "", seconds);
+    if (!best) return;
+    run.best_miou = run.last_miou;
+    run.best_step = run.step;
+    nn::save_weights(net, checkpoint(run, "best.safetensors"), nn::segmenter_name(run.net_options));
+    nlohmann::json extra{{"checkpoint", "best"}, {"step", run.step}, {"epoch", epoch}};
+    int64_t images = run.eval_limit > 0 ? std::min(run.eval_limit, run.val.size()) : run.val.size();
+    std::string text = eval_json(cm, run.class_names, eo, images, extra.dump());
+    std::string tmp = (run.dir / "eval.json.tmp").string();
+    std::ofstream(tmp, std::ios::trunc) << text << "\n";
+    fs::rename(tmp, run.dir / "eval.json");
+}
+
+// ---- the loop ----
+
+static double current_lr(const Run& run) {
+    return run.poly ? nn::poly_lr(run.base_lr, run.step, run.total_steps, run.lr_power)
+                    : run.base_lr;
+}
+
+// One optimizer step; returns the total loss.
+static double train_step(Run& run, StepLog& log) {
+    run.optimizer->set_lr(current_lr(run));
+    Batch batch;
+    run.loader->next(batch);
+    batch.images = batch.images.to(run.device);
+    batch.labels = batch.labels.to(run.device);
+    int64_t epoch = run.step / run.steps_per_epoch;
+    Tensor loss = run.method->loss(batch, run.step, epoch, log);
+    double value = loss.item();
+    PG_CHECK(std::isfinite(value), "train: the loss is ", value, " at step ", run.step + 1,
+             " (diverged: lower trainer.optimizer.kwargs.lr)");
+    run.optimizer->zero_grad();
+    backward(loss);
+    run.optimizer->step();
+    run.method->after_step(run.step, epoch);
+    ++run.step;
+    return value;
+}
+
+static bool due(int64_t step, int64_t interval) { return interval > 0 && step % interval == 0; }
+
+TrainResult train(const TrainOptions& options) {
+    std::string config_path = options.config;
+    if (config_path.empty() && options.resume && !options.run_dir.empty())
+        config_path = (fs::path(options.run_dir) / "config.yaml").string();
+    PG_CHECK(!config_path.empty(), "train: no --config given");
+    Run run(Config::load(config_path, options.overrides));
+    run.options = options;
+    run.dir = prepare_run_dir(run.config, options);
+    setup(run);
+    fs::create_directories(run.dir / "checkpoints"); // only once the config has proved usable
+    if (options.resume) resume(run);
+    run.config.save((run.dir / "config.yaml").string());
+    run.metrics = std::make_unique<MetricsLog>((run.dir / "metrics.jsonl").string(),
+                                               options.resume ? run.step : -1);
+    if (options.profile_steps > 0) {
+        profile_steps(run.model->parameter_count(), options.profile_steps, run.dir.string(),
+                      [&](StepLog& log) { train_step(run, log); });
+        return TrainResult{run.dir.string(), run.step};
+    }
+    if (!options.quiet)
+        std::printf("train %s: %s, %lld parameters, %lld steps (%lld per epoch) on %s -> %s\n",
+                    run.method->name(), nn::segmenter_name(run.net_options).c_str(),
+                    (long long)run.model->parameter_count(), (long long)run.total_steps,
+                    (long long)run.steps_per_epoch, run.device.name().c_str(), run.dir.c_str());
+
+    TrainResult result;
+    result.run_dir = run.dir.string();
+    bool tty = isatty(fileno(stdout));
+    StepWindow window;
+    auto window_start = Clock::now();
+    int64_t stop_at = options.stop_after > 0
+                          ? std::min(run.total_steps, run.step + options.stop_after)
+                          : run.total_steps;
+    bool first_window = true;
+    // The untrained network's score: the curve's starting point (trainer.eval_at_start).
+    if (run.step == 0 && run.eval_interval > 0 &&
+        run.config.get_bool("trainer.eval_at_start", false))
+        evaluate_and_log(run);
+    while (run.step < stop_at) {
+        StepLog log;
+        double loss = train_step(run, log);
+        window.add(log, loss);
+        if (due(run.step, run.log_every) || run.step == stop_at) {
+            double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
+            // lr: the backbone group's lr of this step (heads run at head_lr_mult times it).
+            TrainRow row{run.step, run.step / run.steps_per_epoch, run.optimizer->lr(0),
+                         double(window.steps()) / std::max(secs, 1e-9),
+                         memory_in_use_mib(run.device)};
+            run.metrics->write(train_row_json(row, window));
+            if (first_window) result.first_loss = window.mean_loss();
+            first_window = false;
+            result.last_loss = window.mean_loss();
+            if (!options.quiet)
+                std::printf(tty ? "\r%s\033[K" : "%s\n",
+                            progress_line(row, run.total_steps, window).c_str());
+            std::fflush(stdout);
+            window.clear();
+            window_start = Clock::now();
+        }
+        bool eval_now = run.eval_interval > 0 &&
+                        (due(run.step, run.eval_interval) || run.step == run.total_steps);
+        if (eval_now) {
+            if (tty && !options.quiet) std::printf("\n");
+            evaluate_and_log(run);
+        }
+        if (eval_now || due(run.step, run.save_every) || run.step == stop_at) save_last(run);
+    }
+    if (tty && !options.quiet) std::printf("\n");
+    result.steps = run.step;
+    result.best_miou = run.best_miou;
+    result.best_step = run.best_step;
+    result.last_miou = run.last_miou;
+    result.completed = run.step == run.total_steps;
+    if (result.completed && options.finish) {
+        FinishInputs in{&run.config, run.net_options,  run.val,
+                        run.device,  run.dir.string(), run.config.get_int("trainer.overlays", 6)};
+        finish_run(in, options.quiet);
+    }
+    return result;
+}
+
+} // namespace pg::seg
