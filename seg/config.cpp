@@ -37,22 +37,51 @@ Config& Config::operator=(const Config& other) {
 }
 Config::~Config() = default;
 
-Config Config::from_string(const std::string& yaml, const std::string& name) {
+static YAML::Node parse_yaml(const std::string& yaml, const std::string& name) {
     YAML::Node root;
     try {
         root = YAML::Load(yaml);
     } catch (const YAML::Exception& e) { throw Error(name + ": not valid YAML: " + e.what()); }
     if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
     PG_CHECK(root.IsMap(), name, ": the top level must be a mapping of sections");
-    return Config(std::make_unique<Impl>(Impl{root}), name, "");
+    return root;
 }
 
-Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
+Config Config::from_string(const std::string& yaml, const std::string& name) {
+    return Config(std::make_unique<Impl>(Impl{parse_yaml(yaml, name)}), name, "");
+}
+
+// `over` merged onto `base`: maps merge key by key (recursively), anything else replaces.
+static YAML::Node merged(const YAML::Node& base, const YAML::Node& over) {
+    if (!base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+    YAML::Node out = YAML::Clone(base);
+    for (const auto& kv : over) {
+        std::string key = kv.first.as<std::string>();
+        out[key] = out[key] ? merged(out[key], kv.second) : YAML::Clone(kv.second);
+    }
+    return out;
+}
+
+// Reads `path`; a top-level `base: other.yaml` (relative to this file) is read first and this
+// file's keys are merged over it, so a split's config can state only what differs.
+static YAML::Node load_with_bases(const std::string& path, int depth) {
+    PG_CHECK(depth < 8, path, ": base: chain deeper than 8 files (a cycle?)");
     std::ifstream in(path);
     PG_CHECK(in.good(), path, ": cannot open the config file");
     std::stringstream text;
     text << in.rdbuf();
-    Config config = from_string(text.str(), path);
+    YAML::Node root = parse_yaml(text.str(), path);
+    if (!root["base"]) return root;
+    PG_CHECK(root["base"].IsScalar(), path, ": base must be a file name");
+    std::string base = root["base"].as<std::string>();
+    size_t slash = path.find_last_of('/');
+    if (base[0] != '/' && slash != std::string::npos) base = path.substr(0, slash + 1) + base;
+    root.remove("base");
+    return merged(load_with_bases(base, depth + 1), root);
+}
+
+Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
+    Config config(std::make_unique<Impl>(Impl{load_with_bases(path, 0)}), path, "");
     for (const std::string& o : overrides) {
         size_t eq = o.find('=');
         PG_CHECK(eq != std::string::npos && eq > 0, "--set ", o, ": expected key=value");

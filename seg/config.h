@@ -11,7 +11,8 @@ namespace pg::seg {
 
 class Config {
   public:
-    // Reads `path` then applies each "a.b.c=value" override in order (value parsed as YAML, so
+    // Reads `path` (and the file named by its top-level `base:` key, recursively, this file's
+    // keys merged over the base's) then applies each "a.b.c=value" override in order (value parsed as YAML, so
     // "0.01", "true", "[6, 12, 18]" and "{p: 1}" all work; missing parents are created).
     static Config load(const std::string& path, const std::vector<std::string>& overrides = {});
     static Config from_string(const std::string& yaml, const std::string& name = "<string>");

@@ -78,5 +78,32 @@ TEST(Config, ErrorsNameTheFileTheKeyAndTheValue) {
     EXPECT_NE(m.find("expected key=value"), std::string::npos) << m;
 }
 
+// `base:` chains: the child's keys win, maps merge key by key, lists are replaced whole, the
+// base path is relative to the child, and a cycle is an error instead of a hang.
+TEST(Config, BaseFilesMergeUnderTheChild) {
+    std::string dir = ::testing::TempDir();
+    std::ofstream(dir + "pg_cfg_base.yaml") << kYaml;
+    std::ofstream(dir + "pg_cfg_mid.yaml")
+        << "base: pg_cfg_base.yaml\ndataset: {train: {rand_resize: [1.0, 1.0]}}\n";
+    std::ofstream(dir + "pg_cfg_child.yaml")
+        << "base: pg_cfg_mid.yaml\nnet: {num_classes: 5}\ntrainer: {lr: 0.01}\n";
+    Config c = Config::load(dir + "pg_cfg_child.yaml", {"trainer.optimizer.type=Adam"});
+    EXPECT_EQ(c.get_int("net.num_classes"), 5);
+    EXPECT_EQ(c.get_int_list("net.decoder.dilations"), (std::vector<int64_t>{12, 24, 36}));
+    EXPECT_EQ(c.get_float_list("dataset.train.rand_resize"), (std::vector<double>{1.0, 1.0}));
+    EXPECT_EQ(c.get_int_list("dataset.train.crop_size"), (std::vector<int64_t>{321, 321}));
+    EXPECT_DOUBLE_EQ(c.get_float("trainer.lr"), 0.01);
+    EXPECT_EQ(c.get_string("trainer.optimizer.type"), "Adam");
+    EXPECT_FALSE(c.has("base"));
+
+    std::ofstream(dir + "pg_cfg_loop.yaml") << "base: pg_cfg_loop.yaml\n";
+    EXPECT_NE(error_of([&] { Config::load(dir + "pg_cfg_loop.yaml"); }).find("cycle"),
+              std::string::npos);
+    std::ofstream(dir + "pg_cfg_orphan.yaml") << "base: pg_cfg_absent.yaml\n";
+    EXPECT_NE(
+        error_of([&] { Config::load(dir + "pg_cfg_orphan.yaml"); }).find("pg_cfg_absent.yaml"),
+        std::string::npos);
+}
+
 } // namespace
 } // namespace pg::seg

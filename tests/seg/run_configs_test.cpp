@@ -1,0 +1,66 @@
+// Every run config shipped in configs/ (those with a `trainer` section) is complete and valid:
+// it loads (with its base files), and its net, dataset, criterion and schedule settings parse,
+// so a typo in a config is caught here rather than after a user has downloaded a dataset.
+#include <filesystem>
+
+#include "seg/data_config.h"
+#include "seg/model_config.h"
+#include "seg/train/method.h"
+#include "tests/common/test_util.h"
+
+namespace pg::seg {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> run_configs() {
+    std::vector<std::string> out;
+    fs::path root = fs::path(PG_TEST_DATA_DIR) / ".." / ".." / "configs";
+    for (const auto& e : fs::recursive_directory_iterator(root))
+        if (e.path().extension() == ".yaml") out.push_back(e.path().string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+TEST(RunConfigs, EveryShippedConfigParses) {
+    int checked = 0;
+    for (const std::string& path : run_configs()) {
+        SCOPED_TRACE(path);
+        Config c = Config::load(path);
+        if (!c.has("trainer")) continue; // configs/nets/*: net sections only
+        nn::SegmenterOptions net = segmenter_options(c.section("net"));
+        (void)net;
+        Config d = c.section("dataset");
+        int classes = int(c.get_int("net.num_classes"));
+        EXPECT_EQ(class_names(d, classes).size(), size_t(classes));
+        AugmentConfig train = train_augment(d);
+        EXPECT_GT(train.crop_height, 0);
+        EXPECT_GT(eval_augment(d).normalize.std[0], 0.f);
+        EvalOptions eval = eval_options(d);
+        EXPECT_GE(eval.batch_size, 1);
+        criterion_config(c, c.has("net.aux_loss"));
+        EXPECT_GT(c.get_float("trainer.optimizer.kwargs.lr"), 0.0);
+        EXPECT_TRUE(c.has("trainer.epochs") || c.has("trainer.iterations"));
+        EXPECT_FALSE(c.get_string("saver.snapshot_dir").empty());
+        ++checked;
+    }
+    EXPECT_GE(checked, 10); // VOC x5, Cityscapes x3, the synthetic ones
+}
+
+TEST(RunConfigs, PaperSplitsDifferOnlyInTheirList) {
+    fs::path root = fs::path(PG_TEST_DATA_DIR) / ".." / ".." / "configs";
+    Config c92 = Config::load((root / "voc" / "supervised_92.yaml").string());
+    EXPECT_EQ(c92.get_string("dataset.train.list"), "splits/92/labeled.txt");
+    EXPECT_EQ(c92.get_int_list("dataset.train.crop.size"), (std::vector<int64_t>{513, 513}));
+    EXPECT_DOUBLE_EQ(c92.get_float("trainer.optimizer.kwargs.lr"), 0.001);
+    Config c186 = Config::load((root / "cityscapes" / "supervised_186.yaml").string());
+    EXPECT_EQ(c186.get_string("dataset.train.list"), "splits/186/labeled.txt");
+    EvalOptions e = eval_options(c186.section("dataset"));
+    EXPECT_EQ(e.mode, EvalMode::sliding);
+    EXPECT_EQ(e.crop, 769);
+    EXPECT_EQ(e.stride, 513);
+    EXPECT_EQ(criterion_config(c186, true).type, nn::SegLossType::ohem);
+}
+
+} // namespace
+} // namespace pg::seg
