@@ -156,7 +156,7 @@ Dataset open_voc(const VocConfig& c) {
     }
     PG_CHECK(c.num_classes >= 1 && c.num_classes < 255, "voc: num_classes is ", c.num_classes,
              ", expected 1..254");
-    std::string what = "a class (0.." + std::to_string(c.num_classes - 1) + ", or 255)";
+    std::string what = "a VOC class (0.." + std::to_string(c.num_classes - 1) + ", or 255)";
     return finish("voc", candidates, identity_mapping(c.num_classes, what), c.options,
                   "the list " + list);
 }

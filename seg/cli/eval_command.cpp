@@ -1,0 +1,158 @@
+// pixelgrad eval --config run.yaml --weights best.safetensors [--split val]
+//                [--mode whole|center_crop|sliding] [--crop N] [--stride N] [--flip]
+//                [--device cpu|cuda:0] [--limit N] [--out result.json] [--set key=value ...]
+// Command-line evaluation settings become overrides of dataset.<split>.* before eval_options()
+// reads them, so they are checked exactly as config values are.
+#include "seg/cli/eval_command.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "nn/checkpoint.h"
+#include "seg/model_config.h"
+#include "tensor/error.h"
+
+namespace pg::seg {
+
+namespace fs = std::filesystem;
+
+static void check_split(const std::string& command, const Config& config,
+                        const std::string& split) {
+    PG_CHECK(config.has("dataset." + split), command, ": --split '", split, "': ", config.source(),
+             " has no dataset.", split,
+             " section (expected e.g. dataset.val with the split's list and eval settings)");
+}
+
+LoadedNet load_net(const std::string& command, const std::string& config_path,
+                   const std::vector<std::string>& overrides, const std::string& weights,
+                   const Device& device, const std::string& split) {
+    PG_CHECK(fs::is_regular_file(config_path), command, ": config file '", config_path,
+             "' does not exist");
+    PG_CHECK(fs::is_regular_file(weights), command, ": weights file '", weights,
+             "' does not exist");
+    Config config = Config::load(config_path, overrides);
+    PG_CHECK(config.has("net"), command, ": ", config_path, " has no `net` section");
+    PG_CHECK(config.has("dataset"), command, ": ", config_path, " has no `dataset` section");
+    if (!split.empty()) check_split(command, config, split);
+    nn::SegmenterOptions options = segmenter_options(config.section("net"));
+    Generator gen(0); // the initial values are all overwritten by the strict load
+    std::shared_ptr<nn::SegmentationNet> net = nn::build_segmenter(options, gen);
+    nn::load_weights(*net, weights, /*strict=*/true, nn::segmenter_name(options));
+    net->to(device);
+    net->eval();
+    return LoadedNet{config, net};
+}
+
+std::function<void(const EvalProgress&)> progress_printer(const std::string& command) {
+    auto last_tenth = std::make_shared<int64_t>(0);
+    return [command, last_tenth](const EvalProgress& p) {
+        if (p.total < 10) return;
+        int64_t tenth = 10 * p.done / p.total;
+        if (tenth == *last_tenth) return;
+        *last_tenth = tenth;
+        std::cerr << command << ": " << 10 * tenth << "% (" << p.done << "/" << p.total
+                  << " images)\n";
+    };
+}
+
+// The command line's evaluation settings, checked before the (slow) network load.
+static void check_eval_args(const EvalArgs& a) {
+    PG_CHECK(a.mode.empty() || a.mode == "whole" || a.mode == "center_crop" || a.mode == "sliding",
+             "eval: --mode '", a.mode, "' is not one of whole, center_crop, sliding");
+    PG_CHECK(a.crop >= 0 && a.stride >= 0 && a.limit >= 0, "eval: --crop ", a.crop, ", --stride ",
+             a.stride, " and --limit ", a.limit, " must not be negative");
+}
+
+// ... and applied as overrides of dataset.<split>.*.
+static void apply_eval_overrides(const EvalArgs& a, Config& config) {
+    const std::string key = "dataset." + a.split + ".";
+    if (!a.mode.empty()) config.set(key + "mode", a.mode);
+    if (a.crop > 0) config.set(key + "crop.size", "[" + std::to_string(a.crop) + "]");
+    if (a.stride > 0) config.set(key + "stride", std::to_string(a.stride));
+    if (a.flip) config.set(key + "flip", "true");
+}
+
+// checkpoint, split, labelled pixel count and the confusion matrix (rows: truth, columns:
+// prediction) as the extra fields of eval_json.
+static std::string extra_fields(const EvalArgs& a, const ConfusionMatrix& cm) {
+    nlohmann::json extra;
+    extra["checkpoint"] = a.weights;
+    extra["split"] = a.split;
+    int64_t pixels = 0;
+    nlohmann::json rows = nlohmann::json::array();
+    for (int t = 0; t < cm.num_classes(); t++) {
+        nlohmann::json row = nlohmann::json::array();
+        for (int p = 0; p < cm.num_classes(); p++) {
+            row.push_back(cm.count(t, p));
+            pixels += cm.count(t, p);
+        }
+        rows.push_back(row);
+    }
+    extra["pixels"] = pixels;
+    extra["confusion"] = rows;
+    return extra.dump();
+}
+
+static void write_text(const std::string& path, const std::string& text) {
+    fs::path parent = fs::path(path).parent_path();
+    if (!parent.empty()) fs::create_directories(parent);
+    std::ofstream out(path);
+    out << text << "\n";
+    PG_CHECK(out.good(), "eval: cannot write ", path);
+}
+
+std::string run_eval(const EvalArgs& a) {
+    check_eval_args(a);
+    Device device = parse_device(a.device);
+    LoadedNet run = load_net("eval", a.config, a.overrides, a.weights, device, a.split);
+    apply_eval_overrides(a, run.config);
+    Config dataset = run.config.section("dataset");
+    const int num_classes = int(run.net->num_classes());
+    Dataset data = open_split(dataset, a.split, num_classes);
+    EvalOptions options = eval_options(dataset, a.split);
+    AugmentConfig transform = eval_augment(dataset, a.split);
+
+    auto start = std::chrono::steady_clock::now();
+    ConfusionMatrix cm =
+        evaluate(*run.net, data, transform, options, device, a.limit, progress_printer("eval"));
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    int64_t images = a.limit > 0 ? std::min(a.limit, data.size()) : data.size();
+    std::string json =
+        eval_json(cm, class_names(dataset, num_classes), options, images, extra_fields(a, cm));
+    std::cout << "eval: " << a.weights << " on " << a.split << " (" << images << " images, "
+              << eval_mode_name(options.mode) << (options.flip ? ", flip" : "") << ") in "
+              << seconds << " s\n"
+              << iou_table(cm, class_names(dataset, num_classes));
+    if (!a.out.empty()) {
+        write_text(a.out, json);
+        std::cout << "eval: wrote " << a.out << "\n";
+    }
+    return json;
+}
+
+std::function<void()> add_eval_command(CLI::App& app) {
+    auto args = std::make_shared<EvalArgs>();
+    CLI::App* cmd = app.add_subcommand("eval", "evaluate a checkpoint on a split (mIoU)");
+    cmd->add_option("--config", args->config, "run config (YAML with dataset and net sections)")
+        ->required();
+    cmd->add_option("--weights", args->weights, "checkpoint (.safetensors)")->required();
+    cmd->add_option("--split", args->split, "dataset subsection to evaluate")
+        ->capture_default_str();
+    cmd->add_option("--mode", args->mode, "whole, center_crop or sliding (default: the config's)");
+    cmd->add_option("--crop", args->crop, "crop / sliding window size");
+    cmd->add_option("--stride", args->stride, "sliding window step");
+    cmd->add_flag("--flip", args->flip, "also average the mirrored image's logits");
+    cmd->add_option("--device", args->device, "cpu or cuda:0")->capture_default_str();
+    cmd->add_option("--limit", args->limit, "evaluate only the first N images");
+    cmd->add_option("--out", args->out, "write the result JSON here");
+    cmd->add_option("--set", args->overrides, "config override key=value (repeatable)");
+    return [cmd, args] {
+        if (cmd->parsed()) run_eval(*args);
+    };
+}
+
+} // namespace pg::seg

@@ -1,0 +1,122 @@
+// pixelgrad predict --config run.yaml --weights best.safetensors [--split val | --images DIR]
+//                   --out DIR [--overlay] [--device cpu|cuda:0] [--limit N] [--set key=value ...]
+// Images come from the dataset (with labels, so overlays show the truth) or from a folder (no
+// labels); the network and the eval settings are those of `pixelgrad eval` (eval_command.h).
+#include "seg/cli/predict_command.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "autograd/node.h"
+#include "seg/cli/eval_command.h"
+#include "seg/visualize.h"
+#include "tensor/error.h"
+
+namespace pg::seg {
+
+namespace fs = std::filesystem;
+
+// Where the images come from: a dataset split, or files of a folder.
+struct ImageSource {
+    Dataset data;                   // used when `files` is empty
+    std::vector<std::string> files; // --images
+    int64_t size() const { return files.empty() ? data.size() : int64_t(files.size()); }
+};
+
+static bool is_image_file(const fs::path& path) {
+    std::string ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return char(std::tolower(c)); });
+    return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+// Every .jpg / .jpeg / .png directly in `dir`, sorted by path.
+static std::vector<std::string> list_images(const std::string& dir) {
+    PG_CHECK(fs::is_directory(dir), "predict: --images '", dir, "' is not a folder");
+    std::vector<std::string> files;
+    for (const fs::directory_entry& e : fs::directory_iterator(dir))
+        if (e.is_regular_file() && is_image_file(e.path())) files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    PG_CHECK(!files.empty(), "predict: --images '", dir, "' holds no .jpg or .png images");
+    return files;
+}
+
+// Sample i of the source: from the dataset (label when labelled), or the file (id = its stem).
+static Sample load_sample(const ImageSource& source, int64_t i) {
+    if (source.files.empty()) return source.data.load(i);
+    Sample s;
+    s.image = read_image(source.files[size_t(i)]);
+    s.id = fs::path(source.files[size_t(i)]).stem().string();
+    return s;
+}
+
+int64_t run_predict(const PredictArgs& a) {
+    PG_CHECK(a.split.empty() || a.images.empty(), "predict: give --split '", a.split,
+             "' or --images '", a.images, "', not both");
+    PG_CHECK(!a.out.empty(), "predict: --out is missing (the folder for the predictions)");
+    PG_CHECK(a.limit >= 0, "predict: --limit ", a.limit, " must not be negative");
+    ImageSource source;
+    if (!a.images.empty()) source.files = list_images(a.images);
+    const std::string split = a.split.empty() ? "val" : a.split;
+    Device device = parse_device(a.device);
+    LoadedNet run = load_net("predict", a.config, a.overrides, a.weights, device,
+                             a.images.empty() ? split : "");
+    Config dataset = run.config.section("dataset");
+    const int num_classes = int(run.net->num_classes());
+    if (a.images.empty()) source.data = open_split(dataset, split, num_classes);
+    // The split's eval settings (--images: dataset.val's); a center crop predicts the whole image.
+    EvalOptions options = eval_options(dataset, split);
+    Normalize n = normalization(dataset);
+    const Palette palette = palette_for(num_classes);
+
+    fs::create_directories(a.out);
+    const int64_t count = a.limit > 0 ? std::min(a.limit, source.size()) : source.size();
+    auto progress = progress_printer("predict");
+    auto start = std::chrono::steady_clock::now();
+    NoGradGuard no_grad;
+    for (int64_t i = 0; i < count; i++) {
+        Sample s = load_sample(source, i);
+        LabelMap prediction = predict_label_map(*run.net, s.image, n, options, device);
+        const std::string base = (fs::path(a.out) / safe_id(s.id)).string();
+        write_palette_png(base + ".png", prediction, palette);
+        if (a.overlay) {
+            const LabelMap* truth = s.label.values.empty() ? nullptr : &s.label;
+            write_png(base + "_overlay.png", overlay_row(s.image, truth, prediction, palette));
+        }
+        progress(EvalProgress{i + 1, count});
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cout << "predict: " << count << " images ("
+              << (a.images.empty() ? "split " + split : a.images) << ", "
+              << eval_mode_name(options.mode) << (options.flip ? ", flip" : "") << ") -> " << a.out
+              << " in " << seconds << " s\n";
+    return count;
+}
+
+std::function<void()> add_predict_command(CLI::App& app) {
+    auto args = std::make_shared<PredictArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "predict",
+        "write predicted label maps (palette PNGs) and overlays for a split or a folder");
+    cmd->add_option("--config", args->config, "run config (YAML with dataset and net sections)")
+        ->required();
+    cmd->add_option("--weights", args->weights, "checkpoint (.safetensors)")->required();
+    CLI::Option* split =
+        cmd->add_option("--split", args->split, "dataset subsection (default val)");
+    cmd->add_option("--images", args->images, "a folder of .jpg / .png images instead of a split")
+        ->excludes(split);
+    cmd->add_option("--out", args->out, "output folder")->required();
+    cmd->add_flag("--overlay", args->overlay, "also write <id>_overlay.png (image | truth | pred)");
+    cmd->add_option("--device", args->device, "cpu or cuda:0")->capture_default_str();
+    cmd->add_option("--limit", args->limit, "predict only the first N images");
+    cmd->add_option("--set", args->overrides, "config override key=value (repeatable)");
+    return [cmd, args] {
+        if (cmd->parsed()) run_predict(*args);
+    };
+}
+
+} // namespace pg::seg
