@@ -1,8 +1,11 @@
 // The backend registry: CPU is built in; CUDA is installed by cuda::register_backend().
+// While the profiler is on, backend_for() hands the profiled thread a timing wrapper instead.
 #include "tensor/backend.h"
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/error.h"
+#include "tensor/profiler.h"
+#include "tensor/profiling_backend.h"
 
 namespace pg {
 
@@ -19,7 +22,7 @@ bool device_available(const Device& device) {
            device.index < cuda_backend->device_count();
 }
 
-Backend& backend_for(const Device& device) {
+static Backend& registered_backend(const Device& device) {
     if (device.is_cpu()) return cpu::backend();
     PG_CHECK(cuda_backend != nullptr, "device ", device.name(),
              ": no CUDA backend is registered (this build has no CUDA, or no GPU was found at "
@@ -27,6 +30,14 @@ Backend& backend_for(const Device& device) {
     PG_CHECK(device.index >= 0 && device.index < cuda_backend->device_count(), "device ",
              device.name(), ": only ", cuda_backend->device_count(), " CUDA device(s) present");
     return *cuda_backend;
+}
+
+Backend& backend_for(const Device& device) {
+    Backend& backend = registered_backend(device);
+    // Profiling off: this one branch is all it costs. On: only the profiled thread is wrapped.
+    if (profiler::enabled() && profiler::recording_on_this_thread())
+        return profiling_backend(device.type, backend);
+    return backend;
 }
 
 } // namespace pg

@@ -258,6 +258,7 @@ class Backend {
 };
 
 // The backend of a device: CPU always; CUDA once registered. Throws a clear error otherwise.
+// While the profiler records this thread (tensor/profiler.h) it is a timing wrapper of that backend.
 Backend& backend_for(const Device& device);
 // Installs the backend for a device type (the CUDA backend calls this from register_backend()).
 void register_backend(DeviceType type, Backend* backend);

@@ -1,6 +1,7 @@
 // finish_run / profile_steps (seg/train/finish.h).
 #include "seg/train/finish.h"
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include "seg/data_config.h"
 #include "seg/report.h"
 #include "seg/visualize.h"
+#include "tensor/profiler.h"
 
 namespace pg::seg {
 
@@ -33,6 +35,29 @@ void finish_run(const FinishInputs& in, bool quiet) {
     if (!quiet) std::printf("report: %s\n", (dir / "report.html").c_str());
 }
 
-void profile_steps(int64_t, int64_t, const std::string&, const std::function<void(StepLog&)>&) {}
+void profile_steps(int64_t parameters, int64_t steps, const std::string& run_dir,
+                   const std::function<void(StepLog&)>& step) {
+    StepLog warm_up; // cuDNN's algorithm search and first-touch allocations stay out of the table
+    step(warm_up);
+    profiler::reset();
+    profiler::enable(true);
+    auto start = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < steps; ++i) {
+        StepLog log;
+        step(log);
+    }
+    double wall_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    profiler::enable(false);
+    char head[160];
+    std::snprintf(head, sizeof head,
+                  "profile: %lld training steps (%lld parameters), %.1f ms/step\n",
+                  (long long)steps, (long long)parameters, wall_ms / double(steps));
+    std::string table = head + profiler::format_table(profiler::snapshot(), 40, wall_ms);
+    std::printf("%s", table.c_str());
+    std::string path = (fs::path(run_dir) / "profile.txt").string();
+    std::ofstream(path, std::ios::trunc) << table;
+    std::printf("written to %s\n", path.c_str());
+}
 
 } // namespace pg::seg
