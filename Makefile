@@ -3,6 +3,7 @@
 #   make test     build and run every test with ctest
 #   make test-gpu the whole suite with PG_REQUIRE_GPU=1 (a skipped GPU test fails)
 #   make bench    build and run the benchmarks
+#   make demo     synthetic world -> train on few / all labels -> evaluate -> table (CPU, minutes)
 #   make deps     install missing build dependencies (Debian packages)
 #   make format   apply .clang-format to every source file
 #   make clean    remove the build folder
@@ -10,7 +11,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-gpu bench format clean
+.PHONY: all deps configure build test test-gpu bench demo format clean
 
 all: build
 
@@ -36,6 +37,9 @@ test-gpu: build
 
 bench: build
 	$(BUILD)/pg_bench --benchmark_counters_tabular=true
+
+demo: build
+	BUILD=$(BUILD) tools/demo.sh
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu' '*.cuh')
