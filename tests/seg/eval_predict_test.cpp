@@ -30,7 +30,12 @@ const std::string kV2Tiny =
 constexpr int kClasses = 5; // the tiny configs' num_classes
 constexpr int kHeight = 20, kWidth = 28;
 
-std::string temp(const std::string& name) { return ::testing::TempDir() + "pg_evalpred_" + name; }
+// Under a folder of the running test: ctest runs every test in its own process, concurrently, so
+// files shared between tests would be rewritten while another process reads them.
+std::string temp(const std::string& name) {
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    return ::testing::TempDir() + "pg_evalpred_" + test + "_" + name;
+}
 
 std::string read_text(const std::string& path) {
     std::ifstream in(path);

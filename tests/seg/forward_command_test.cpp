@@ -26,7 +26,11 @@ const std::string kConfigs = std::string(PG_TEST_DATA_DIR) + "/../../configs/net
 const std::string kV3Tiny = kConfigs + "deeplabv3plus_tiny.yaml";
 const std::string kV2Tiny = kConfigs + "deeplabv2_tiny.yaml";
 
-std::string temp(const std::string& name) { return ::testing::TempDir() + "pg_fwd_" + name; }
+// Per test: ctest runs the tests of this file as concurrent processes.
+std::string temp(const std::string& name) {
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    return ::testing::TempDir() + "pg_fwd_" + test + "_" + name;
+}
 
 ::testing::AssertionResult contains(const std::string& text, const std::string& part) {
     if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();

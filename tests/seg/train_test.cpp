@@ -15,11 +15,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// 5 classes at 32x32: big enough to learn something in a few dozen steps.
-const std::string& tiny_world() {
-    static std::string dir = [] {
-        synth::WorldOptions o;
-        o.out_dir = ::testing::TempDir() + "pg_train_world";
+// 5 classes at 32x32: big enough to learn something in a few dozen steps. ctest runs each test in
+// its own process, concurrently: every test writes its own world (`name`), else one process would
+// replace the files another is reading.
+std::string tiny_world(const std::string& name) {
+    synth::WorldOptions o;
+    o.out_dir = ::testing::TempDir() + "pg_train_world_" + name;
+    {
         o.scene.height = o.scene.width = 32;
         o.scene.num_classes = 5;
         o.scene.min_size = 0.2f;
@@ -30,9 +32,8 @@ const std::string& tiny_world() {
         o.splits = {16};
         o.force = true;
         synth::write_world(o);
-        return o.out_dir;
-    }();
-    return dir;
+    }
+    return o.out_dir;
 }
 
 std::string write_config(const std::string& name, const std::string& trainer_extra = "") {
@@ -40,7 +41,7 @@ std::string write_config(const std::string& name, const std::string& trainer_ext
     std::ofstream(path) << "dataset:\n"
                            "  type: voc\n"
                            "  root: "
-                        << tiny_world()
+                        << tiny_world(name)
                         << "\n"
                            "  batch_size: 4\n"
                            "  workers: 2\n"
