@@ -16,12 +16,7 @@ void FlopCounter::add(int64_t flops) {
 }
 
 int64_t count_forward_flops(Module& module, const std::function<void()>& forward) {
-    struct RestoreMode {
-        Module& m;
-        bool training;
-        ~RestoreMode() { m.train(training); }
-    } restore{module, module.is_training()};
-    module.eval();
+    EvalModeGuard eval_mode(module);
     NoGradGuard no_grad;
     FlopCounter counter;
     forward();

@@ -118,6 +118,22 @@ class Module {
     std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
+// Puts a module in eval mode for a scope (evaluation, FLOP counting, drawing predictions) and
+// gives it back the train/eval mode it had, however the scope ends.
+class EvalModeGuard {
+  public:
+    explicit EvalModeGuard(Module& module) : module_(module), was_training_(module.is_training()) {
+        module_.eval();
+    }
+    ~EvalModeGuard() { module_.train(was_training_); }
+    EvalModeGuard(const EvalModeGuard&) = delete;
+    EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+  private:
+    Module& module_;
+    bool was_training_;
+};
+
 // A module with one input and one output: what Sequential chains.
 class Layer : public Module {
   public:

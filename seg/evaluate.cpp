@@ -12,13 +12,6 @@
 
 namespace pg::seg {
 
-// Restores the network's train/eval mode however evaluation ends.
-struct ModeRestorer {
-    nn::Module& net;
-    bool was_training;
-    ~ModeRestorer() { net.train(was_training); }
-};
-
 ConfusionMatrix evaluate(nn::SegmentationNet& net, const Dataset& data,
                          const AugmentConfig& transform, const EvalOptions& options,
                          const Device& device, int64_t limit,
@@ -37,8 +30,7 @@ ConfusionMatrix evaluate(nn::SegmentationNet& net, const Dataset& data,
     lc.workers = 1;
     Loader loader(images, transform, lc);
 
-    ModeRestorer restore{net, net.is_training()};
-    net.eval();
+    nn::EvalModeGuard eval_mode(net);
     NoGradGuard no_grad;
     ConfusionMatrix cm(int(net.num_classes()));
     EvalProgress p{0, images.size()};

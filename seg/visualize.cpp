@@ -106,19 +106,11 @@ LabelMap predict_label_map(nn::SegmentationNet& net, const Image& image, const N
     return LabelMap{image.height, image.width, predict_labels(logits).to_i32_vector()};
 }
 
-// Restores the network's train/eval mode however the drawing ends.
-struct TrainModeRestorer {
-    nn::Module& net;
-    bool was_training;
-    ~TrainModeRestorer() { net.train(was_training); }
-};
-
 void write_sample_overlays(nn::SegmentationNet& net, const Dataset& data, const Normalize& n,
                            const EvalOptions& options, const Device& device,
                            const std::string& out_dir, int count) {
     std::filesystem::create_directories(out_dir);
-    TrainModeRestorer restore{net, net.is_training()};
-    net.eval();
+    nn::EvalModeGuard eval_mode(net);
     NoGradGuard no_grad;
     const Palette palette = palette_for(int(net.num_classes()));
     for (int64_t i = 0; i < std::min<int64_t>(count, data.size()); i++) {

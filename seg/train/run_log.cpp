@@ -1,6 +1,7 @@
 // MetricsLog, StepWindow and the progress line (seg/train/run_log.h).
 #include "seg/train/run_log.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
