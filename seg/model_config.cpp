@@ -44,6 +44,9 @@ nn::SegmenterOptions segmenter_options(const Config& net) {
             v.decoder.dilations = net.get_int_list("decoder.dilations");
         v.decoder.use_rep = net.get_bool("decoder.use_rep", v.decoder.use_rep);
         v.decoder.rep_planes = net.get_int("decoder.rep_planes", v.decoder.rep_planes);
+        // U2PL hard-codes 256 for both; small models (the synthetic world's) shrink them.
+        v.decoder.head_planes = net.get_int("decoder.head_planes", v.decoder.head_planes);
+        v.decoder.low_planes = net.get_int("decoder.low_planes", v.decoder.low_planes);
         v.decoder.dropout = float(net.get_float("decoder.dropout", v.decoder.dropout));
         v.aux = net.has("aux_loss");
     } else if (arch == "deeplabv2") {

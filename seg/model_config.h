@@ -5,7 +5,7 @@
 //              blocks: [3, 4, 23, 3] (overrides depth's), width: 1.0,
 //              bn: trainable | frozen_affine | frozen [per variant], zero_init_residual: bool}
 //   decoder: {inner_planes: 256, dilations: [12, 24, 36], use_rep: true, rep_planes: 256,
-//             dropout: 0.1}                                                (v3+)
+//             head_planes: 256, low_planes: 256, dropout: 0.1}            (v3+)
 //   aux_loss: {loss_weight: 0.4}   present = build the aux head on layer3 (v3+)
 //   aspp_rates: [6, 12, 18, 24], legacy_two_branch: false                  (v2)
 #pragma once

@@ -51,8 +51,12 @@ class Method {
     virtual void load_state(const nn::TrainState& state) { (void)state; }
 };
 
-// `name`: "supervised" (more methods join here). Unknown names are an error listing the known.
+// `name`: "supervised" or "u2pl". Unknown names are an error listing the known.
 std::unique_ptr<Method> make_method(const std::string& name, const MethodContext& context);
+std::unique_ptr<Method> make_u2pl(const MethodContext& context); // seg/train/u2pl.cpp
+
+// Whether the supervised loss includes the aux head (net.aux_loss on a DeepLabV3+).
+bool uses_aux_head(const Config& config);
 
 // The `criterion` section -> the supervised loss (type: ce | ohem, kwargs: {thresh, min_kept}),
 // with the aux weight from net.aux_loss.loss_weight when the network has an aux head.

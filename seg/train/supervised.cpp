@@ -6,6 +6,11 @@
 
 namespace pg::seg {
 
+bool uses_aux_head(const Config& config) {
+    return config.has("net.aux_loss") &&
+           config.get_string("net.arch", "deeplabv3plus") == "deeplabv3plus";
+}
+
 nn::SegLossConfig criterion_config(const Config& config, bool has_aux) {
     nn::SegLossConfig c;
     std::string type = config.get_string("criterion.type", "ce");
@@ -24,9 +29,7 @@ nn::SegLossConfig criterion_config(const Config& config, bool has_aux) {
 class Supervised : public Method {
   public:
     explicit Supervised(const MethodContext& ctx) : model_(ctx.model) {
-        has_aux_ = ctx.config->has("net.aux_loss") &&
-                   ctx.config->get_string("net.arch", "deeplabv3plus") == "deeplabv3plus";
-        criterion_ = criterion_config(*ctx.config, has_aux_);
+        criterion_ = criterion_config(*ctx.config, uses_aux_head(*ctx.config));
     }
     const char* name() const override { return "supervised"; }
 
@@ -43,13 +46,13 @@ class Supervised : public Method {
   private:
     std::shared_ptr<nn::SegmentationNet> model_;
     nn::SegLossConfig criterion_;
-    bool has_aux_ = false;
 };
 
 std::unique_ptr<Method> make_method(const std::string& name, const MethodContext& context) {
     if (name == "supervised") return std::make_unique<Supervised>(context);
+    if (name == "u2pl") return make_u2pl(context);
     throw Error(context.config->source() + ": trainer.method is '" + name +
-                "', expected supervised");
+                "', expected supervised or u2pl");
 }
 
 } // namespace pg::seg

@@ -176,7 +176,11 @@ static void setup(Run& run) {
 
     LoaderConfig lc = train_loader_config(data, run.seed);
     lc.infinite = true;
-    lc.samples_per_epoch = c.get_int("trainer.epoch_samples", 0);
+    // U2PL: an epoch is as many samples as the unlabeled split has (N_total - N_labeled).
+    if (c.get_string("trainer.epoch_samples", "") == "unlabeled")
+        lc.samples_per_epoch = open_split(data, "unlabeled", classes, false).size();
+    else
+        lc.samples_per_epoch = c.get_int("trainer.epoch_samples", 0);
     run.loader =
         std::make_unique<Loader>(open_split(data, "train", classes), train_augment(data), lc);
     if (c.get_bool("trainer.eval_on", true)) run.val = open_split(data, "val", classes);

@@ -44,7 +44,8 @@ TEST(RunConfigs, EveryShippedConfigParses) {
         EXPECT_FALSE(c.get_string("saver.snapshot_dir").empty());
         ++checked;
     }
-    EXPECT_GE(checked, 10); // VOC x5, Cityscapes x3, the synthetic ones
+    EXPECT_GE(checked,
+              28); // supervised + U2PL: VOC x5 + x5, Cityscapes x3 + x4, the synthetic ones
 }
 
 TEST(RunConfigs, PaperSplitsDifferOnlyInTheirList) {
@@ -60,6 +61,32 @@ TEST(RunConfigs, PaperSplitsDifferOnlyInTheirList) {
     EXPECT_EQ(e.crop, 769);
     EXPECT_EQ(e.stride, 513);
     EXPECT_EQ(criterion_config(c186, true).type, nn::SegLossType::ohem);
+}
+
+// U2PL's configs carry the paper's hyper-parameters (shared/specs/u2pl.md) on top of SupOnly's.
+TEST(RunConfigs, U2plConfigsCarryThePapersSettings) {
+    fs::path root = fs::path(PG_TEST_DATA_DIR) / ".." / ".." / "configs";
+    Config voc = Config::load((root / "voc" / "u2pl_92.yaml").string());
+    EXPECT_EQ(voc.get_string("trainer.method"), "u2pl");
+    EXPECT_EQ(voc.get_string("dataset.train.list"), "splits/92/labeled.txt");
+    EXPECT_EQ(voc.get_string("dataset.unlabeled.list"), "splits/92/unlabeled.txt");
+    EXPECT_EQ(voc.get_string("trainer.epoch_samples"), "unlabeled");
+    EXPECT_EQ(voc.get_int("trainer.sup_only_epoch"), 1);
+    EXPECT_EQ(voc.get_int("trainer.epochs"), 80);
+    EXPECT_DOUBLE_EQ(voc.get_float("trainer.unsupervised.drop_percent"), 80);
+    EXPECT_EQ(voc.get_string("trainer.unsupervised.apply_aug"), "cutmix");
+    EXPECT_DOUBLE_EQ(voc.get_float("trainer.contrastive.temperature"), 0.5);
+    EXPECT_EQ(voc.get_int("trainer.contrastive.num_queries"), 256);
+    EXPECT_EQ(voc.get_int("trainer.contrastive.num_negatives"), 50);
+    EXPECT_EQ(voc.get_int("trainer.contrastive.high_rank"), 20);
+    EXPECT_DOUBLE_EQ(voc.get_float("net.ema_decay"), 0.99);
+    EXPECT_TRUE(segmenter_options(voc.section("net")).v3plus.decoder.use_rep);
+    Config city = Config::load((root / "cityscapes" / "u2pl_1488.yaml").string());
+    EXPECT_EQ(city.get_string("dataset.unlabeled.list"), "splits/1488/unlabeled.txt");
+    EXPECT_EQ(city.get_int("trainer.sup_only_epoch"), 0);
+    EXPECT_EQ(city.get_int("trainer.epochs"), 200);
+    EXPECT_EQ(criterion_config(city, true).type, nn::SegLossType::ohem);
+    EXPECT_EQ(eval_options(city.section("dataset")).mode, EvalMode::sliding);
 }
 
 } // namespace

@@ -1,0 +1,90 @@
+// Shared by the training tests (train_test, u2pl_train_test): a tiny synthetic world per test, a
+// config for a tiny DeepLabV3+ on it, fresh run directories and metrics.jsonl rows.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "seg/synth/world.h"
+#include "seg/train/trainer.h"
+#include "tests/common/test_util.h"
+
+namespace pg::seg {
+
+namespace fs = std::filesystem;
+
+// 5 classes at 32x32: big enough to learn something in a few dozen steps. ctest runs each test in
+// its own process, concurrently: every test writes its own world (`name`), else one process would
+// replace the files another is reading.
+inline std::string tiny_world(const std::string& name) {
+    synth::WorldOptions o;
+    o.out_dir = ::testing::TempDir() + "pg_train_world_" + name;
+    {
+        o.scene.height = o.scene.width = 32;
+        o.scene.num_classes = 5;
+        o.scene.min_size = 0.2f;
+        o.scene.max_size = 0.4f;
+        o.scene.max_objects = 3;
+        o.num_train = 32;
+        o.num_val = 16;
+        o.splits = {16};
+        o.force = true;
+        synth::write_world(o);
+    }
+    return o.out_dir;
+}
+
+inline std::string write_config(const std::string& name, const std::string& trainer_extra = "") {
+    std::string path = ::testing::TempDir() + "pg_train_" + name + ".yaml";
+    std::ofstream(path) << "dataset:\n"
+                           "  type: voc\n"
+                           "  root: "
+                        << tiny_world(name)
+                        << "\n"
+                           "  batch_size: 4\n"
+                           "  workers: 2\n"
+                           "  train: {list: splits/16/labeled.txt, rand_resize: [0.75, 1.25],\n"
+                           "          resize_mode: uniform, crop: {type: rand, size: [32, 32]}}\n"
+                           "  val: {split: val}\n"
+                           "net:\n"
+                           "  num_classes: 5\n"
+                           "  backbone: {variant: C, blocks: [1, 1, 1, 1], width: 0.0625}\n"
+                           "  decoder: {inner_planes: 16, dilations: [1, 2, 3], use_rep: false,"
+                           " dropout: 0.1}\n"
+                           "  aux_loss: {loss_weight: 0.4}\n"
+                           "trainer:\n"
+                           "  log_every: 2\n"
+                           "  optimizer: {type: SGD, kwargs: {lr: 0.02, momentum: 0.9,"
+                           " weight_decay: 0.0001}}\n"
+                        << trainer_extra;
+    return path;
+}
+
+// f() throws a pg::Error whose message contains every one of `texts`.
+inline void expect_errors(const std::function<void()>& f, const std::vector<std::string>& texts) {
+    std::string message = test::error_of(f);
+    ASSERT_FALSE(message.empty()) << "no error; expected one mentioning " << texts[0];
+    for (const std::string& t : texts) EXPECT_NE(message.find(t), std::string::npos) << message;
+}
+
+inline std::string fresh_dir(const std::string& name) {
+    std::string dir = ::testing::TempDir() + "pg_train_run_" + name;
+    fs::remove_all(dir);
+    return dir;
+}
+
+inline std::vector<nlohmann::json> rows(const std::string& run_dir, const std::string& type) {
+    std::ifstream in(run_dir + "/metrics.jsonl");
+    std::vector<nlohmann::json> out;
+    for (std::string line; std::getline(in, line);) {
+        nlohmann::json j = nlohmann::json::parse(line);
+        if (j["type"] == type) out.push_back(j);
+    }
+    return out;
+}
+
+} // namespace pg::seg
