@@ -11,6 +11,7 @@
 
 #include "seg/synth/world.h"
 #include "seg/train/trainer.h"
+#include "tensor/safetensors.h"
 #include "tests/common/test_util.h"
 
 namespace pg::seg {
@@ -85,6 +86,48 @@ inline std::vector<nlohmann::json> rows(const std::string& run_dir, const std::s
         if (j["type"] == type) out.push_back(j);
     }
     return out;
+}
+
+// Trains `config` (with `overrides`, `steps` in total) straight through in RUN_DIR <name>_straight,
+// and again in <name>_interrupted stopped after `stop_after` steps and resumed to the end.
+// Returns the two run directories.
+inline std::pair<std::string, std::string>
+straight_and_resumed(const std::string& name, const std::string& config,
+                     const std::vector<std::string>& overrides, int64_t steps, int64_t stop_after) {
+    TrainOptions straight;
+    straight.config = config;
+    straight.overrides = overrides;
+    straight.run_dir = fresh_dir(name + "_straight");
+    straight.quiet = true;
+    straight.finish = false;
+    train(straight);
+
+    TrainOptions first = straight;
+    first.run_dir = fresh_dir(name + "_interrupted");
+    first.stop_after = stop_after;
+    TrainResult part = train(first);
+    EXPECT_FALSE(part.completed);
+    EXPECT_EQ(part.steps, stop_after);
+    TrainOptions again;
+    again.run_dir = first.run_dir; // config (with the overrides) from RUN_DIR/config.yaml
+    again.resume = true;
+    again.quiet = true;
+    again.finish = false;
+    TrainResult rest = train(again);
+    EXPECT_TRUE(rest.completed);
+    EXPECT_EQ(rest.steps, steps);
+    return {straight.run_dir, first.run_dir};
+}
+
+// Every tensor of checkpoints/<file> is bit-identical in the two run directories.
+inline void expect_same_checkpoints(const std::string& a_dir, const std::string& b_dir,
+                                    const std::vector<std::string>& files) {
+    for (const std::string& f : files) {
+        auto a = load_safetensors(a_dir + "/checkpoints/" + f);
+        auto b = load_safetensors(b_dir + "/checkpoints/" + f);
+        ASSERT_EQ(a.size(), b.size()) << f;
+        for (auto& [key, t] : a) EXPECT_TRUE(test::all_equal(t, b.at(key))) << f << " " << key;
+    }
 }
 
 } // namespace pg::seg

@@ -1,7 +1,6 @@
 // `pixelgrad train` end to end on a tiny synthetic world: the loss falls and mIoU rises, the run
 // directory holds what trainer.h promises, an interrupted + resumed run equals an uninterrupted
 // one bit for bit, and bad configs or run directories are clear errors.
-#include "tensor/safetensors.h"
 #include "tests/seg/train_helpers.h"
 
 namespace pg::seg {
@@ -40,36 +39,9 @@ TEST(Train, SupervisedLossFallsAndMiouRises) {
 // logged loss equal bit for bit (dropout, augmentation and batch order all continue exactly).
 TEST(Train, ResumeIsBitExact) {
     std::string config = write_config("resume", "  iterations: 12\n  eval_interval: 6\n");
-    TrainOptions straight;
-    straight.config = config;
-    straight.run_dir = fresh_dir("straight");
-    straight.quiet = true;
-    straight.finish = false;
-    train(straight);
-
-    TrainOptions first = straight;
-    first.run_dir = fresh_dir("interrupted");
-    first.stop_after = 5;
-    TrainResult part = train(first);
-    EXPECT_FALSE(part.completed);
-    EXPECT_EQ(part.steps, 5);
-    TrainOptions again;
-    again.run_dir = first.run_dir; // config from RUN_DIR/config.yaml
-    again.resume = true;
-    again.quiet = true;
-    again.finish = false;
-    TrainResult rest = train(again);
-    EXPECT_TRUE(rest.completed);
-    EXPECT_EQ(rest.steps, 12);
-
-    for (const char* f : {"last.safetensors", "best.safetensors"}) {
-        auto a = load_safetensors(straight.run_dir + "/checkpoints/" + f);
-        auto b = load_safetensors(first.run_dir + "/checkpoints/" + f);
-        ASSERT_EQ(a.size(), b.size());
-        for (auto& [key, t] : a) EXPECT_TRUE(test::all_equal(t, b.at(key))) << f << " " << key;
-    }
-    std::vector<nlohmann::json> ra = rows(straight.run_dir, "train"),
-                                rb = rows(first.run_dir, "train");
+    auto [straight_dir, resumed_dir] = straight_and_resumed("resume", config, {}, 12, 5);
+    expect_same_checkpoints(straight_dir, resumed_dir, {"last.safetensors", "best.safetensors"});
+    std::vector<nlohmann::json> ra = rows(straight_dir, "train"), rb = rows(resumed_dir, "train");
     // Logged every 2 steps; the interrupted run also logged step 5 where it stopped, and its
     // step-6 window holds only step 6. Every other window must match exactly.
     auto loss_at = [](const std::vector<nlohmann::json>& log, int step) {
@@ -80,8 +52,7 @@ TEST(Train, ResumeIsBitExact) {
     };
     for (int step : {2, 4, 8, 10, 12}) EXPECT_EQ(loss_at(ra, step), loss_at(rb, step)) << step;
     EXPECT_EQ(rb.size(), ra.size() + 1); // nothing duplicated by the resume
-    std::vector<nlohmann::json> ea = rows(straight.run_dir, "eval"),
-                                eb = rows(first.run_dir, "eval");
+    std::vector<nlohmann::json> ea = rows(straight_dir, "eval"), eb = rows(resumed_dir, "eval");
     ASSERT_EQ(ea.size(), 2u);
     ASSERT_EQ(eb.size(), 2u);
     EXPECT_EQ(ea[1]["miou"], eb[1]["miou"]);

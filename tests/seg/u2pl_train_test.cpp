@@ -12,7 +12,6 @@
 #include "seg/data_config.h"
 #include "seg/model_config.h"
 #include "seg/train/method.h"
-#include "tensor/safetensors.h"
 #include "tests/seg/train_helpers.h"
 
 namespace pg::seg {
@@ -137,30 +136,11 @@ TEST(U2plTrain, ShortRunLogsEveryU2plFigure) {
 
 TEST(U2plTrain, ResumeIsBitExact) {
     std::string config = write_config("u2pl_resume", "  iterations: 12\n  eval_interval: 6\n");
-    TrainOptions straight;
-    straight.config = config;
-    straight.overrides = u2pl_overrides();
-    straight.run_dir = fresh_dir("u2pl_straight");
-    straight.quiet = true;
-    straight.finish = false;
-    train(straight);
-
-    TrainOptions first = straight;
-    first.run_dir = fresh_dir("u2pl_interrupted");
-    first.stop_after = 7; // inside the second semi epoch: EMA, banks and stream all in play
-    train(first);
-    TrainOptions again;
-    again.run_dir = first.run_dir;
-    again.resume = true;
-    again.quiet = true;
-    again.finish = false;
-    EXPECT_TRUE(train(again).completed);
-    for (const char* f : {"last.safetensors", "best.safetensors", "last.state.safetensors"}) {
-        auto a = load_safetensors(straight.run_dir + "/checkpoints/" + f);
-        auto b = load_safetensors(first.run_dir + "/checkpoints/" + f);
-        ASSERT_EQ(a.size(), b.size()) << f;
-        for (auto& [key, t] : a) EXPECT_TRUE(test::all_equal(t, b.at(key))) << f << " " << key;
-    }
+    // Stopped inside the second semi epoch: EMA, banks and the unlabeled stream all in play.
+    auto [straight_dir, resumed_dir] =
+        straight_and_resumed("u2pl_resume", config, u2pl_overrides(), 12, 7);
+    expect_same_checkpoints(straight_dir, resumed_dir,
+                            {"last.safetensors", "best.safetensors", "last.state.safetensors"});
 }
 
 TEST(U2plTrain, ConfigErrorsNameTheKey) {
