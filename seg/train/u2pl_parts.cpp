@@ -1,7 +1,6 @@
 // U2PL's entropy split, unsupervised loss and CutMix (seg/train/u2pl_parts.h).
 #include "seg/train/u2pl_parts.h"
 
-#include <cfenv>
 #include <cmath>
 
 #include "autograd/ops.h"
@@ -70,7 +69,7 @@ CutMixBox sample_cutmix_box(int64_t height, int64_t width, Generator& gen) {
     double area = double(height) * double(width) / 2.0;
     CutMixBox box;
     box.width = gen.randint(width / 2 + 1, width);
-    std::fesetround(FE_TONEAREST); // numpy.round: halves to even
+    // numpy.round rounds halves to even, as nearbyint does in the default rounding mode.
     box.height = std::min<int64_t>(height, int64_t(std::nearbyint(area / double(box.width))));
     box.left = gen.randint(0, width - box.width + 1);
     box.top = gen.randint(0, height - box.height + 1);
