@@ -23,7 +23,8 @@ Tensor random_probabilities(int64_t n, Generator& gen) {
     return softmax(mul(Tensor::normal({n, kSide, kSide, kClasses}, gen), 4.f));
 }
 
-// A random half of the unlabeled pixels reliable, a disjoint third unreliable.
+// (U, h, w) u8: the unlabeled pixels whose uniform draw lies in [lo, hi); disjoint ranges give
+// disjoint masks, as reliable and unreliable pixels are.
 Tensor random_mask(float lo, float hi, Generator& gen) {
     std::vector<float> u =
         Tensor::uniform({kUnlabeled, kSide, kSide}, gen, 0.f, 1.f).to_f32_vector();
