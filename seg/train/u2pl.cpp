@@ -4,7 +4,9 @@
 // Config keys beside the supervised ones (defaults = the paper's, in brackets):
 //   dataset.unlabeled: {list: ..., ...}   the unlabeled split (same augmentation as train)
 //   net.ema_decay [0.99]   trainer.sup_only_epoch [1]
-//   trainer.unsupervised: {drop_percent [80], apply_aug [cutmix] | none, loss_weight [1]}
+//   trainer.unsupervised: {drop_percent [80], apply_aug [cutmix] | none, loss_weight [1],
+//     score_pseudo_labels [false]: read the unlabeled split's labels and log how right the
+//     pseudo-labels are (a diagnostic; the labels never reach a loss)}
 //   trainer.contrastive: {loss_weight [0.1; U2PL's configs use 1], low_rank [3], high_rank [20],
 //     current_class_threshold [0.3], current_class_negative_threshold [1], low_entropy_threshold
 //     [20], num_queries [256], num_negatives [50], temperature [0.5], queue_size [30000],
@@ -30,7 +32,7 @@ struct U2plOptions {
     int64_t sup_only_epoch = 1;
     double ema_decay = 0.99;
     double drop_percent = 80, unsup_weight = 1;
-    bool cutmix = true;
+    bool cutmix = true, score_pseudo_labels = false;
     bool contrastive = false, negative_high_entropy = true;
     double contra_weight = 0.1, low_entropy_threshold = 20;
     int64_t queue_size = 30000, queue_size_class0 = 50000;
@@ -47,6 +49,7 @@ static U2plOptions read_options(const Config& c) {
     PG_CHECK(aug == "cutmix" || aug == "none", c.source(), ": trainer.unsupervised.apply_aug is '",
              aug, "', expected cutmix or none");
     o.cutmix = aug == "cutmix";
+    o.score_pseudo_labels = c.get_bool("trainer.unsupervised.score_pseudo_labels", false);
     PG_CHECK(o.sup_only_epoch >= 0 && o.drop_percent >= 0 && o.drop_percent <= 100, c.source(),
              ": trainer.sup_only_epoch must be >= 0 and trainer.unsupervised.drop_percent in "
              "0..100 (got ",
@@ -106,6 +109,8 @@ class U2pl : public Method {
     Tensor contrastive(const nn::SegOutput& student, const nn::SegOutput& teacher,
                        const Batch& labeled, const Tensor& pseudo, const Tensor& entropy,
                        int64_t epoch, StepLog& log, Generator& gen);
+    void log_pseudo_label_score(const Tensor& pseudo, const Tensor& kept, const Tensor& truth,
+                                StepLog& log);
     Tensor supervised(const nn::SegOutput& out, const Tensor& labels, int64_t num_labeled);
     void seek_unlabeled(int64_t step);
 
@@ -148,8 +153,9 @@ U2pl::U2pl(const MethodContext& ctx)
     lc.infinite = true;
     // One unlabeled batch per step: its epochs line up with the labeled loader's.
     lc.samples_per_epoch = ctx.steps_per_epoch * lc.batch_size;
-    unlabeled_ = std::make_unique<Loader>(open_split(data, "unlabeled", classes, false),
-                                          train_augment(data, "train"), lc);
+    unlabeled_ =
+        std::make_unique<Loader>(open_split(data, "unlabeled", classes, o_.score_pseudo_labels),
+                                 train_augment(data, "train"), lc);
     if (o_.contrastive) {
         std::vector<int64_t> caps(size_t(classes), o_.queue_size);
         caps[0] = o_.queue_size_class0;
@@ -210,6 +216,7 @@ Tensor U2pl::semi_loss(const Batch& labeled, int64_t step, int64_t epoch, StepLo
         pseudo = argmax(prob, 3);
         confidence = max(prob, 3);
     }
+    Tensor truth = ub.labels.defined() ? ub.labels.to(device_) : Tensor(); // diagnostic only
     bool mixed = o_.cutmix && gen.uniform() < 0.5f;
     if (mixed) {
         std::vector<CutMixBox> boxes;
@@ -217,6 +224,7 @@ Tensor U2pl::semi_loss(const Batch& labeled, int64_t step, int64_t epoch, StepLo
         images_u = cutmix(images_u, boxes);
         pseudo = cutmix(pseudo, boxes);
         confidence = cutmix(confidence, boxes);
+        if (truth.defined()) truth = cutmix(truth, boxes);
     }
     // 2-3. Student on [labeled ; mixed unlabeled], L_sup on the labeled part.
     Tensor images = concat({labeled.images, images_u}, 0);
@@ -252,7 +260,20 @@ Tensor U2pl::semi_loss(const Batch& labeled, int64_t step, int64_t epoch, StepLo
          {"reliable_fraction", double(split.kept) / double(std::max<int64_t>(1, split.valid))},
          {"confidence", mean(confidence).item()},
          {"cutmix", mixed ? 1.0 : 0.0}});
+    if (truth.defined()) log_pseudo_label_score(pseudo, split.target, truth, log);
     return total;
+}
+
+// How right the pseudo-labels are, against the unlabeled images' hidden labels.
+void U2pl::log_pseudo_label_score(const Tensor& pseudo, const Tensor& kept, const Tensor& truth,
+                                  StepLog& log) {
+    PseudoLabelScore s = score_pseudo_labels(pseudo, kept, truth, student_->num_classes());
+    log.extra.emplace_back("pseudo_accuracy", s.accuracy);
+    log.extra.emplace_back("reliable_accuracy", s.reliable_accuracy);
+    for (size_t c = 0; c < s.precision.size(); c++) {
+        log.extra.emplace_back("reliable_precision_" + std::to_string(c), s.precision[c]);
+        log.extra.emplace_back("reliable_share_" + std::to_string(c), s.kept_share[c]);
+    }
 }
 
 // 6. L_contra at the representation's resolution.

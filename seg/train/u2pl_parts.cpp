@@ -63,6 +63,39 @@ Tensor unsup_loss(const Tensor& logits, const EntropySplit& split) {
     return mul(nn::cross_entropy_2d(logits, split.target), float(weight));
 }
 
+PseudoLabelScore score_pseudo_labels(const Tensor& pseudo, const Tensor& kept, const Tensor& truth,
+                                     int64_t num_classes) {
+    PG_CHECK(pseudo.shape() == kept.shape() && pseudo.shape() == truth.shape(), "u2pl: pseudo ",
+             shape_str(pseudo.shape()), ", kept ", shape_str(kept.shape()), " and truth ",
+             shape_str(truth.shape()), " must have one shape");
+    std::vector<int32_t> p = pseudo.to_i32_vector(), k = kept.to_i32_vector(),
+                         t = truth.to_i32_vector();
+    size_t C = size_t(num_classes);
+    std::vector<int64_t> kept_as(C, 0), kept_right(C, 0);
+    int64_t scored = 0, right = 0, kept_scored = 0;
+    for (size_t i = 0; i < p.size(); i++) {
+        if (t[i] == 255 || p[i] == 255) continue;
+        scored++;
+        right += p[i] == t[i];
+        if (k[i] == 255) continue;
+        PG_CHECK(k[i] >= 0 && size_t(k[i]) < C, "u2pl: pseudo-label ", k[i], " outside 0..",
+                 num_classes - 1);
+        kept_scored++;
+        kept_as[size_t(k[i])]++;
+        kept_right[size_t(k[i])] += k[i] == t[i];
+    }
+    PseudoLabelScore s;
+    int64_t kept_right_all = 0;
+    for (size_t c = 0; c < C; c++) {
+        kept_right_all += kept_right[c];
+        s.precision.push_back(kept_as[c] ? double(kept_right[c]) / double(kept_as[c]) : -1.0);
+        s.kept_share.push_back(kept_scored ? double(kept_as[c]) / double(kept_scored) : 0.0);
+    }
+    s.accuracy = scored ? double(right) / double(scored) : 0.0;
+    s.reliable_accuracy = kept_scored ? double(kept_right_all) / double(kept_scored) : 0.0;
+    return s;
+}
+
 CutMixBox sample_cutmix_box(int64_t height, int64_t width, Generator& gen) {
     PG_CHECK(height >= 3 && width >= 3, "u2pl: CutMix needs a crop of at least 3 x 3, got ", height,
              "x", width);

@@ -36,6 +36,21 @@ float valid_percentile(const Tensor& values, const Tensor& target, double q);
 // student logits of the unlabeled part, target the split's (N, H, W). kept == 0 gives 0.
 Tensor unsup_loss(const Tensor& logits, const EntropySplit& split);
 
+// ---- Scoring pseudo-labels against hidden truth (a diagnostic, not part of U2PL) ----
+
+// When the "unlabeled" images do have labels (the synthetic world, VOC's unlabeled ids), how good
+// are the teacher's pseudo-labels? pseudo (N, H, W) i32 all pseudo-labels, kept (N, H, W) i32 the
+// entropy split's target (255 = dropped), truth (N, H, W) i32 (255 = no truth). Pixels without
+// truth count nowhere. A class with no kept pixel has precision -1.
+struct PseudoLabelScore {
+    double accuracy = 0;            // all pseudo-labels
+    double reliable_accuracy = 0;   // the kept ones
+    std::vector<double> precision;  // per class, among kept pixels labelled c: truth == c
+    std::vector<double> kept_share; // per class, the share of kept pixels labelled c
+};
+PseudoLabelScore score_pseudo_labels(const Tensor& pseudo, const Tensor& kept, const Tensor& truth,
+                                     int64_t num_classes);
+
 // ---- CutMix (U2PL's generate_unsup_data, mode cutmix) ----
 
 // Rows [top, top + height) and columns [left, left + width) of image i come from image (i + 1) % N.

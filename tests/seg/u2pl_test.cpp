@@ -93,6 +93,33 @@ TEST(U2plEntropySplit, IgnoresInvalidPixelsForThePercentileAndRejectsNone) {
     test::expect_error([&] { drop_high_entropy(entropy, none, 20); }, "no valid pixel");
 }
 
+TEST(U2plPseudoLabelScore, CountsAgainstTruthOnlyWhereTruthExists) {
+    // 8 pixels: pseudo-labels, the entropy split's kept target (255 = dropped), the hidden truth.
+    auto ints = [](std::vector<int32_t> v) { return Tensor::from_vector(v, {1, 2, 4}); };
+    Tensor pseudo = ints({0, 0, 1, 1, 2, 2, 0, 1});
+    Tensor kept = ints({0, 0, 1, 255, 2, 255, 0, 1});
+    Tensor truth = ints({0, 1, 1, 1, 0, 2, 255, 1});
+    PseudoLabelScore s = score_pseudo_labels(pseudo, kept, truth, 4);
+    // Scored (truth != 255): 7 pixels, right: 0, 1, 1, 2 and 1 = 5.
+    EXPECT_DOUBLE_EQ(s.accuracy, 5.0 / 7.0);
+    // Kept and scored: pixels 0, 1, 2, 4, 7; right: 0, 2, 7.
+    EXPECT_DOUBLE_EQ(s.reliable_accuracy, 3.0 / 5.0);
+    ASSERT_EQ(s.precision.size(), 4u);
+    EXPECT_DOUBLE_EQ(s.precision[0], 0.5);  // kept as 0: pixels 0 (right), 1 (truth 1)
+    EXPECT_DOUBLE_EQ(s.precision[1], 1.0);  // pixels 2 and 7
+    EXPECT_DOUBLE_EQ(s.precision[2], 0.0);  // pixel 4 is background
+    EXPECT_DOUBLE_EQ(s.precision[3], -1.0); // never predicted
+    EXPECT_DOUBLE_EQ(s.kept_share[0], 0.4);
+    EXPECT_DOUBLE_EQ(s.kept_share[1], 0.4);
+    EXPECT_DOUBLE_EQ(s.kept_share[2], 0.2);
+    EXPECT_DOUBLE_EQ(s.kept_share[3], 0.0);
+    test::expect_error(
+        [&] {
+            score_pseudo_labels(pseudo, kept, Tensor::zeros({2, 4}, DType::i32), 4);
+        },
+        "one shape");
+}
+
 TEST(U2plCutMix, BoxesFollowU2plsCutoutMask) {
     Generator gen(7);
     for (int i = 0; i < 500; i++) {
