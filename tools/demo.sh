@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the synthetic world -> a small DeepLabV3+ trained on the CPU with 64 labelled images
 # (supervised, then U2PL with the other 448 unlabeled) and with all 512 (the upper bound, same
-# step budget) -> evaluation of the best checkpoint -> a table and the reports. About 10 minutes
+# step budget) -> evaluation of the best checkpoint -> a table and the reports. About 9 minutes
 # on 2 cores (U2PL is 2/3 of it). Runs land in runs/demo/ (replaced each time: the demo's folder).
 set -euo pipefail
 BUILD=${BUILD:-build}

@@ -20,7 +20,7 @@ from `pixelgrad train` on the same world.
 definitions of tools/dump_resnet.py and tools/dump_deeplab_v3plus.py) with the config's optimiser
 (SGD 0.01, momentum 0.9, weight decay 1e-4, heads x10, poly; flips but no rescaling): a PyTorch
 twin of `pixelgrad train` that tells a slow-learning network from an engine bug. On the demo world
-(`make demo`'s settings, 5 classes), 64 labels, 1000 iterations, seed 0, one thread: 34.8 mIoU
+(the demo's former settings: --classes 5), 64 labels, 1000 iterations, seed 0, one thread: 34.8 mIoU
 (disc 27.0, ring 21.2, square 21.0, frame 17.2; 168 s on a busy 2-core machine).
 """
 import argparse
