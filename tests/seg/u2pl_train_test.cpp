@@ -48,32 +48,54 @@ std::vector<std::string> param_names(const nn::Module& m) {
     return names;
 }
 
-TEST(U2plTrain, TeacherGetsNoGradientAndFollowsTheEmaRule) {
-    Config config = Config::load(write_config("u2pl_ema", "  epochs: 3\n"), u2pl_overrides());
-    Config data = config.section("dataset");
-    Generator init(0), dropout(1);
-    std::shared_ptr<nn::SegmentationNet> student =
-        nn::build_segmenter(segmenter_options(config.section("net")), init);
-    student->set_generator(&dropout);
-    LoaderConfig lc = train_loader_config(data, 0);
-    lc.infinite = true;
-    lc.samples_per_epoch = 16;
-    Loader labeled(open_split(data, "train", 5), train_augment(data), lc);
-    MethodContext ctx{&config, student, Device::cpu(), 0, 12, 4};
-    std::unique_ptr<Method> method = make_method("u2pl", ctx);
-    nn::SGD sgd({{student->trainable_parameters(), 1.0, -1.0}}, nn::SGDOptions{0.02, 0.9});
+// U2PL driven by hand, without the trainer: the tiny world's 16 labeled images (4 steps per
+// epoch), a student, the method, plain SGD. Built in place (the student keeps &dropout).
+struct HandRun {
+    Config config;
+    Generator init{0}, dropout{1};
+    std::shared_ptr<nn::SegmentationNet> student;
+    std::unique_ptr<Loader> labeled;
+    std::unique_ptr<Method> method;
+    std::unique_ptr<nn::SGD> sgd;
 
+    HandRun(const std::string& name, const std::vector<std::string>& overrides, int64_t steps)
+        : config(Config::load(write_config(name, "  iterations: " + std::to_string(steps) + "\n"),
+                              overrides)) {
+        Config data = config.section("dataset");
+        student = nn::build_segmenter(segmenter_options(config.section("net")), init);
+        student->set_generator(&dropout);
+        LoaderConfig lc = train_loader_config(data, 0);
+        lc.infinite = true;
+        lc.samples_per_epoch = 16;
+        labeled = std::make_unique<Loader>(open_split(data, "train", 5), train_augment(data), lc);
+        method = make_method("u2pl", MethodContext{&config, student, Device::cpu(), 0, steps, 4});
+        sgd = std::make_unique<nn::SGD>(
+            std::vector<nn::ParamGroup>{{student->trainable_parameters(), 1.0, -1.0}},
+            nn::SGDOptions{0.02, 0.9});
+    }
+    // The method's loss for `step` (epoch step / 4) on the next labeled batch.
+    Tensor loss(int64_t step, StepLog& log) {
+        Batch batch;
+        labeled->next(batch);
+        return method->loss(batch, step, step / 4, log);
+    }
+    void optimise(const Tensor& loss) {
+        sgd->zero_grad();
+        backward(loss);
+        sgd->step();
+    }
+};
+
+TEST(U2plTrain, TeacherGetsNoGradientAndFollowsTheEmaRule) {
+    HandRun run("u2pl_ema", u2pl_overrides(), 12);
+    nn::SegmentationNet* student = run.student.get();
+    Method* method = run.method.get();
     std::map<std::string, Tensor> start = teacher_of(*method);
     const std::string bn_mean = "encoder.bn1.running_mean", conv = "encoder.conv1.0.weight";
     for (int64_t step = 0; step < 12; step++) {
         int64_t epoch = step / 4;
-        Batch batch;
-        labeled.next(batch);
         StepLog log;
-        Tensor loss = method->loss(batch, step, epoch, log);
-        sgd.zero_grad();
-        backward(loss);
-        sgd.step();
+        run.optimise(run.loss(step, log));
         std::map<std::string, Tensor> before = teacher_of(*method);
         method->after_step(step, epoch);
         std::map<std::string, Tensor> after = teacher_of(*method);
@@ -84,7 +106,7 @@ TEST(U2plTrain, TeacherGetsNoGradientAndFollowsTheEmaRule) {
             EXPECT_EQ(log.losses[1].second, 0.0); // no unsup term in the warm-up
             EXPECT_TRUE(test::all_equal(after.at(conv), start.at(conv))) << step;
             EXPECT_FALSE(test::all_equal(after.at(bn_mean), start.at(bn_mean))) << step;
-            EXPECT_EQ(&method->eval_net(), student.get()); // the student is evaluated
+            EXPECT_EQ(&method->eval_net(), student); // the student is evaluated
         } else if (epoch == 1) {
             for (const std::string& name : param_names(*student))
                 EXPECT_TRUE(test::all_equal(after.at(name), s.at(name))) << name << " " << step;
@@ -94,7 +116,7 @@ TEST(U2plTrain, TeacherGetsNoGradientAndFollowsTheEmaRule) {
                 Tensor want = add(mul(before.at(name), float(d)), mul(s.at(name), float(1.0 - d)));
                 EXPECT_TRUE(test::all_close(after.at(name), want, 1e-6f, 1e-6f)) << name;
             }
-            EXPECT_NE(&method->eval_net(), student.get()); // the teacher is evaluated
+            EXPECT_NE(&method->eval_net(), student); // the teacher is evaluated
             EXPECT_GT(log.losses[1].second, 0.0);
         }
     }
@@ -113,31 +135,16 @@ std::pair<Tensor, Tensor> bn_stats_after_first_semi_step(bool from_student) {
     std::vector<std::string> overrides = u2pl_overrides();
     overrides.push_back(std::string("trainer.teacher_bn_from_student=") +
                         (from_student ? "true" : "false"));
-    Config config = Config::load(write_config("u2pl_bn", "  epochs: 2\n"), overrides);
-    Config data = config.section("dataset");
-    Generator init(0), dropout(1);
-    std::shared_ptr<nn::SegmentationNet> student =
-        nn::build_segmenter(segmenter_options(config.section("net")), init);
-    student->set_generator(&dropout);
-    LoaderConfig lc = train_loader_config(data, 0);
-    lc.infinite = true;
-    Loader labeled(open_split(data, "train", 5), train_augment(data), lc);
-    MethodContext ctx{&config, student, Device::cpu(), 0, 8, 4};
-    std::unique_ptr<Method> method = make_method("u2pl", ctx);
-    nn::SGD sgd({{student->trainable_parameters(), 1.0, -1.0}}, nn::SGDOptions{0.02, 0.9});
-    for (int64_t step = 0; step < 5; step++) { // 4 warm-up steps, then the first semi step
-        Batch batch;
-        labeled.next(batch);
+    HandRun run("u2pl_bn", overrides, 8);
+    for (int64_t step = 0; step < 4; step++) { // the warm-up
         StepLog log;
-        Tensor loss = method->loss(batch, step, step / 4, log);
-        if (step == 4) break;
-        sgd.zero_grad();
-        backward(loss);
-        sgd.step();
-        method->after_step(step, step / 4);
+        run.optimise(run.loss(step, log));
+        run.method->after_step(step, 0);
     }
+    StepLog log;
+    run.loss(4, log); // the first semi step
     const std::string key = "encoder.bn1.running_mean";
-    return {teacher_of(*method).at(key), student->state_dict().at(key).clone()};
+    return {teacher_of(*run.method).at(key), run.student->state_dict().at(key).clone()};
 }
 
 TEST(U2plTrain, TeacherBnFromStudentCopiesTheStatisticsOnce) {
