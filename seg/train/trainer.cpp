@@ -3,6 +3,7 @@
 // checkpoints that make a resumed run continue bit for bit.
 #include "seg/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -80,12 +81,30 @@ static void load_pretrained(Run& run) {
                 path.c_str(), report.missing.size());
 }
 
+// An optimizer kwarg the chosen type does not read is an error, not silently dropped (e.g. SGD's
+// momentum left in a base config whose type was switched to Adam with --set).
+static void check_optimizer_kwargs(const Config& c, const std::string& type) {
+    if (!c.has("trainer.optimizer.kwargs")) return;
+    std::vector<std::string> known =
+        type == "SGD" ? std::vector<std::string>{"lr", "momentum", "weight_decay", "nesterov"}
+                      : std::vector<std::string>{"lr", "weight_decay", "eps", "betas"};
+    std::string list;
+    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+    for (const std::string& key : c.section("trainer.optimizer.kwargs").keys())
+        PG_CHECK(std::find(known.begin(), known.end(), key) != known.end(), c.source(),
+                 ": trainer.optimizer.kwargs.", key, " is not an argument of ", type, " (it takes ",
+                 list, "); to replace the whole map: --set 'trainer.optimizer.kwargs={lr: ...}'");
+}
+
 static std::unique_ptr<nn::Optimizer> make_optimizer(const Run& run) {
     const Config& c = run.config;
     double head_mult = c.get_float("trainer.head_lr_mult", 10.0);
     std::vector<nn::ParamGroup> groups{{run.model->backbone_parameters(), 1.0, -1.0},
                                        {run.model->head_parameters(), head_mult, -1.0}};
     std::string type = c.get_string("trainer.optimizer.type", "SGD");
+    PG_CHECK(type == "SGD" || type == "Adam" || type == "AdamW", c.source(),
+             ": trainer.optimizer.type is '", type, "', expected SGD, Adam or AdamW");
+    check_optimizer_kwargs(c, type);
     double lr = c.get_float("trainer.optimizer.kwargs.lr");
     double wd = c.get_float("trainer.optimizer.kwargs.weight_decay", 0.0);
     if (type == "SGD") {
@@ -105,9 +124,7 @@ static std::unique_ptr<nn::Optimizer> make_optimizer(const Run& run) {
         o.beta2 = b[1];
     }
     if (type == "Adam") return std::make_unique<nn::Adam>(groups, o);
-    if (type == "AdamW") return std::make_unique<nn::AdamW>(groups, o);
-    throw Error(c.source() + ": trainer.optimizer.type is '" + type +
-                "', expected SGD, Adam or AdamW");
+    return std::make_unique<nn::AdamW>(groups, o);
 }
 
 // The run directory: a new run refuses one that already holds a run, so nothing is overwritten.

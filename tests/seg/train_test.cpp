@@ -72,6 +72,11 @@ TEST(Train, ErrorsNameTheProblem) {
     o.config = write_config("one_step", "  iterations: 1\n");
     o.overrides = {"trainer.optimizer.type=Lion"};
     expect_errors([&] { train(o); }, {"trainer.optimizer.type", "Lion"});
+    // The base's SGD momentum does not silently vanish when the type becomes Adam ...
+    o.overrides = {"trainer.optimizer.type=Adam"};
+    expect_errors([&] { train(o); }, {"trainer.optimizer.kwargs.momentum", "Adam", "betas"});
+    o.overrides = {"trainer.optimizer.kwargs.momentun=0.9"}; // ... nor does a typo
+    expect_errors([&] { train(o); }, {"momentun", "SGD"});
     o.overrides = {};
 
     o.config = write_config("no_length", "");
