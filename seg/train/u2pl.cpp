@@ -198,8 +198,6 @@ Tensor U2pl::warmup_loss(const Batch& labeled, StepLog& log) {
 }
 
 Tensor U2pl::semi_loss(const Batch& labeled, int64_t step, int64_t epoch, StepLog& log) {
-    // First semi epoch: the teacher is the student (the original aliases their tensors).
-    if (epoch == o_.sup_only_epoch) nn::copy_params(teacher_params_, student_params_);
     if (step == warmup_steps_) begin_semi_phase();
     Generator gen(step_seed(seed_, 1, step));
     teacher_dropout_ = Generator(step_seed(seed_, 2, step));
@@ -281,6 +279,16 @@ void U2pl::log_pseudo_label_score(const Tensor& pseudo, const Tensor& kept, cons
     }
 }
 
+// BN running statistics (running_mean, running_var) in module order.
+static std::vector<Tensor> running_stats(const nn::Module& m) {
+    std::vector<Tensor> stats;
+    for (const nn::NamedTensor& b : m.named_buffers())
+        if (b.name.find("running_") != std::string::npos) stats.push_back(b.tensor);
+    return stats;
+}
+
+// The first semi step: the teacher becomes the student (the original aliases their parameters
+// through the first semi epoch; after_step keeps them equal from here on).
 // U2PL's teacher keeps its own BN running statistics, gathered in the warm-up by train-mode
 // forwards of its initial weights. With an ImageNet backbone shared by student and teacher they
 // are close to the student's; with a network trained from scratch (the synthetic configs) they
@@ -288,13 +296,9 @@ void U2pl::log_pseudo_label_score(const Tensor& pseudo, const Tensor& kept, cons
 // (measured: 41% pixel accuracy at 0.92 mean confidence vs 76% for the student) that the student,
 // which the teacher equals in this epoch, then learns. teacher_bn_from_student copies them once.
 void U2pl::begin_semi_phase() {
-    if (!o_.teacher_bn_from_student) return;
-    std::vector<Tensor> teacher_stats, student_stats;
-    for (const nn::NamedTensor& b : teacher_->named_buffers())
-        if (b.name.find("running_") != std::string::npos) teacher_stats.push_back(b.tensor);
-    for (const nn::NamedTensor& b : student_->named_buffers())
-        if (b.name.find("running_") != std::string::npos) student_stats.push_back(b.tensor);
-    nn::copy_params(teacher_stats, student_stats);
+    nn::copy_params(teacher_params_, student_params_);
+    if (o_.teacher_bn_from_student)
+        nn::copy_params(running_stats(*teacher_), running_stats(*student_));
 }
 
 // 6. L_contra at the representation's resolution.
