@@ -1,6 +1,9 @@
 // `pixelgrad train` end to end on a tiny synthetic world: the loss falls and mIoU rises, the run
 // directory holds what trainer.h promises, an interrupted + resumed run equals an uninterrupted
 // one bit for bit, and bad configs or run directories are clear errors.
+#include <cstdio>
+#include <cstdlib>
+
 #include "tests/seg/train_helpers.h"
 
 namespace pg::seg {
@@ -11,6 +14,8 @@ TEST(Train, SupervisedLossFallsAndMiouRises) {
     o.config = write_config("e2e", "  epochs: 15\n  eval_every: 5\n  eval_at_start: true\n");
     o.run_dir = fresh_dir("e2e");
     o.quiet = true;
+    const char* seed = std::getenv("PG_TEST_SEED"); // margins measured over seeds: test_numerics.sh
+    if (seed) o.overrides = {std::string("trainer.seed=") + seed};
     TrainResult r = train(o);
     EXPECT_TRUE(r.completed);
     EXPECT_EQ(r.steps, 60); // 16 labels / batch 4 = 4 steps per epoch
@@ -19,7 +24,11 @@ TEST(Train, SupervisedLossFallsAndMiouRises) {
     ASSERT_EQ(evals.size(), 4u); // steps 0, 20, 40, 60
     EXPECT_EQ(evals[0]["step"], 0);
     double start = evals.front()["miou"], end = evals.back()["miou"];
-    EXPECT_GT(end, start + 0.1) << "mIoU " << start << " -> " << end;
+    std::printf("supervised: loss %.4f -> %.4f (ratio %.3f), mIoU %.4f -> %.4f\n", r.first_loss,
+                r.last_loss, r.last_loss / r.first_loss, start, end);
+    // Measured over seeds 0-2 x Haswell / Sandybridge / Nehalem / Prescott (test_numerics.sh):
+    // loss ratio 0.39-0.48, mIoU gain 0.13-0.17; the margins leave room for other kernels.
+    EXPECT_GT(end, start + 0.06) << "mIoU " << start << " -> " << end;
     EXPECT_DOUBLE_EQ(r.best_miou,
                      std::max({double(evals[1]["miou"]), double(evals[2]["miou"]), end, start}));
     for (const char* f : {"config.yaml", "eval.json", "report.html", "checkpoints/best.safetensors",
@@ -41,17 +50,14 @@ TEST(Train, ResumeIsBitExact) {
     std::string config = write_config("resume", "  iterations: 12\n  eval_interval: 6\n");
     auto [straight_dir, resumed_dir] = straight_and_resumed("resume", config, {}, 12, 5);
     expect_same_checkpoints(straight_dir, resumed_dir, {"last.safetensors", "best.safetensors"});
+    // Logged every 2 steps: the window of steps 5-6 spans the stop, and is saved with `last`, so
+    // every row (loss, terms, lr) equals the uninterrupted run's; nothing is logged twice.
     std::vector<nlohmann::json> ra = rows(straight_dir, "train"), rb = rows(resumed_dir, "train");
-    // Logged every 2 steps; the interrupted run also logged step 5 where it stopped, and its
-    // step-6 window holds only step 6. Every other window must match exactly.
-    auto loss_at = [](const std::vector<nlohmann::json>& log, int step) {
-        for (const auto& row : log)
-            if (row["step"] == step) return row["loss"].get<double>();
-        ADD_FAILURE() << "no train row at step " << step;
-        return 0.0;
-    };
-    for (int step : {2, 4, 8, 10, 12}) EXPECT_EQ(loss_at(ra, step), loss_at(rb, step)) << step;
-    EXPECT_EQ(rb.size(), ra.size() + 1); // nothing duplicated by the resume
+    ASSERT_EQ(rb.size(), ra.size());
+    for (size_t i = 0; i < ra.size(); i++) {
+        for (const char* k : {"step", "loss", "losses", "lr"})
+            EXPECT_EQ(ra[i][k], rb[i][k]) << k << " " << i;
+    }
     std::vector<nlohmann::json> ea = rows(straight_dir, "eval"), eb = rows(resumed_dir, "eval");
     ASSERT_EQ(ea.size(), 2u);
     ASSERT_EQ(eb.size(), 2u);
@@ -76,8 +82,25 @@ TEST(Train, ErrorsNameTheProblem) {
     o.overrides = {"trainer.optimizer.type=Adam"};
     expect_errors([&] { train(o); }, {"trainer.optimizer.kwargs.momentum", "Adam", "betas"});
     o.overrides = {"trainer.optimizer.kwargs.momentun=0.9"}; // ... nor does a typo
-    expect_errors([&] { train(o); }, {"momentun", "SGD"});
+    expect_errors([&] { train(o); },
+                  {"momentun", "did you mean", "trainer.optimizer.kwargs.momentum"});
+    // Every key is known: a misspelt one names the nearest, another method's key names the method.
+    o.overrides = {"trainer.iteratons=3"};
+    expect_errors([&] { train(o); }, {"unknown key 'trainer.iteratons'", "trainer.iterations"});
+    o.overrides = {"dataset.train.crop.sise=[8, 8]"};
+    expect_errors([&] { train(o); }, {"dataset.train.crop.sise", "dataset.train.crop.size"});
+    o.overrides = {"trainer.contrastive.queue_size=10"};
+    expect_errors([&] { train(o); }, {"trainer.contrastive.queue_size", "u2pl", "supervised"});
+    o.overrides = {"dataset.trian.list=x.txt"};
+    expect_errors([&] { train(o); }, {"dataset.trian", "not a dataset split"});
     o.overrides = {};
+    std::string repeated = ::testing::TempDir() + "pg_train_repeated.yaml";
+    std::ofstream(repeated) << "base: " << o.config
+                            << "\ntrainer:\n  seed: 1\ntrainer:\n  seed: 2\n";
+    TrainOptions rep = o;
+    rep.config = repeated;
+    expect_errors([&] { train(rep); },
+                  {"pg_train_repeated.yaml", "'trainer' is given twice", "lines 2 and 4"});
 
     o.config = write_config("no_length", "");
     expect_errors([&] { train(o); }, {"trainer.epochs"});
@@ -92,6 +115,13 @@ TEST(Train, ErrorsNameTheProblem) {
     o.finish = false;
     train(o);
     expect_errors([&] { train(o); }, {"already holds a run", "--resume"});
+    // A folder whose run failed before its first checkpoint (metrics, no state) can be restarted.
+    TrainOptions failed = o;
+    failed.run_dir = fresh_dir("failed_before_checkpoint");
+    fs::create_directories(failed.run_dir + "/checkpoints");
+    std::ofstream(failed.run_dir + "/metrics.jsonl") << "{\"type\": \"train\", \"step\": 1}\n";
+    EXPECT_TRUE(train(failed).completed);
+    EXPECT_EQ(rows(failed.run_dir, "train").size(), 1u); // the old row is gone, the new one there
     TrainOptions r;
     r.run_dir = fresh_dir("nothing_to_resume");
     r.config = o.config;
