@@ -42,7 +42,7 @@ __device__ __forceinline__ float unary_value(float v, float alpha, float beta) {
     if constexpr (kOp == UnaryOp::log) return logf(v);
     if constexpr (kOp == UnaryOp::abs) return fabsf(v);
     if constexpr (kOp == UnaryOp::clamp) return v < alpha ? alpha : (v > beta ? beta : v);
-    if constexpr (kOp == UnaryOp::relu) return v > 0.f ? v : 0.f;
+    if constexpr (kOp == UnaryOp::relu) return v < 0.f ? 0.f : v; // NaN stays NaN
     if constexpr (kOp == UnaryOp::leaky_relu) return v > 0.f ? v : alpha * v;
     if constexpr (kOp == UnaryOp::elu) return v > 0.f ? v : alpha * expm1f(v);
     if constexpr (kOp == UnaryOp::sigmoid) return 1.f / (1.f + expf(-v));
@@ -186,8 +186,8 @@ struct Binary {
         if constexpr (kOp == BinaryOp::mul) out[i] = u * v;
         if constexpr (kOp == BinaryOp::div) out[i] = u / v;
         if constexpr (kOp == BinaryOp::maximum)
-            out[i] = u >= v ? u : v; // NaN v wins, as on the CPU
-        if constexpr (kOp == BinaryOp::minimum) out[i] = u <= v ? u : v;
+            out[i] = u >= v || u != u ? u : v; // NaN in either wins, as on the CPU
+        if constexpr (kOp == BinaryOp::minimum) out[i] = u <= v || u != u ? u : v;
     }
 };
 

@@ -3,6 +3,8 @@
 // temporary file and renamed: an interrupted save never leaves a half-written checkpoint.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 
 #include "nn/module.h"
@@ -15,8 +17,17 @@ void save_weights(const Module& module, const std::string& path,
                   const std::string& model_name = "");
 
 // Reads `path` and loads it (see Module::load_state_dict); errors name the file. A file written
-// by PyTorch (no metadata) is accepted whatever model_name is.
+// by PyTorch (no metadata) is accepted whatever model_name is. A float tensor holding NaN or Inf
+// is an error naming it (a diverged checkpoint would otherwise evaluate to a plausible-looking
+// score); allow_nonfinite loads it anyway, with a warning on stderr.
 LoadReport load_weights(Module& module, const std::string& path, bool strict = true,
-                        const std::string& model_name = "");
+                        const std::string& model_name = "", bool allow_nonfinite = false);
+
+// How many NaN / Inf values a CPU tensor holds (0 for integer dtypes).
+int64_t count_nonfinite(const Tensor& cpu_tensor);
+// Errors (or, with allow, warns) on the first tensor of `tensors` holding NaN / Inf; `path`
+// names the file in the message.
+void check_finite_weights(const std::map<std::string, Tensor>& tensors, const std::string& path,
+                          bool allow);
 
 } // namespace pg::nn

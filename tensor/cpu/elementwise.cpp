@@ -46,7 +46,7 @@ void unary_forward(UnaryOp op, float* y, const float* x, int64_t n, float alpha,
         map(y, x, n, [=](float v) { return v < alpha ? alpha : (v > beta ? beta : v); });
         break;
     case UnaryOp::relu:
-        map(y, x, n, [](float v) { return v > 0.f ? v : 0.f; });
+        map(y, x, n, [](float v) { return v < 0.f ? 0.f : v; }); // NaN stays NaN, as in PyTorch
         break;
     case UnaryOp::leaky_relu:
         map(y, x, n, [=](float v) { return v > 0.f ? v : alpha * v; });
@@ -174,10 +174,11 @@ void binary_forward(BinaryOp op, float* out, const float* a, const float* b,
         binary_map(out, a, b, g, [](float u, float v) { return u / v; });
         break;
     case BinaryOp::maximum:
-        binary_map(out, a, b, g, [](float u, float v) { return u >= v ? u : v; });
+        // NaN in either operand wins, as torch.maximum / minimum
+        binary_map(out, a, b, g, [](float u, float v) { return u >= v || u != u ? u : v; });
         break;
     case BinaryOp::minimum:
-        binary_map(out, a, b, g, [](float u, float v) { return u <= v ? u : v; });
+        binary_map(out, a, b, g, [](float u, float v) { return u <= v || u != u ? u : v; });
         break;
     }
 }
