@@ -20,6 +20,7 @@
 
 #include "seg/svg_chart.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace pg::seg {
 
@@ -447,19 +448,7 @@ std::string render_report(const std::string& run_dir) {
 
 void write_report(const std::string& run_dir) {
     std::string html = render_report(run_dir);
-    fs::path path = fs::path(run_dir) / "report.html", tmp = path;
-    tmp += ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        PG_CHECK(out.good(), "report: cannot write ", tmp.string());
-        out.write(html.data(), std::streamsize(html.size()));
-        out.close();
-        PG_CHECK(out.good(), "report: writing ", tmp.string(), " failed");
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    PG_CHECK(!ec, "report: cannot rename ", tmp.string(), " to ", path.string(), ": ",
-             ec.message());
+    write_file_atomic((fs::path(run_dir) / "report.html").string(), "report", html);
 }
 
 } // namespace pg::seg

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace pg {
 
@@ -172,10 +173,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     }
     std::string text = header.dump();
     text.append((8 - text.size() % 8) % 8, ' '); // keep the data section 8-byte aligned
-    std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        PG_CHECK(out.good(), path, ": cannot open ", tmp, " for writing");
+    write_file_atomic(path, "save_safetensors", [&](std::ostream& out) {
         uint64_t n = text.size();
         for (int i = 0; i < 8; i++) out.put(char((n >> (8 * i)) & 0xff));
         out.write(text.data(), std::streamsize(text.size()));
@@ -183,11 +181,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
             Tensor host = t.to(Device::cpu());
             out.write(static_cast<const char*>(host.raw()), std::streamsize(host.nbytes()));
         }
-        out.flush();
-        PG_CHECK(out.good(), path, ": write to ", tmp, " failed (disk full?)");
-    }
-    PG_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp,
-             " into place");
+    });
 }
 
 } // namespace pg

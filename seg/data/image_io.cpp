@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 // Defined in Debian's libstb (stb_image_write.c) but not declared in its header.
 extern "C" unsigned char* stbi_zlib_compress(unsigned char* data, int data_len, int* out_len,
@@ -161,14 +162,7 @@ LabelMap read_label_png(const std::string& path) {
 // ---- writing ----
 
 static void write_atomically(const std::string& path, const std::string& bytes) {
-    std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary);
-        PG_CHECK(out.good(), tmp, ": cannot open for writing");
-        out.write(bytes.data(), std::streamsize(bytes.size()));
-        PG_CHECK(out.good(), tmp, ": write failed (disk full?)");
-    }
-    PG_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
+    write_file_atomic(path, "image", bytes);
 }
 
 static void append_stb(void* context, void* data, int size) {

@@ -13,6 +13,7 @@
 
 #include "seg/synth/shapes.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 #include "tensor/generator.h"
 
 namespace pg::seg::synth {
@@ -59,10 +60,7 @@ std::string city_of(const std::string& stem) { return stem.substr(0, stem.find('
 
 void write_text(const fs::path& path, const std::string& text) {
     fs::create_directories(path.parent_path());
-    std::ofstream out(path, std::ios::binary);
-    PG_CHECK(out.good(), "synth: cannot write ", path.string());
-    out << text;
-    PG_CHECK(out.good(), "synth: write failed for ", path.string(), " (disk full?)");
+    write_file_atomic(path.string(), "synth", text);
 }
 
 void write_list(const fs::path& path, const std::vector<std::string>& lines) {

@@ -10,6 +10,7 @@
 #include "seg/data_config.h"
 #include "seg/report.h"
 #include "seg/visualize.h"
+#include "tensor/file_io.h"
 #include "tensor/profiler.h"
 
 namespace pg::seg {
@@ -56,7 +57,7 @@ void profile_steps(int64_t parameters, int64_t steps, const std::string& run_dir
     std::string table = head + profiler::format_table(profiler::snapshot(), 40, wall_ms);
     std::printf("%s", table.c_str());
     std::string path = (fs::path(run_dir) / "profile.txt").string();
-    std::ofstream(path, std::ios::trunc) << table;
+    write_file_atomic(path, "profile", table);
     std::printf("written to %s\n", path.c_str());
 }
 

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace pg::seg {
 
@@ -27,9 +28,7 @@ static void truncate_after(const std::string& path, int64_t max_step) {
             kept += line + "\n";
     }
     in.close();
-    std::string tmp = path + ".tmp";
-    std::ofstream(tmp, std::ios::trunc) << kept;
-    fs::rename(tmp, path);
+    write_file_atomic(path, "metrics", kept);
 }
 
 MetricsLog::MetricsLog(const std::string& path, int64_t resume_step) : path_(path) {
@@ -77,6 +76,44 @@ std::vector<std::pair<std::string, double>> StepWindow::mean_extra() const {
 }
 
 void StepWindow::clear() { *this = StepWindow(); }
+
+// Term i is stored as "<prefix><kind>.<iii>.<name>": the zero-padded index keeps the order in
+// the (sorted) map of numbers.
+static void save_terms(const std::vector<std::pair<std::string, double>>& terms,
+                       std::map<std::string, double>& numbers, const std::string& prefix) {
+    char index[16];
+    for (size_t i = 0; i < terms.size(); i++) {
+        std::snprintf(index, sizeof index, "%03zu.", i);
+        numbers[prefix + index + terms[i].first] = terms[i].second;
+    }
+}
+
+static std::vector<std::pair<std::string, double>>
+restore_terms(const std::map<std::string, double>& numbers, const std::string& prefix) {
+    std::vector<std::pair<std::string, double>> terms;
+    for (auto it = numbers.lower_bound(prefix); it != numbers.end(); ++it) {
+        if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+        terms.emplace_back(it->first.substr(prefix.size() + 4), it->second); // after "iii."
+    }
+    return terms;
+}
+
+void StepWindow::save(std::map<std::string, double>& numbers, const std::string& prefix) const {
+    numbers[prefix + "steps"] = double(steps_);
+    numbers[prefix + "loss"] = loss_sum_;
+    save_terms(losses_, numbers, prefix + "losses.");
+    save_terms(extra_, numbers, prefix + "extra.");
+}
+
+void StepWindow::restore(const std::map<std::string, double>& numbers, const std::string& prefix) {
+    clear();
+    auto steps = numbers.find(prefix + "steps");
+    if (steps == numbers.end()) return;
+    steps_ = int64_t(steps->second);
+    loss_sum_ = numbers.at(prefix + "loss");
+    losses_ = restore_terms(numbers, prefix + "losses.");
+    extra_ = restore_terms(numbers, prefix + "extra.");
+}
 
 // NaN / inf are not JSON: written as null.
 static nlohmann::json number(double v) {
