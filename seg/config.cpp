@@ -6,9 +6,11 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace pg::seg {
 
@@ -28,14 +30,32 @@ Config::Config(std::unique_ptr<Impl> impl, std::string source, std::string prefi
     : impl_(std::move(impl)), source_(std::move(source)), prefix_(std::move(prefix)) {}
 Config::Config(const Config& other)
     : impl_(std::make_unique<Impl>(Impl{YAML::Clone(other.impl_->root)})), source_(other.source_),
-      prefix_(other.prefix_) {}
+      prefix_(other.prefix_), guard_(other.guard_) {}
 Config& Config::operator=(const Config& other) {
     impl_ = std::make_unique<Impl>(Impl{YAML::Clone(other.impl_->root)});
     source_ = other.source_;
     prefix_ = other.prefix_;
+    guard_ = other.guard_;
     return *this;
 }
 Config::~Config() = default;
+
+// yaml-cpp keeps both entries of a key written twice in one mapping and lookups see only the
+// first, so a repeated section or key is an error instead of one copy silently ignored.
+static void check_no_repeated_keys(const YAML::Node& node, const std::string& name,
+                                   const std::string& prefix) {
+    if (!node.IsMap()) return;
+    std::map<std::string, int> line_of;
+    for (const auto& kv : node) {
+        std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+        std::string full = prefix.empty() ? key : prefix + "." + key;
+        int line = kv.first.Mark().line + 1;
+        auto [seen, fresh] = line_of.emplace(key, line);
+        PG_CHECK(fresh, name, ": '", full, "' is given twice (lines ", seen->second, " and ", line,
+                 "); merge the two");
+        check_no_repeated_keys(kv.second, name, full);
+    }
+}
 
 static YAML::Node parse_yaml(const std::string& yaml, const std::string& name) {
     YAML::Node root;
@@ -44,6 +64,7 @@ static YAML::Node parse_yaml(const std::string& yaml, const std::string& name) {
     } catch (const YAML::Exception& e) { throw Error(name + ": not valid YAML: " + e.what()); }
     if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
     PG_CHECK(root.IsMap(), name, ": the top level must be a mapping of sections");
+    check_no_repeated_keys(root, name, "");
     return root;
 }
 
@@ -133,7 +154,19 @@ static YAML::Node find(const YAML::Node& root, const std::string& key) {
     return node;
 }
 
+void Config::guard_keys(std::function<bool(const std::string&)> known) {
+    guard_ = std::make_shared<std::function<bool(const std::string&)>>(std::move(known));
+}
+
+void Config::check_guard(const std::string& key) const {
+    if (!guard_) return;
+    std::string full = full_key(prefix_, key);
+    PG_CHECK((*guard_)(full), "internal: config key '", full,
+             "' is read but not declared in seg/config_keys.cpp");
+}
+
 bool Config::has(const std::string& key) const {
+    check_guard(key);
     YAML::Node n = find(impl_->root, key);
     return n.IsDefined() && !n.IsNull();
 }
@@ -158,6 +191,7 @@ static YAML::Node require(const YAML::Node& root, const std::string& source,
 
 #define PG_CONFIG_GETTERS(Type, name, expected)                                                    \
     Type Config::name(const std::string& key) const {                                              \
+        check_guard(key);                                                                          \
         return convert<Type>(require(impl_->root, source_, prefix_, key), source_,                 \
                              full_key(prefix_, key), expected);                                    \
     }
@@ -185,9 +219,17 @@ std::string Config::get_string(const std::string& key, const std::string& fallba
 }
 
 Config Config::section(const std::string& key) const {
+    check_guard(key);
     YAML::Node n = require(impl_->root, source_, prefix_, key);
     PG_CHECK(n.IsMap(), source_, ": '", full_key(prefix_, key), "' must be a section");
-    return Config(std::make_unique<Impl>(Impl{YAML::Clone(n)}), source_, full_key(prefix_, key));
+    Config out(std::make_unique<Impl>(Impl{YAML::Clone(n)}), source_, full_key(prefix_, key));
+    out.guard_ = guard_;
+    return out;
+}
+
+bool Config::is_section(const std::string& key) const {
+    YAML::Node n = find(impl_->root, key);
+    return n.IsDefined() && n.IsMap();
 }
 
 std::vector<std::string> Config::keys() const {
@@ -202,14 +244,6 @@ std::string Config::to_yaml() const {
     return std::string(out.c_str()) + "\n";
 }
 
-void Config::save(const std::string& path) const {
-    std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp);
-        PG_CHECK(out.good(), tmp, ": cannot open for writing");
-        out << to_yaml();
-    }
-    PG_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
-}
+void Config::save(const std::string& path) const { write_file_atomic(path, "config", to_yaml()); }
 
 } // namespace pg::seg

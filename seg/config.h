@@ -3,6 +3,7 @@
 // file, the key, the value and what was expected, and the effective config written back as YAML.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,16 +41,23 @@ class Config {
 
     // The sub-tree under `key` as its own Config (same source name, keys relative to it).
     Config section(const std::string& key) const;
-    std::vector<std::string> keys() const; // the direct children of this (map) node
-    std::string to_yaml() const;           // the effective configuration
+    std::vector<std::string> keys() const;         // the direct children of this (map) node
+    bool is_section(const std::string& key) const; // present and a mapping
+    // From now on every lookup (get_*, has, section) of this config and of the sections taken
+    // from it passes its full dotted key to `known`; a key it rejects is an internal error (a
+    // read that seg/config_keys.cpp does not declare).
+    void guard_keys(std::function<bool(const std::string&)> known);
+    std::string to_yaml() const; // the effective configuration
     void save(const std::string& path) const;
 
   private:
     struct Impl;
     Config(std::unique_ptr<Impl> impl, std::string source, std::string prefix);
+    void check_guard(const std::string& key) const;
     std::unique_ptr<Impl> impl_;
     std::string source_;
     std::string prefix_; // dotted path of this section inside the file, for error messages
+    std::shared_ptr<std::function<bool(const std::string&)>> guard_; // shared with sections
 };
 
 } // namespace pg::seg
