@@ -2,7 +2,9 @@
 // generator seeds and offsets: 64-bit) travel as JSON strings in the metadata, not as tensors.
 #include "nn/train_state.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
@@ -40,6 +42,16 @@ void save_train_state(const std::string& path, const TrainState& state) {
     save_safetensors(path, tensors, {{kKind, scalars.dump()}});
 }
 
+// A decimal count written by save_train_state: digits only ("1x", "-1" and "" are refused, where
+// std::stoll would read "1x" as 1).
+static uint64_t parse_count(const std::string& text, const char* what) {
+    bool digits =
+        !text.empty() && text.size() <= 20 &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits) throw std::invalid_argument(std::string(what) + " '" + text + "' is not a count");
+    return std::stoull(text);
+}
+
 TrainState load_train_state(const std::string& path) {
     SafetensorsFile file = read_safetensors(path);
     auto it = file.metadata.find(kKind);
@@ -49,12 +61,12 @@ TrainState load_train_state(const std::string& path) {
     TrainState state;
     try {
         nlohmann::json scalars = nlohmann::json::parse(it->second);
-        state.step = std::stoll(scalars.at("step").get<std::string>());
-        state.epoch = std::stoll(scalars.at("epoch").get<std::string>());
+        state.step = int64_t(parse_count(scalars.at("step").get<std::string>(), "step"));
+        state.epoch = int64_t(parse_count(scalars.at("epoch").get<std::string>(), "epoch"));
         if (scalars.contains("generators"))
             for (const auto& [name, g] : scalars["generators"].items())
-                state.generators[name] = {std::stoull(g.at(0).get<std::string>()),
-                                          std::stoull(g.at(1).get<std::string>())};
+                state.generators[name] = {parse_count(g.at(0).get<std::string>(), "seed"),
+                                          parse_count(g.at(1).get<std::string>(), "offset")};
         if (scalars.contains("numbers"))
             for (const auto& [name, v] : scalars["numbers"].items())
                 state.numbers[name] = v.get<double>();

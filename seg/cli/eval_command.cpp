@@ -12,8 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/checkpoint.h"
+#include "seg/config_keys.h"
 #include "seg/model_config.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace pg::seg {
 
@@ -26,21 +28,26 @@ static void check_split(const std::string& command, const Config& config,
              " section (expected e.g. dataset.val with the split's list and eval settings)");
 }
 
+void check_input_file(const std::string& what, const std::string& path) {
+    PG_CHECK(fs::exists(path), what, " '", path, "' does not exist");
+    PG_CHECK(!fs::is_directory(path), what, " '", path, "' is a folder, expected a file");
+    PG_CHECK(fs::is_regular_file(path), what, " '", path, "' is not a regular file");
+}
+
 LoadedNet load_net(const std::string& command, const std::string& config_path,
                    const std::vector<std::string>& overrides, const std::string& weights,
-                   const Device& device, const std::string& split) {
-    PG_CHECK(fs::is_regular_file(config_path), command, ": config file '", config_path,
-             "' does not exist");
-    PG_CHECK(fs::is_regular_file(weights), command, ": weights file '", weights,
-             "' does not exist");
+                   const Device& device, const std::string& split, bool allow_nonfinite) {
+    check_input_file(command + ": config file", config_path);
+    check_input_file(command + ": weights file", weights);
     Config config = Config::load(config_path, overrides);
+    check_config_keys(config);
     PG_CHECK(config.has("net"), command, ": ", config_path, " has no `net` section");
     PG_CHECK(config.has("dataset"), command, ": ", config_path, " has no `dataset` section");
     if (!split.empty()) check_split(command, config, split);
     nn::SegmenterOptions options = segmenter_options(config.section("net"));
     Generator gen(0); // the initial values are all overwritten by the strict load
     std::shared_ptr<nn::SegmentationNet> net = nn::build_segmenter(options, gen);
-    nn::load_weights(*net, weights, /*strict=*/true, nn::segmenter_name(options));
+    nn::load_weights(*net, weights, /*strict=*/true, nn::segmenter_name(options), allow_nonfinite);
     net->to(device);
     net->eval();
     return LoadedNet{config, net};
@@ -99,15 +106,14 @@ static std::string extra_fields(const EvalArgs& a, const ConfusionMatrix& cm) {
 static void write_text(const std::string& path, const std::string& text) {
     fs::path parent = fs::path(path).parent_path();
     if (!parent.empty()) fs::create_directories(parent);
-    std::ofstream out(path);
-    out << text << "\n";
-    PG_CHECK(out.good(), "eval: cannot write ", path);
+    write_file_atomic(path, "eval --out", text + "\n");
 }
 
 std::string run_eval(const EvalArgs& a) {
     check_eval_args(a);
     Device device = parse_device(a.device);
-    LoadedNet run = load_net("eval", a.config, a.overrides, a.weights, device, a.split);
+    LoadedNet run =
+        load_net("eval", a.config, a.overrides, a.weights, device, a.split, a.allow_nonfinite);
     apply_eval_overrides(a, run.config);
     Config dataset = run.config.section("dataset");
     const int num_classes = int(run.net->num_classes());
@@ -140,6 +146,8 @@ std::function<void()> add_eval_command(CLI::App& app) {
     cmd->add_option("--config", args->config, "run config (YAML with dataset and net sections)")
         ->required();
     cmd->add_option("--weights", args->weights, "checkpoint (.safetensors)")->required();
+    cmd->add_flag("--allow-nonfinite", args->allow_nonfinite,
+                  "load weights that hold NaN / Inf (an error otherwise)");
     cmd->add_option("--split", args->split, "dataset subsection to evaluate")
         ->capture_default_str();
     cmd->add_option("--mode", args->mode, "whole, center_crop or sliding (default: the config's)");

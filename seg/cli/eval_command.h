@@ -24,6 +24,7 @@ struct EvalArgs {
     bool flip = false;                  // true: overrides dataset.<split>.flip
     int64_t limit = 0;                  // > 0: only the first `limit` images
     std::string out;                    // result JSON; empty: none written
+    bool allow_nonfinite = false;       // load weights holding NaN / Inf (with a warning)
     std::vector<std::string> overrides; // --set key=value
 };
 
@@ -49,7 +50,10 @@ struct LoadedNet {
 // the weights are read), weights that do not load.
 LoadedNet load_net(const std::string& command, const std::string& config_path,
                    const std::vector<std::string>& overrides, const std::string& weights,
-                   const Device& device, const std::string& split = "");
+                   const Device& device, const std::string& split = "",
+                   bool allow_nonfinite = false);
+// Errors unless `path` is an existing regular file: "<what> 'path' does not exist / is a folder".
+void check_input_file(const std::string& what, const std::string& path);
 // Prints "<command>: 40% (4/10 images)" to stderr each time another tenth is done (only when
 // there are at least 10 images).
 std::function<void(const EvalProgress&)> progress_printer(const std::string& command);

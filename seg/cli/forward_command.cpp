@@ -11,6 +11,7 @@
 
 #include "autograd/ops.h"
 #include "nn/checkpoint.h"
+#include "seg/config_keys.h"
 #include "seg/model_config.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
@@ -34,10 +35,12 @@ static Tensor read_input(const std::string& path) {
 
 void run_forward(const ForwardArgs& a) {
     Config config = Config::load(a.model, a.overrides);
+    check_config_keys(config);
     nn::SegmenterOptions options = segmenter_options(config.section("net"));
     Generator gen(0);
     std::shared_ptr<nn::SegmentationNet> net = nn::build_segmenter(options, gen);
-    nn::load_weights(*net, a.weights, /*strict=*/true, nn::segmenter_name(options));
+    nn::load_weights(*net, a.weights, /*strict=*/true, nn::segmenter_name(options),
+                     a.allow_nonfinite);
     if (!a.save_weights.empty())
         nn::save_weights(*net, a.save_weights, nn::segmenter_name(options));
     Device device = parse_device(a.device);
@@ -65,6 +68,8 @@ std::function<void()> add_forward_command(CLI::App& app) {
     cmd->add_option("--model", args->model, "YAML config with a `net` section")->required();
     cmd->add_option("--weights", args->weights, "weights (.safetensors, PyTorch names)")
         ->required();
+    cmd->add_flag("--allow-nonfinite", args->allow_nonfinite,
+                  "load weights that hold NaN / Inf (an error otherwise)");
     cmd->add_option("--input", args->input, "input tensor file (N, 3, H, W) f32")->required();
     cmd->add_option("--output", args->output, "where to write the outputs")->required();
     cmd->add_option("--device", args->device, "cpu or cuda:0");

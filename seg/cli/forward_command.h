@@ -11,7 +11,8 @@ namespace pg::seg {
 struct ForwardArgs {
     std::string model, weights, input, output, device = "cpu";
     std::vector<std::string> overrides; // --set net.key=value
-    std::string save_weights; // also write the loaded weights back out (pixelgrad's writer)
+    std::string save_weights;     // also write the loaded weights back out (pixelgrad's writer)
+    bool allow_nonfinite = false; // load weights holding NaN / Inf (with a warning)
 };
 
 // What `pixelgrad forward` does: builds the network of `model`, loads `weights` strictly (a file

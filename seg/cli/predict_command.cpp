@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "autograd/node.h"
 #include "seg/cli/eval_command.h"
@@ -23,6 +24,7 @@ namespace fs = std::filesystem;
 struct ImageSource {
     Dataset data;                   // used when `files` is empty
     std::vector<std::string> files; // --images
+    std::vector<std::string> ids;   // the output name of each file
     int64_t size() const { return files.empty() ? data.size() : int64_t(files.size()); }
 };
 
@@ -44,12 +46,26 @@ static std::vector<std::string> list_images(const std::string& dir) {
     return files;
 }
 
-// Sample i of the source: from the dataset (label when labelled), or the file (id = its stem).
+// The output name of each file: its stem, or stem_ext where another file shares the stem
+// (x.jpg and x.png -> x_jpg and x_png), so no prediction is written over another.
+static std::vector<std::string> output_ids(const std::vector<std::string>& files) {
+    std::map<std::string, int> uses;
+    for (const std::string& f : files) uses[fs::path(f).stem().string()]++;
+    std::vector<std::string> ids;
+    for (const std::string& f : files) {
+        std::string stem = fs::path(f).stem().string();
+        ids.push_back(uses[stem] == 1 ? stem
+                                      : stem + "_" + fs::path(f).extension().string().substr(1));
+    }
+    return ids;
+}
+
+// Sample i of the source: from the dataset (label when labelled), or the file (id from output_ids).
 static Sample load_sample(const ImageSource& source, int64_t i) {
     if (source.files.empty()) return source.data.load(i);
     Sample s;
     s.image = read_image(source.files[size_t(i)]);
-    s.id = fs::path(source.files[size_t(i)]).stem().string();
+    s.id = source.ids[size_t(i)];
     return s;
 }
 
@@ -60,10 +76,11 @@ int64_t run_predict(const PredictArgs& a) {
     PG_CHECK(a.limit >= 0, "predict: --limit ", a.limit, " must not be negative");
     ImageSource source;
     if (!a.images.empty()) source.files = list_images(a.images);
+    source.ids = output_ids(source.files);
     const std::string split = a.split.empty() ? "val" : a.split;
     Device device = parse_device(a.device);
     LoadedNet run = load_net("predict", a.config, a.overrides, a.weights, device,
-                             a.images.empty() ? split : "");
+                             a.images.empty() ? split : "", a.allow_nonfinite);
     Config dataset = run.config.section("dataset");
     const int num_classes = int(run.net->num_classes());
     if (a.images.empty()) source.data = open_split(dataset, split, num_classes);
@@ -105,6 +122,8 @@ std::function<void()> add_predict_command(CLI::App& app) {
     cmd->add_option("--config", args->config, "run config (YAML with dataset and net sections)")
         ->required();
     cmd->add_option("--weights", args->weights, "checkpoint (.safetensors)")->required();
+    cmd->add_flag("--allow-nonfinite", args->allow_nonfinite,
+                  "load weights that hold NaN / Inf (an error otherwise)");
     CLI::Option* split =
         cmd->add_option("--split", args->split, "dataset subsection (default val)");
     cmd->add_option("--images", args->images, "a folder of .jpg / .png images instead of a split")

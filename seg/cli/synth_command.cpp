@@ -36,22 +36,28 @@ CLI::App* add_synth_command(CLI::App& app, SynthArgs& a) {
     cmd->add_option("--layout", a.layout, "voc, cityscapes or gtav")->capture_default_str();
     cmd->add_option("--style", a.style, "source (flat, sharp) or target (textured, shifted, noisy)")
         ->capture_default_str();
-    cmd->add_option("--train", a.train, "train images (default 512)");
-    cmd->add_option("--val", a.val, "val images (default 128; 0 for gtav)");
+    cmd->add_option("--train", a.train, "train images (default 512)")->check(CLI::PositiveNumber);
+    cmd->add_option("--val", a.val, "val images (default 128; 0 for gtav)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--size", a.size, "N or HxW (default voc 64, cityscapes 64x128, gtav 72x128)");
-    cmd->add_option("--classes", a.classes, "K: background + K-1 shapes")->capture_default_str();
+    cmd->add_option("--classes", a.classes, "K: background + K-1 shapes")
+        ->capture_default_str()
+        ->check(CLI::Range(2, 255));
     cmd->add_option("--seed", a.seed, "world seed")->capture_default_str();
     cmd->add_option("--splits", a.splits, "labeled-subset sizes (default train/32,/16,/8,/4)")
         ->delimiter(',');
-    cmd->add_option("--max-objects", a.max_objects, "objects per image: 2..N")
-        ->capture_default_str();
+    cmd->add_option("--max-objects", a.max_objects, "at most N objects per image (N >= 1)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
     cmd->add_option("--object-size", a.object_size,
                     "MIN,MAX object radius / shorter image side (default 0.09,0.3)")
         ->delimiter(',')
         ->expected(2);
-    cmd->add_option("--clutter", a.clutter, "max background clutter items per image (default 4)");
+    cmd->add_option("--clutter", a.clutter, "max background clutter items per image (default 4)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--void-width", a.void_width, "void band inside object outlines (px), 0: none")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     cmd->add_flag("--force", a.force,
                   "write into a non-empty directory (a previous world is removed)");
     cmd->add_flag("--train-ids", a.train_ids, "cityscapes: also write _gtFine_labelTrainIds.png");

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 namespace pg::seg {
@@ -21,13 +22,17 @@ std::function<void()> add_train_command(CLI::App& app) {
                   "continue the run in --run-dir from its last checkpoint (bit-exact on the CPU)");
     cmd->add_option("--device", options->device, "cpu or cuda:0 (default: trainer.device)");
     cmd->add_option("--stop-after", options->stop_after,
-                    "stop after this many steps (a last checkpoint is written; --resume goes on)");
+                    "stop after this many steps (a last checkpoint is written; --resume goes on)")
+        ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
     cmd->add_option("--profile", options->profile_steps,
-                    "time every kernel over N steps, print the table and stop");
+                    "time every kernel over N steps, print the table and stop")
+        ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
     cmd->add_flag("-q,--quiet", options->quiet, "no progress lines");
     return [cmd, options] {
         if (!cmd->parsed()) return;
         TrainResult r = train(*options);
+        std::fflush(stdout);
+        if (r.stop_signal) std::exit(128 + r.stop_signal); // 130 (SIGINT) / 143 (SIGTERM)
         if (options->profile_steps > 0) return;
         if (r.best_miou >= 0)
             std::printf("best mIoU %.2f at step %lld; run: %s\n", 100 * r.best_miou,

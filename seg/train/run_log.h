@@ -38,6 +38,11 @@ class StepWindow {
     std::vector<std::pair<std::string, double>> mean_losses() const;
     std::vector<std::pair<std::string, double>> mean_extra() const;
     void clear();
+    // The window in a training state's numbers ("<prefix>steps", "<prefix>loss", one entry per
+    // term in first-seen order), so a run resumed mid-window logs the rows an uninterrupted run
+    // logs. restore() of a state without them leaves the window empty.
+    void save(std::map<std::string, double>& numbers, const std::string& prefix) const;
+    void restore(const std::map<std::string, double>& numbers, const std::string& prefix);
 
   private:
     int64_t steps_ = 0;

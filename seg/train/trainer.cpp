@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include "nn/optim.h"
 #include "nn/schedule.h"
 #include "nn/segmenter.h"
+#include "seg/config_keys.h"
 #include "seg/data_config.h"
 #include "seg/evaluate.h"
 #include "seg/model_config.h"
@@ -24,6 +26,7 @@
 #include "seg/train/finish.h"
 #include "seg/train/run_log.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 #include "tensor/safetensors.h"
 
 namespace pg::seg {
@@ -54,6 +57,7 @@ struct Run {
     double best_miou = -1, last_miou = -1;
     int64_t best_step = 0;
     std::unique_ptr<MetricsLog> metrics;
+    StepWindow window; // the logging window in progress (saved with `last`)
 };
 
 static std::string checkpoint(const Run& run, const std::string& name) {
@@ -72,6 +76,7 @@ static void load_pretrained(Run& run) {
                               run.net_options.arch == nn::SegArch::deeplabv3plus ? "encoder." : "");
     std::map<std::string, Tensor> loaded;
     for (auto& [key, t] : load_safetensors(path)) loaded[prefix + key] = t;
+    nn::check_finite_weights(loaded, path, /*allow=*/false);
     nn::LoadReport report = run.model->load_state_dict(loaded, /*strict=*/false);
     size_t used = loaded.size() - report.unexpected.size() - report.mismatched.size();
     PG_CHECK(used > 0, run.config.source(), ": saver.pretrain ", path,
@@ -127,21 +132,37 @@ static std::unique_ptr<nn::Optimizer> make_optimizer(const Run& run) {
     return std::make_unique<nn::AdamW>(groups, o);
 }
 
-// The run directory: a new run refuses one that already holds a run, so nothing is overwritten.
+// The run directory. A run exists once its first `last` checkpoint does (last.state is the commit
+// point): a new run refuses such a folder, so nothing is overwritten, and --resume needs one. A
+// folder whose run failed before its first checkpoint holds nothing to continue: a new run
+// replaces its metrics.jsonl, eval.json and best checkpoint (saying so).
 static fs::path prepare_run_dir(const Config& config, const TrainOptions& o) {
     std::string dir = o.run_dir.empty() ? config.get_string("saver.snapshot_dir", "") : o.run_dir;
     PG_CHECK(!dir.empty(), config.source(),
              ": no run directory: set saver.snapshot_dir or pass --run-dir");
     fs::path p(dir);
+    PG_CHECK(!fs::exists(p) || fs::is_directory(p), "train: the run directory ", dir,
+             " exists and is not a folder");
+    bool has_run = fs::exists(p / "checkpoints" / "last.state.safetensors");
     if (o.resume) {
-        PG_CHECK(fs::exists(p / "checkpoints" / "last.state.safetensors"),
+        PG_CHECK(has_run,
                  "train --resume: ", (p / "checkpoints" / "last.state.safetensors").string(),
-                 " does not exist (nothing to resume in ", dir, ")");
-    } else {
-        PG_CHECK(!fs::exists(p / "metrics.jsonl") && !fs::exists(p / "checkpoints"),
-                 "train: the run directory ", dir,
-                 " already holds a run; pass --resume to continue it, or choose another --run-dir");
+                 " does not exist (nothing to resume in ", dir,
+                 "; a run that stopped before its first checkpoint starts again without --resume)");
+        return p;
     }
+    PG_CHECK(!has_run, "train: the run directory ", dir,
+             " already holds a run; pass --resume to continue it, or choose another --run-dir");
+    bool leftovers = false;
+    for (const fs::path& f :
+         {p / "metrics.jsonl", p / "eval.json", p / "checkpoints" / "best.safetensors",
+          p / "checkpoints" / "last.safetensors"})
+        leftovers |= fs::remove(f);
+    if (leftovers)
+        std::fprintf(stderr,
+                     "train: %s held a run that stopped before its first checkpoint; starting it "
+                     "again\n",
+                     dir.c_str());
     return p;
 }
 
@@ -220,11 +241,15 @@ static void save_last(Run& run) {
     s.numbers["best_miou"] = run.best_miou;
     s.numbers["best_step"] = double(run.best_step);
     s.numbers["last_miou"] = run.last_miou;
+    run.window.save(s.numbers, "window.");
     run.method->save_state(s);
-    // The state file holds everything; last.safetensors is the same weights for eval / predict.
-    nn::save_train_state(checkpoint(run, "last.state.safetensors"), s);
+    // The state file holds everything and is written last: it is the commit point. A kill between
+    // the two renames leaves last.safetensors one checkpoint ahead, and resume() rewrites it from
+    // the state, so the pair agrees again before training goes on.
     nn::save_weights(*run.model, checkpoint(run, "last.safetensors"),
                      nn::segmenter_name(run.net_options));
+    crash_point("train:between-checkpoint-files");
+    nn::save_train_state(checkpoint(run, "last.state.safetensors"), s);
 }
 
 static void resume(Run& run) {
@@ -239,7 +264,10 @@ static void resume(Run& run) {
     run.best_step = int64_t(s.numbers.at("best_step"));
     run.last_miou = s.numbers.at("last_miou");
     run.method->load_state(s);
+    run.window.restore(s.numbers, "window.");
     run.step = s.step;
+    nn::save_weights(*run.model, checkpoint(run, "last.safetensors"),
+                     nn::segmenter_name(run.net_options));
     run.loader->seek(run.step / run.steps_per_epoch, run.step % run.steps_per_epoch);
     if (!run.options.quiet)
         std::printf("resumed %s at step %lld\n", run.dir.c_str(), (long long)run.step);
@@ -273,9 +301,7 @@ static void evaluate_and_log(Run& run) {
     nlohmann::json extra{{"checkpoint", "best"}, {"step", run.step}, {"epoch", epoch}};
     int64_t images = run.eval_limit > 0 ? std::min(run.eval_limit, run.val.size()) : run.val.size();
     std::string text = eval_json(cm, run.class_names, eo, images, extra.dump());
-    std::string tmp = (run.dir / "eval.json.tmp").string();
-    std::ofstream(tmp, std::ios::trunc) << text << "\n";
-    fs::rename(tmp, run.dir / "eval.json");
+    write_file_atomic((run.dir / "eval.json").string(), "train", text + "\n");
 }
 
 // ---- the loop ----
@@ -307,20 +333,88 @@ static double train_step(Run& run, StepLog& log) {
 
 static bool due(int64_t step, int64_t interval) { return interval > 0 && step % interval == 0; }
 
-TrainResult train(const TrainOptions& options) {
+// ---- Ctrl-C and SIGTERM ----
+// The first SIGINT / SIGTERM asks the loop to stop once the step in progress is done: it writes
+// `last`, says how to resume, and the binary exits 128 + signal (130 / 143). A second one ends
+// the process at once (the default action). The handler only records the signal.
+static volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void pg_request_stop(int sig) {
+    if (g_stop_signal != 0) {
+        std::signal(sig, SIG_DFL);
+        std::raise(sig);
+        return;
+    }
+    g_stop_signal = sig;
+}
+
+// Installs the handlers for the training loop's lifetime and restores the previous ones.
+class StopSignals {
+  public:
+    StopSignals() {
+        g_stop_signal = 0;
+        struct sigaction sa {};
+        sa.sa_handler = pg_request_stop;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART; // the loader's reads go on instead of failing with EINTR
+        sigaction(SIGINT, &sa, &old_int_);
+        sigaction(SIGTERM, &sa, &old_term_);
+    }
+    ~StopSignals() {
+        sigaction(SIGINT, &old_int_, nullptr);
+        sigaction(SIGTERM, &old_term_, nullptr);
+    }
+    int received() const { return int(g_stop_signal); }
+
+  private:
+    struct sigaction old_int_ {
+    }, old_term_{};
+};
+
+// The run config: --config, or RUN_DIR/config.yaml for --resume without one; keys checked.
+static Config run_config(const TrainOptions& options) {
     std::string config_path = options.config;
     if (config_path.empty() && options.resume && !options.run_dir.empty())
         config_path = (fs::path(options.run_dir) / "config.yaml").string();
     PG_CHECK(!config_path.empty(), "train: no --config given");
-    Run run(Config::load(config_path, options.overrides));
+    Config config = Config::load(config_path, options.overrides);
+    check_config_keys(config);
+    return config;
+}
+
+// Built in place: the network and the method keep pointers into `run`.
+static void start_run(Run& run, const TrainOptions& options) {
     run.options = options;
     run.dir = prepare_run_dir(run.config, options);
     setup(run);
     fs::create_directories(run.dir / "checkpoints"); // only once the config has proved usable
+    remove_stale_tmp_files(run.dir.string());        // from a process killed while writing
+    remove_stale_tmp_files((run.dir / "checkpoints").string());
     if (options.resume) resume(run);
     run.config.save((run.dir / "config.yaml").string());
     run.metrics = std::make_unique<MetricsLog>((run.dir / "metrics.jsonl").string(),
                                                options.resume ? run.step : -1);
+}
+
+// Writes the train row of the window that ends at this step; returns its mean loss.
+static double log_window(Run& run, Clock::time_point window_start, bool tty) {
+    double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
+    // lr: the backbone group's lr of this step (heads run at head_lr_mult times it).
+    TrainRow row{run.step, run.step / run.steps_per_epoch, run.optimizer->lr(0),
+                 double(run.window.steps()) / std::max(secs, 1e-9), memory_in_use_mib(run.device)};
+    run.metrics->write(train_row_json(row, run.window));
+    if (!run.options.quiet)
+        std::printf(tty ? "\r%s\033[K" : "%s\n",
+                    progress_line(row, run.total_steps, run.window).c_str());
+    std::fflush(stdout);
+    double mean = run.window.mean_loss();
+    run.window.clear();
+    return mean;
+}
+
+TrainResult train(const TrainOptions& options) {
+    Run run(run_config(options));
+    start_run(run, options);
     if (options.profile_steps > 0) {
         profile_steps(run.model->parameter_count(), options.profile_steps, run.dir.string(),
                       [&](StepLog& log) { train_step(run, log); });
@@ -335,35 +429,28 @@ TrainResult train(const TrainOptions& options) {
     TrainResult result;
     result.run_dir = run.dir.string();
     bool tty = isatty(fileno(stdout));
-    StepWindow window;
     auto window_start = Clock::now();
     int64_t stop_at = options.stop_after > 0
                           ? std::min(run.total_steps, run.step + options.stop_after)
                           : run.total_steps;
     bool first_window = true;
+    StopSignals signals;
     // The untrained network's score: the curve's starting point (trainer.eval_at_start).
     if (run.step == 0 && run.eval_interval > 0 &&
         run.config.get_bool("trainer.eval_at_start", false))
         evaluate_and_log(run);
-    while (run.step < stop_at) {
+    while (run.step < stop_at && !signals.received()) {
         StepLog log;
         double loss = train_step(run, log);
-        window.add(log, loss);
-        if (due(run.step, run.log_every) || run.step == stop_at) {
-            double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
-            // lr: the backbone group's lr of this step (heads run at head_lr_mult times it).
-            TrainRow row{run.step, run.step / run.steps_per_epoch, run.optimizer->lr(0),
-                         double(window.steps()) / std::max(secs, 1e-9),
-                         memory_in_use_mib(run.device)};
-            run.metrics->write(train_row_json(row, window));
-            if (first_window) result.first_loss = window.mean_loss();
+        run.window.add(log, loss);
+        crash_point("train:after-step");
+        // Rows at the logging interval only (and at the very end), so a run stopped and resumed
+        // mid-window logs the rows of an uninterrupted run: the window is saved with `last`.
+        if (due(run.step, run.log_every) || run.step == run.total_steps) {
+            double mean = log_window(run, window_start, tty);
+            if (first_window) result.first_loss = mean;
             first_window = false;
-            result.last_loss = window.mean_loss();
-            if (!options.quiet)
-                std::printf(tty ? "\r%s\033[K" : "%s\n",
-                            progress_line(row, run.total_steps, window).c_str());
-            std::fflush(stdout);
-            window.clear();
+            result.last_loss = mean;
             window_start = Clock::now();
         }
         bool eval_now = run.eval_interval > 0 &&
@@ -372,7 +459,8 @@ TrainResult train(const TrainOptions& options) {
             if (tty && !options.quiet) std::printf("\n");
             evaluate_and_log(run);
         }
-        if (eval_now || due(run.step, run.save_every) || run.step == stop_at) save_last(run);
+        if (eval_now || due(run.step, run.save_every) || run.step == stop_at || signals.received())
+            save_last(run);
     }
     if (tty && !options.quiet) std::printf("\n");
     result.steps = run.step;
@@ -380,6 +468,15 @@ TrainResult train(const TrainOptions& options) {
     result.best_step = run.best_step;
     result.last_miou = run.last_miou;
     result.completed = run.step == run.total_steps;
+    result.stop_signal = signals.received();
+    if (result.stop_signal) {
+        std::fprintf(stderr,
+                     "train: stopped by %s after step %lld; the last checkpoint is written. "
+                     "Continue with: pixelgrad train --resume --run-dir %s\n",
+                     result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)run.step,
+                     run.dir.c_str());
+        return result;
+    }
     if (result.completed && options.finish) {
         FinishInputs in{&run.config, run.net_options,  run.val,
                         run.device,  run.dir.string(), run.config.get_int("trainer.overlays", 6)};

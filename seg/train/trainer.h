@@ -48,6 +48,7 @@ struct TrainResult {
     int64_t best_step = 0;
     double last_miou = -1;
     bool completed = false; // reached the configured number of steps
+    int stop_signal = 0;    // SIGINT / SIGTERM when a signal stopped the run (after a checkpoint)
 };
 
 TrainResult train(const TrainOptions& options);
