@@ -1,0 +1,62 @@
+// Running the real `pixelgrad` binary from a test, as a user's shell would: arguments, extra
+// environment, the exit code (or the signal that killed it) and what it printed. Used by the
+// bad-input catalogue and the crash-safety tests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace pg::seg {
+
+struct CliResult {
+    int exit_code = -1; // when the process exited
+    int signal = 0;     // when a signal killed it
+    std::string output; // stdout and stderr together
+};
+
+// Starts `pixelgrad args...` with `env` ("NAME=value") added to this process's environment,
+// output to `log`; returns the child's pid.
+inline pid_t start_pixelgrad(const std::vector<std::string>& args, const std::string& log,
+                             const std::vector<std::string>& env = {}) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE* out = std::freopen(log.c_str(), "w", stdout);
+        if (out == nullptr || dup2(fileno(stdout), 2) < 0) _exit(127);
+        for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
+        std::vector<char*> argv{const_cast<char*>(PG_PIXELGRAD_BINARY)};
+        for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(PG_PIXELGRAD_BINARY, argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+inline CliResult wait_pixelgrad(pid_t pid, const std::string& log) {
+    CliResult r;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    r.output = text.str();
+    return r;
+}
+
+inline CliResult run_pixelgrad(const std::vector<std::string>& args,
+                               const std::vector<std::string>& env = {}) {
+    std::string log = ::testing::TempDir() + "pg_cli_" + std::to_string(getpid()) + ".log";
+    return wait_pixelgrad(start_pixelgrad(args, log, env), log);
+}
+
+} // namespace pg::seg
