@@ -374,8 +374,11 @@ class StopSignals {
 // The run config: --config, or RUN_DIR/config.yaml for --resume without one; keys checked.
 static Config run_config(const TrainOptions& options) {
     std::string config_path = options.config;
-    if (config_path.empty() && options.resume && !options.run_dir.empty())
+    if (config_path.empty() && options.resume && !options.run_dir.empty()) {
         config_path = (fs::path(options.run_dir) / "config.yaml").string();
+        PG_CHECK(fs::exists(config_path), "train --resume: ", options.run_dir,
+                 " holds no run (no config.yaml): nothing to resume");
+    }
     PG_CHECK(!config_path.empty(), "train: no --config given");
     Config config = Config::load(config_path, options.overrides);
     check_config_keys(config);
