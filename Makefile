@@ -3,6 +3,7 @@
 #   make test     build and run every test with ctest
 #   make test-gpu the whole suite with PG_REQUIRE_GPU=1 (a skipped GPU test fails)
 #   make test-numerics  the training-outcome tests under several OpenBLAS kernel sets
+#   make test-asan      the CPU suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    build and run the benchmarks
 #   make demo     synthetic world -> train on few / all labels -> evaluate -> table (CPU, minutes)
 #   make deps     install missing build dependencies (Debian packages)
@@ -12,7 +13,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-gpu test-numerics bench demo format clean
+.PHONY: all deps configure build test test-gpu test-numerics test-asan bench demo format clean
 
 all: build
 
@@ -41,6 +42,17 @@ test-gpu: build
 CORETYPES ?= Haswell Sandybridge Nehalem Prescott
 test-numerics: build
 	BUILD=$(BUILD) tools/test_numerics.sh $(CORETYPES)
+
+# The whole CPU suite built with ASan + UBSan (build-asan/, -O1, no CUDA, no benchmarks): any
+# memory error, leak or undefined behaviour fails its test.
+ASAN_BUILD ?= build-asan
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPG_SANITIZE=address,undefined \
+	  -DPG_WITH_CUDA=OFF -DPG_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 bench: build
 	$(BUILD)/pg_bench --benchmark_counters_tabular=true
