@@ -3,6 +3,7 @@
 // so a typo in a config is caught here rather than after a user has downloaded a dataset.
 #include <filesystem>
 
+#include "seg/config_keys.h"
 #include "seg/data_config.h"
 #include "seg/model_config.h"
 #include "seg/train/method.h"
@@ -27,6 +28,7 @@ TEST(RunConfigs, EveryShippedConfigParses) {
     for (const std::string& path : run_configs()) {
         SCOPED_TRACE(path);
         Config c = Config::load(path);
+        check_config_keys(c); // every key known, read by the config's method; reads guarded
         if (!c.has("trainer")) continue; // configs/nets/*: net sections only
         nn::SegmenterOptions net = segmenter_options(c.section("net"));
         (void)net;
