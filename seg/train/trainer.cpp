@@ -437,6 +437,7 @@ TrainResult train(const TrainOptions& options) {
                           ? std::min(run.total_steps, run.step + options.stop_after)
                           : run.total_steps;
     bool first_window = true;
+    int64_t saved_step = options.resume ? run.step : -1; // the step `last` holds
     StopSignals signals;
     // The untrained network's score: the curve's starting point (trainer.eval_at_start).
     if (run.step == 0 && run.eval_interval > 0 &&
@@ -462,10 +463,15 @@ TrainResult train(const TrainOptions& options) {
             if (tty && !options.quiet) std::printf("\n");
             evaluate_and_log(run);
         }
-        if (eval_now || due(run.step, run.save_every) || run.step == stop_at || signals.received())
+        if (eval_now || due(run.step, run.save_every) || run.step == stop_at ||
+            signals.received()) {
             save_last(run);
+            saved_step = run.step;
+        }
     }
     if (tty && !options.quiet) std::printf("\n");
+    // A signal that came before the first step, or during the last step's evaluation / save.
+    if (signals.received() && saved_step != run.step) save_last(run);
     result.steps = run.step;
     result.best_miou = run.best_miou;
     result.best_step = run.best_step;
