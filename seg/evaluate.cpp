@@ -41,12 +41,9 @@ ConfusionMatrix evaluate(nn::SegmentationNet& net, const Dataset& data,
         Tensor logits = options.mode == EvalMode::sliding
                             ? predict_sliding(net, x, options.crop, options.stride, options.flip)
                             : predict_whole(net, x, options.flip);
-        // NaN / Inf logits (from weights loaded with --allow-nonfinite, or a NaN image) would
-        // still argmax to some class and give a plausible-looking score: refuse them. A sum is
-        // non-finite exactly when some element is (or the logits are absurdly large).
-        PG_CHECK(std::isfinite(sum(logits).item()), "evaluate: the logits of images ", p.done + 1,
-                 "..", p.done + x.size(0), " of ", images.size(),
-                 " hold NaN or Inf (non-finite weights or input); no score is given");
+        check_finite_logits(logits, "evaluate: images " + std::to_string(p.done + 1) + ".." +
+                                        std::to_string(p.done + x.size(0)) + " (" +
+                                        batch.ids.front() + "...)");
         cm.add(predict_labels(logits), batch.labels);
         p.done += x.size(0);
         if (progress) progress(p);

@@ -2,6 +2,7 @@
 #include "seg/inference.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "autograd/ops.h"
 #include "nn/losses.h"
@@ -64,5 +65,11 @@ Tensor predict_sliding(nn::SegmentationNet& net, const Tensor& image, int64_t cr
 }
 
 Tensor predict_labels(const Tensor& logits) { return argmax(logits, -1); }
+
+void check_finite_logits(const Tensor& logits, const std::string& what) {
+    // A sum is non-finite exactly when some element is (or the logits are absurdly large).
+    PG_CHECK(std::isfinite(sum(logits).item()), what,
+             ": the logits hold NaN or Inf (non-finite weights or input); no prediction is made");
+}
 
 } // namespace pg::seg

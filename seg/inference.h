@@ -4,6 +4,8 @@
 // true) and averaged where windows overlap), optionally averaged with the flipped image.
 #pragma once
 
+#include <string>
+
 #include "nn/seg_net.h"
 
 namespace pg::seg {
@@ -15,5 +17,8 @@ Tensor predict_sliding(nn::SegmentationNet& net, const Tensor& image, int64_t cr
                        bool flip = false);
 // argmax over the classes: (N, H, W, C) -> (N, H, W) i32.
 Tensor predict_labels(const Tensor& logits);
+// NaN / Inf logits (weights loaded with --allow-nonfinite, a NaN image) would still argmax to
+// some class and give a plausible-looking score or picture: an error naming `what` instead.
+void check_finite_logits(const Tensor& logits, const std::string& what);
 
 } // namespace pg::seg

@@ -103,6 +103,7 @@ LabelMap predict_label_map(nn::SegmentationNet& net, const Image& image, const N
     Tensor logits = options.mode == EvalMode::sliding
                         ? predict_sliding(net, x, options.crop, options.stride, options.flip)
                         : predict_whole(net, x, options.flip);
+    check_finite_logits(logits, "predict");
     return LabelMap{image.height, image.width, predict_labels(logits).to_i32_vector()};
 }
 
