@@ -3,6 +3,7 @@
 #include "nn/train_state.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -52,6 +53,11 @@ static uint64_t parse_count(const std::string& text, const char* what) {
     return std::stoull(text);
 }
 
+static int64_t signed_count(uint64_t n) {
+    if (n > uint64_t(INT64_MAX)) throw std::out_of_range("a count above 2^63 - 1");
+    return int64_t(n);
+}
+
 TrainState load_train_state(const std::string& path) {
     SafetensorsFile file = read_safetensors(path);
     auto it = file.metadata.find(kKind);
@@ -61,8 +67,8 @@ TrainState load_train_state(const std::string& path) {
     TrainState state;
     try {
         nlohmann::json scalars = nlohmann::json::parse(it->second);
-        state.step = int64_t(parse_count(scalars.at("step").get<std::string>(), "step"));
-        state.epoch = int64_t(parse_count(scalars.at("epoch").get<std::string>(), "epoch"));
+        state.step = signed_count(parse_count(scalars.at("step").get<std::string>(), "step"));
+        state.epoch = signed_count(parse_count(scalars.at("epoch").get<std::string>(), "epoch"));
         if (scalars.contains("generators"))
             for (const auto& [name, g] : scalars["generators"].items())
                 state.generators[name] = {parse_count(g.at(0).get<std::string>(), "seed"),

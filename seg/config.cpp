@@ -47,9 +47,12 @@ static void check_no_repeated_keys(const YAML::Node& node, const std::string& na
     if (!node.IsMap()) return;
     std::map<std::string, int> line_of;
     for (const auto& kv : node) {
-        std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
-        std::string full = prefix.empty() ? key : prefix + "." + key;
         int line = kv.first.Mark().line + 1;
+        PG_CHECK(kv.first.IsScalar(), name, ": line ", line, ": a key ",
+                 prefix.empty() ? "" : "under '" + prefix + "' ",
+                 "is a list or mapping; keys must be plain names");
+        std::string key = kv.first.Scalar();
+        std::string full = prefix.empty() ? key : prefix + "." + key;
         auto [seen, fresh] = line_of.emplace(key, line);
         PG_CHECK(fresh, name, ": '", full, "' is given twice (lines ", seen->second, " and ", line,
                  "); merge the two");
@@ -122,6 +125,7 @@ void Config::set(const std::string& key, const std::string& yaml_value) {
     } catch (const YAML::Exception& e) {
         throw Error("--set " + key + "=" + yaml_value + ": not a valid YAML value");
     }
+    check_no_repeated_keys(value, "--set " + key, key);
     std::vector<std::string> parts = split_key(key);
     PG_CHECK(!parts.empty(), "--set: empty key");
     // yaml-cpp nodes are handles, and `a = b` writes b's value INTO a's node: walking down must

@@ -7,7 +7,6 @@
 #include <numeric>
 
 #include "autograd/node.h"
-#include "autograd/reduce.h"
 #include "seg/inference.h"
 #include "tensor/error.h"
 

@@ -132,24 +132,40 @@ SafetensorsFile read_safetensors(const std::string& path) {
                 file.metadata[k] = v.is_string() ? v.get<std::string>() : v.dump();
             continue;
         }
-        PG_CHECK(entry.contains("dtype") && entry.contains("shape") &&
+        PG_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") &&
                      entry.contains("data_offsets"),
                  path, ": tensor '", name, "' lacks dtype, shape or data_offsets");
-        std::string dtype = entry["dtype"].get<std::string>();
+        std::string dtype;
+        Shape shape;
+        std::vector<int64_t> offsets;
+        try {
+            dtype = entry["dtype"].get<std::string>();
+            shape = entry["shape"].get<Shape>();
+            offsets = entry["data_offsets"].get<std::vector<int64_t>>();
+        } catch (const nlohmann::json::exception& e) {
+            PG_FAIL(path, ": tensor '", name, "' has a malformed dtype, shape or data_offsets (",
+                    e.what(), ")");
+        }
         const DiskType* type = find_disk_type(dtype);
         PG_CHECK(type != nullptr, path, ": tensor '", name, "' has unsupported dtype ", dtype);
-        Shape shape = entry["shape"].get<Shape>();
-        auto offsets = entry["data_offsets"].get<std::vector<int64_t>>();
         PG_CHECK(offsets.size() == 2 && offsets[0] >= 0 && offsets[0] <= offsets[1] &&
                      offsets[1] <= data_size,
                  path, ": tensor '", name, "' has byte range outside the ", data_size,
                  "-byte data section (truncated file?)");
-        int64_t count = numel(shape);
+        // The element count, checked against the bytes there are before it can overflow.
+        int64_t count = 1;
+        for (int64_t d : shape) {
+            PG_CHECK(d >= 0, path, ": tensor '", name, "' has a negative size in shape ",
+                     shape_str(shape));
+            PG_CHECK(d == 0 || count <= data_size / d, path, ": tensor '", name, "' of shape ",
+                     shape_str(shape), " is larger than the whole file");
+            count *= d;
+        }
         PG_CHECK(offsets[1] - offsets[0] == count * int64_t(type->size), path, ": tensor '", name,
                  "' of shape ", shape_str(shape), " and dtype ", dtype, " needs ",
                  count * int64_t(type->size), " bytes, the file gives ", offsets[1] - offsets[0]);
         Tensor t = Tensor::empty(shape, type->loads_as);
-        decode(*type, data.data() + offsets[0], count, t, path, name);
+        if (count > 0) decode(*type, data.data() + offsets[0], count, t, path, name);
         file.tensors[name] = t;
     }
     return file;

@@ -97,5 +97,24 @@ TEST(TrainState, WeightsFileOrMissingFileIsAClearError) {
     EXPECT_THROW(load_train_state(path + ".missing"), Error);
 }
 
+// Counts are digits only and fit in int64 (std::stoll read "1x" as 1; `make fuzz` found a step
+// above 2^63 - 1 that became negative).
+TEST(TrainState, ForgedCountsAreAClearError) {
+    for (const char* step : {"1x", "-1", "", "9223372036854775808", "123456789012345678901"}) {
+        std::string path = ::testing::TempDir() + "pg_forged_state.safetensors";
+        std::string meta = std::string(R"({"step":")") + step + R"(","epoch":"0"})";
+        save_safetensors(path, {{"optimizer.x", Tensor::zeros({1})}},
+                         {{"pixelgrad.train_state", meta}});
+        try {
+            load_train_state(path);
+            ADD_FAILURE() << "step '" << step << "' was accepted";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("corrupt training-state metadata"),
+                      std::string::npos)
+                << e.what();
+        }
+    }
+}
+
 } // namespace
 } // namespace pg::nn

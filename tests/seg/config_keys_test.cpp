@@ -46,6 +46,12 @@ TEST(ConfigKeys, ErrorsNameTheKeyAndTheNearestOrTheMethod) {
     EXPECT_NE(e.find("x.yaml: 'net' is given twice (lines 1 and 2)"), std::string::npos) << e;
     e = error_of([] { Config::from_string("net:\n  arch: a\n  arch: b\n", "y.yaml"); });
     EXPECT_NE(e.find("'net.arch' is given twice"), std::string::npos) << e;
+    // Found by `make fuzz`: a list as a key was an uncaught yaml-cpp exception.
+    e = error_of([] { Config::from_string("a: 1\n? [x, y]\n: 1\n", "z.yaml"); });
+    EXPECT_NE(e.find("z.yaml: line 2: a key is a list or mapping"), std::string::npos) << e;
+    e = error_of([] { Config::from_string("a: 1").set("b", "{[x]: 1}"); });
+    EXPECT_NE(e.find("--set b: line 1: a key under 'b' is a list or mapping"), std::string::npos)
+        << e;
 }
 
 TEST(ConfigKeys, ReadingAnUndeclaredKeyIsAnInternalError) {

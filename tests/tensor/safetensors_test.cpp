@@ -107,5 +107,24 @@ TEST(Safetensors, CorruptFilesGiveClearErrors) {
     EXPECT_NE(expect_error(bad_dtype).find("unsupported dtype C64"), std::string::npos);
 }
 
+// Inputs found by `make fuzz`: each was an uncaught exception or undefined behaviour before.
+TEST(Safetensors, FuzzFoundHeadersAreErrorsOrLoad) {
+    std::string empty = temp_path("empty_tensor"); // shape [0]: an empty tensor, not a crash
+    write_bytes(empty, make_file(R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})", ""));
+    EXPECT_EQ(read_safetensors(empty).tensors.at("e").numel(), 0);
+    const std::pair<const char*, const char*> cases[] = {
+        {R"({"w":{"dtype":5,"shape":[1],"data_offsets":[0,4]}})", "malformed"},
+        {R"({"w":{"dtype":"F32","shape":"x","data_offsets":[0,4]}})", "malformed"},
+        {R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", "negative size"},
+        {R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}})",
+         "larger than the whole file"},
+        {R"({"w":[1, 2]})", "lacks dtype"}};
+    for (const auto& [header, text] : cases) {
+        std::string path = temp_path("fuzz_case");
+        write_bytes(path, make_file(header, std::string(4, '\0')));
+        EXPECT_NE(expect_error(path).find(text), std::string::npos) << header;
+    }
+}
+
 } // namespace
 } // namespace pg
