@@ -1,6 +1,7 @@
 // Writing files so that no failure is silent and no reader sees half a file: every write is
 // checked after the stream is flushed and closed (a full disk often shows only then), and a whole
 // file goes to PATH.tmp first and is renamed over PATH, so a crash leaves the old file or the new.
+// (No fsync: that holds for a killed process, not for a power cut.)
 #pragma once
 
 #include <functional>
