@@ -81,7 +81,7 @@ void StepWindow::clear() { *this = StepWindow(); }
 // the (sorted) map of numbers.
 static void save_terms(const std::vector<std::pair<std::string, double>>& terms,
                        std::map<std::string, double>& numbers, const std::string& prefix) {
-    char index[16];
+    char index[32];
     for (size_t i = 0; i < terms.size(); i++) {
         std::snprintf(index, sizeof index, "%03zu.", i);
         numbers[prefix + index + terms[i].first] = terms[i].second;
