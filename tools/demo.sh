@@ -3,8 +3,9 @@
 # (supervised, then U2PL with the other 448 unlabeled) and with all 512 (the upper bound, same
 # step budget) -> evaluation of the best checkpoint -> a table and the reports. About 9 minutes
 # on 2 cores (U2PL is 2/3 of it). Runs land in runs/demo/ (replaced each time: the demo's folder).
-# The exact digits depend on the BLAS kernels this CPU selects; what the demo expects, on any
-# machine, is the order supervised 64 < U2PL 64 < supervised 512, and it says whether that held.
+# The exact digits depend on the BLAS kernels this CPU selects; what the demo expects is the order
+# supervised 64 < U2PL 64 < supervised 512, and it says whether that held for this seed (U2PL's
+# gain holds on the mean over seeds; a single seed can fall below: README, "U2PL").
 set -euo pipefail
 BUILD=${BUILD:-build}
 PG="$BUILD/pixelgrad"
@@ -43,5 +44,6 @@ echo
 if awk -v s="$sup" -v u="$u2pl" -v a="$all" 'BEGIN{exit !(s < u && u < a)}'; then
     echo "as expected: supervised 64 < U2PL 64 < supervised 512"
 else
-    echo "NOT as expected (supervised 64 < U2PL 64 < supervised 512 did not hold on this machine)"
+    echo "not as expected for this seed: supervised 64 < U2PL 64 < supervised 512 did not hold"
+    echo "(U2PL's gain is a mean over seeds, one seed can fall below: README, \"U2PL\")"
 fi
