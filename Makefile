@@ -4,6 +4,7 @@
 #   make test-gpu the whole suite with PG_REQUIRE_GPU=1 (a skipped GPU test fails)
 #   make test-numerics  the training-outcome tests under several OpenBLAS kernel sets
 #   make test-asan      the CPU suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz           libFuzzer on the file readers, 10 minutes each (make fuzz-smoke: 30 s each)
 #   make bench    build and run the benchmarks
 #   make demo     synthetic world -> train on few / all labels -> evaluate -> table (CPU, minutes)
 #   make deps     install missing build dependencies (Debian packages)
@@ -13,7 +14,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-gpu test-numerics test-asan bench demo format clean
+.PHONY: all deps configure build test test-gpu test-numerics test-asan fuzz fuzz-smoke bench demo format clean
 
 all: build
 
@@ -53,6 +54,14 @@ test-asan: deps
 	cd $(ASAN_BUILD) && OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+# Coverage-guided fuzzing (clang + libFuzzer + ASan/UBSan, build-fuzz/): safetensors, PNG/JPEG and
+# palette labels, the YAML config layer with --set, the training-state reader (tools/fuzz.sh).
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	tools/fuzz.sh $(FUZZ_SECONDS)
+fuzz-smoke: deps
+	tools/fuzz.sh 30
 
 bench: build
 	$(BUILD)/pg_bench --benchmark_counters_tabular=true

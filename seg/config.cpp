@@ -4,6 +4,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -52,6 +54,14 @@ static void check_no_repeated_keys(const YAML::Node& node, const std::string& na
                  prefix.empty() ? "" : "under '" + prefix + "' ",
                  "is a list or mapping; keys must be plain names");
         std::string key = kv.first.Scalar();
+        // Dotted lookups split on '.', and config.yaml must read back: a key is a plain name.
+        bool plain = !key.empty() && key.size() <= 64 &&
+                     std::all_of(key.begin(), key.end(), [](unsigned char c) {
+                         return std::isalnum(c) || c == '_' || c == '-';
+                     });
+        PG_CHECK(plain, name, ": line ", line, ": key '", key.substr(0, 64), "' ",
+                 prefix.empty() ? "" : "under '" + prefix + "' ",
+                 "is not a plain name (1-64 letters, digits, _ or -)");
         std::string full = prefix.empty() ? key : prefix + "." + key;
         auto [seen, fresh] = line_of.emplace(key, line);
         PG_CHECK(fresh, name, ": '", full, "' is given twice (lines ", seen->second, " and ", line,

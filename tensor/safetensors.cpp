@@ -1,6 +1,7 @@
 // safetensors reading (with validation and dtype widening/narrowing) and atomic writing.
 #include "tensor/safetensors.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -138,6 +139,14 @@ SafetensorsFile read_safetensors(const std::string& path) {
         std::string dtype;
         Shape shape;
         std::vector<int64_t> offsets;
+        // Integers only: nlohmann would convert 1e30 to an int64 (undefined behaviour).
+        auto integers = [](const nlohmann::json& j) {
+            return j.is_array() && std::all_of(j.begin(), j.end(), [](const nlohmann::json& v) {
+                       return v.is_number_integer();
+                   });
+        };
+        PG_CHECK(integers(entry["shape"]) && integers(entry["data_offsets"]), path, ": tensor '",
+                 name, "' has a shape or data_offsets that is not a list of integers");
         try {
             dtype = entry["dtype"].get<std::string>();
             shape = entry["shape"].get<Shape>();

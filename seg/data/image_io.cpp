@@ -32,12 +32,23 @@ static uint32_t be32(const uint8_t* p) {
 
 // The facts about a PNG that stb_image does not report: colour type, bit depth, PLTE and tRNS.
 struct PngHeader {
-    int width = 0, height = 0, color_type = -1, bit_depth = 0, interlace = 0;
+    int64_t width = 0, height = 0;
+    int color_type = -1, bit_depth = 0, interlace = 0;
     std::string idat; // the concatenated compressed image data
 };
 
 static bool is_png(const std::string& bytes) {
     return bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0;
+}
+
+// A header may claim any size; decoding a claimed 42000 x 4112 image from a few hundred bytes took
+// minutes (found by `make fuzz`). 2^26 pixels (8192 x 8192) is far above any dataset here.
+constexpr int64_t kMaxPixels = int64_t(1) << 26;
+
+static void check_image_size(const std::string& path, int64_t width, int64_t height) {
+    PG_CHECK(width >= 1 && height >= 1 && width * height <= kMaxPixels, path, ": the image claims ",
+             width, " x ", height, " pixels; expected 1 to ", kMaxPixels,
+             " pixels (a corrupt header, or an image to downscale first)");
 }
 
 static PngHeader parse_png_header(const std::string& bytes, const std::string& path) {
@@ -51,8 +62,8 @@ static PngHeader parse_png_header(const std::string& bytes, const std::string& p
                  "' runs past the end of the file (truncated?)");
         const uint8_t* data = p + pos + 8;
         if (type == "IHDR" && length >= 13) {
-            h.width = int(be32(data));
-            h.height = int(be32(data + 4));
+            h.width = int64_t(be32(data));
+            h.height = int64_t(be32(data + 4));
             h.bit_depth = data[8];
             h.color_type = data[9];
             h.interlace = data[12];
@@ -64,6 +75,7 @@ static PngHeader parse_png_header(const std::string& bytes, const std::string& p
         pos += 12 + length;
     }
     PG_CHECK(h.color_type >= 0, path, ": PNG without an IHDR chunk");
+    check_image_size(path, h.width, h.height);
     return h;
 }
 
@@ -72,6 +84,9 @@ using StbPixels = std::unique_ptr<void, void (*)(void*)>;
 Image read_image(const std::string& path) {
     std::string bytes = read_file(path);
     int w = 0, h = 0, c = 0;
+    if (stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), int(bytes.size()), &w,
+                              &h, &c))
+        check_image_size(path, w, h);
     StbPixels data(stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
                                          int(bytes.size()), &w, &h, &c, 3),
                    stbi_image_free);
@@ -106,7 +121,7 @@ static LabelMap palette_indices(const PngHeader& h, const std::string& path) {
              ": the image data of the palette PNG is corrupt or truncated");
     const uint8_t* in = reinterpret_cast<const uint8_t*>(raw.get());
     std::vector<uint8_t> prev(row_bytes, 0), row(row_bytes);
-    LabelMap labels{h.height, h.width, std::vector<int32_t>(size_t(h.width) * h.height)};
+    LabelMap labels{int(h.height), int(h.width), std::vector<int32_t>(size_t(h.width * h.height))};
     for (int y = 0; y < h.height; y++) {
         const uint8_t* src = in + size_t(y) * (row_bytes + 1);
         int filter = src[0];

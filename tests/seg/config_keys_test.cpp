@@ -49,6 +49,9 @@ TEST(ConfigKeys, ErrorsNameTheKeyAndTheNearestOrTheMethod) {
     // Found by `make fuzz`: a list as a key was an uncaught yaml-cpp exception.
     e = error_of([] { Config::from_string("a: 1\n? [x, y]\n: 1\n", "z.yaml"); });
     EXPECT_NE(e.find("z.yaml: line 2: a key is a list or mapping"), std::string::npos) << e;
+    // ... and an empty key recursed forever (a section named "" is the section itself).
+    e = error_of([] { Config::from_string("\"\": 1\n", "e.yaml"); });
+    EXPECT_NE(e.find("e.yaml: line 1: key '' is not a plain name"), std::string::npos) << e;
     e = error_of([] { Config::from_string("a: 1").set("b", "{[x]: 1}"); });
     EXPECT_NE(e.find("--set b: line 1: a key under 'b' is a list or mapping"), std::string::npos)
         << e;

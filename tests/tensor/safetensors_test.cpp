@@ -114,11 +114,13 @@ TEST(Safetensors, FuzzFoundHeadersAreErrorsOrLoad) {
     EXPECT_EQ(read_safetensors(empty).tensors.at("e").numel(), 0);
     const std::pair<const char*, const char*> cases[] = {
         {R"({"w":{"dtype":5,"shape":[1],"data_offsets":[0,4]}})", "malformed"},
-        {R"({"w":{"dtype":"F32","shape":"x","data_offsets":[0,4]}})", "malformed"},
+        {R"({"w":{"dtype":"F32","shape":"x","data_offsets":[0,4]}})", "not a list of integers"},
         {R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", "negative size"},
         {R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}})",
          "larger than the whole file"},
-        {R"({"w":[1, 2]})", "lacks dtype"}};
+        {R"({"w":[1, 2]})", "lacks dtype"},
+        {R"({"w":{"dtype":"F32","shape":[1e30],"data_offsets":[0,4]}})", "not a list of integers"},
+        {R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4.5]}})", "not a list of integers"}};
     for (const auto& [header, text] : cases) {
         std::string path = temp_path("fuzz_case");
         write_bytes(path, make_file(header, std::string(4, '\0')));
