@@ -59,9 +59,9 @@ test-asan: deps
 # palette labels, the YAML config layer with --set, the training-state reader (tools/fuzz.sh).
 FUZZ_SECONDS ?= 600
 fuzz: deps
-	tools/fuzz.sh $(FUZZ_SECONDS)
+	JOBS=$(JOBS) tools/fuzz.sh $(FUZZ_SECONDS)
 fuzz-smoke: deps
-	tools/fuzz.sh 30
+	JOBS=$(JOBS) tools/fuzz.sh 30
 
 bench: build
 	$(BUILD)/pg_bench --benchmark_counters_tabular=true

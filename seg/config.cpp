@@ -137,7 +137,10 @@ void Config::set(const std::string& key, const std::string& yaml_value) {
     }
     check_no_repeated_keys(value, "--set " + key, key);
     std::vector<std::string> parts = split_key(key);
-    PG_CHECK(!parts.empty(), "--set: empty key");
+    PG_CHECK(!parts.empty() && key.back() != '.' &&
+                 std::none_of(parts.begin(), parts.end(),
+                              [](const std::string& p) { return p.empty(); }),
+             "--set ", key, ": a key is dot-separated names, none empty (e.g. trainer.seed)");
     // yaml-cpp nodes are handles, and `a = b` writes b's value INTO a's node: walking down must
     // rebind with reset(). Missing or null parents become maps.
     YAML::Node node;

@@ -52,6 +52,10 @@ TEST(ConfigKeys, ErrorsNameTheKeyAndTheNearestOrTheMethod) {
     // ... and an empty key recursed forever (a section named "" is the section itself).
     e = error_of([] { Config::from_string("\"\": 1\n", "e.yaml"); });
     EXPECT_NE(e.find("e.yaml: line 1: key '' is not a plain name"), std::string::npos) << e;
+    for (const char* key : {".x", "a..b", "a."}) { // `--set .x=1` segfaulted the same way
+        e = error_of([&] { Config::from_string("a: 1").set(key, "1"); });
+        EXPECT_NE(e.find("none empty"), std::string::npos) << key << ": " << e;
+    }
     e = error_of([] { Config::from_string("a: 1").set("b", "{[x]: 1}"); });
     EXPECT_NE(e.find("--set b: line 1: a key under 'b' is a list or mapping"), std::string::npos)
         << e;
