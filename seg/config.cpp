@@ -42,6 +42,13 @@ Config& Config::operator=(const Config& other) {
 }
 Config::~Config() = default;
 
+// Dotted lookups split on '.', and config.yaml must read back: a key is a plain name.
+static bool is_plain_key(const std::string& key) {
+    return !key.empty() && key.size() <= 64 &&
+           std::all_of(key.begin(), key.end(),
+                       [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
+}
+
 // yaml-cpp keeps both entries of a key written twice in one mapping and lookups see only the
 // first, so a repeated section or key is an error instead of one copy silently ignored.
 static void check_no_repeated_keys(const YAML::Node& node, const std::string& name,
@@ -54,12 +61,7 @@ static void check_no_repeated_keys(const YAML::Node& node, const std::string& na
                  prefix.empty() ? "" : "under '" + prefix + "' ",
                  "is a list or mapping; keys must be plain names");
         std::string key = kv.first.Scalar();
-        // Dotted lookups split on '.', and config.yaml must read back: a key is a plain name.
-        bool plain = !key.empty() && key.size() <= 64 &&
-                     std::all_of(key.begin(), key.end(), [](unsigned char c) {
-                         return std::isalnum(c) || c == '_' || c == '-';
-                     });
-        PG_CHECK(plain, name, ": line ", line, ": key '", key.substr(0, 64), "' ",
+        PG_CHECK(is_plain_key(key), name, ": line ", line, ": key '", key.substr(0, 64), "' ",
                  prefix.empty() ? "" : "under '" + prefix + "' ",
                  "is not a plain name (1-64 letters, digits, _ or -)");
         std::string full = prefix.empty() ? key : prefix + "." + key;
@@ -138,9 +140,10 @@ void Config::set(const std::string& key, const std::string& yaml_value) {
     check_no_repeated_keys(value, "--set " + key, key);
     std::vector<std::string> parts = split_key(key);
     PG_CHECK(!parts.empty() && key.back() != '.' &&
-                 std::none_of(parts.begin(), parts.end(),
-                              [](const std::string& p) { return p.empty(); }),
-             "--set ", key, ": a key is dot-separated names, none empty (e.g. trainer.seed)");
+                 std::all_of(parts.begin(), parts.end(), is_plain_key),
+             "--set ", key,
+             ": a key is dot-separated names, none empty, each of 1-64 letters, digits, _ or - "
+             "(e.g. trainer.seed)");
     // yaml-cpp nodes are handles, and `a = b` writes b's value INTO a's node: walking down must
     // rebind with reset(). Missing or null parents become maps.
     YAML::Node node;
