@@ -13,30 +13,12 @@
 
 #include "seg/data/image_io.h"
 #include "tensor/error.h"
+#include "tests/fuzz/fuzz_files.h"
 
 using namespace pg::seg;
 
-// The readers take a path, so each input goes to a file of this process (and re-encodings to a
-// second one); both are removed at exit.
-static std::string g_input, g_copy;
-
-static void write_file(const std::string& path, const uint8_t* data, size_t size) {
-    FILE* f = std::fopen(path.c_str(), "wb");
-    if (f == nullptr || std::fwrite(data, 1, size, f) != size || std::fclose(f) != 0) {
-        std::perror(path.c_str()); // the harness cannot work at all: stop, do not report a crash
-        std::_Exit(2);
-    }
-}
-
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string base = pg::str(tmp ? tmp : "/tmp", "/pg_fuzz_image_", getpid());
-    g_input = base + ".img";
-    g_copy = base + ".copy.png";
-    std::atexit([] {
-        std::remove(g_input.c_str());
-        std::remove(g_copy.c_str());
-    });
+    fuzz::init_files("image", ".img", ".copy.png");
     return 0;
 }
 
@@ -56,8 +38,8 @@ static void check_image(const Image& image) {
         fail(pg::str("read_image: inconsistent ", image.height, "x", image.width, "x",
                      image.channels, " image with ", image.pixels.size(), " bytes"));
     if (!small(image.height, image.width)) return;
-    write_png(g_copy, image);
-    Image back = read_image(g_copy);
+    write_png(fuzz::files().copy, image);
+    Image back = read_image(fuzz::files().copy);
     if (back.height != image.height || back.width != image.width || back.pixels != image.pixels)
         fail("write_png -> read_image changed the image");
 }
@@ -75,10 +57,10 @@ static void check_labels(const LabelMap& labels) {
     if (!small(labels.height, labels.width)) return;
     // The writers the synthetic world uses: 8-bit palette for values < 256, else 16-bit grey.
     if (top < 256)
-        write_palette_png(g_copy, labels, voc_palette());
+        write_palette_png(fuzz::files().copy, labels, voc_palette());
     else
-        write_png16(g_copy, labels, 1);
-    LabelMap back = read_label_png(g_copy);
+        write_png16(fuzz::files().copy, labels, 1);
+    LabelMap back = read_label_png(fuzz::files().copy);
     if (back.height != labels.height || back.width != labels.width || back.values != labels.values)
         fail("write_palette_png / write_png16 -> read_label_png changed the labels");
 }
@@ -136,20 +118,20 @@ static bool too_many_pixels(const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!png_or_jpeg(data, size) || jpeg_dht_overflows(data, size)) return 0;
     if (png_chunk_lies(data, size) || too_many_pixels(data, size)) return 0;
-    write_file(g_input, data, size);
+    fuzz::write_file(fuzz::files().input, data, size);
     // Each reader refuses a bad file with pg::Error; the round trips stay outside the try, where
     // an exception is a finding.
     Image image;
     bool decoded = true;
     try {
-        image = read_image(g_input);
+        image = read_image(fuzz::files().input);
     } catch (const pg::Error&) { decoded = false; }
     if (decoded) check_image(image);
 
     LabelMap labels;
     decoded = true;
     try {
-        labels = read_label_png(g_input);
+        labels = read_label_png(fuzz::files().input);
     } catch (const pg::Error&) { decoded = false; }
     if (decoded) check_labels(labels);
     return 0;

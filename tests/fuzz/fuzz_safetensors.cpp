@@ -11,28 +11,9 @@
 
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
-
-// The reader takes a path, so each input goes to a file of this process (and its re-save to a
-// second one); both are removed at exit.
-static std::string g_input, g_copy;
-
-static void write_file(const std::string& path, const uint8_t* data, size_t size) {
-    FILE* f = std::fopen(path.c_str(), "wb");
-    if (f == nullptr || std::fwrite(data, 1, size, f) != size || std::fclose(f) != 0) {
-        std::perror(path.c_str()); // the harness cannot work at all: stop, do not report a crash
-        std::_Exit(2);
-    }
-}
-
+#include "tests/fuzz/fuzz_files.h"
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string base = pg::str(tmp ? tmp : "/tmp", "/pg_fuzz_safetensors_", getpid());
-    g_input = base + ".safetensors";
-    g_copy = base + ".copy.safetensors";
-    std::atexit([] {
-        std::remove(g_input.c_str());
-        std::remove(g_copy.c_str());
-    });
+    fuzz::init_files("safetensors", ".safetensors", ".copy.safetensors");
     return 0;
 }
 
@@ -52,10 +33,10 @@ static unsigned touch(const pg::SafetensorsFile& file) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    write_file(g_input, data, size);
+    fuzz::write_file(fuzz::files().input, data, size);
     pg::SafetensorsFile file;
     try {
-        file = pg::read_safetensors(g_input);
+        file = pg::read_safetensors(fuzz::files().input);
     } catch (const pg::Error&) {
         return 0; // the documented way to refuse a file
     }
@@ -64,8 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     // What was read must be writable and read back as the same tensors and metadata. Outside the
     // try: an exception here is a finding.
-    pg::save_safetensors(g_copy, file.tensors, file.metadata);
-    pg::SafetensorsFile back = pg::read_safetensors(g_copy);
+    pg::save_safetensors(fuzz::files().copy, file.tensors, file.metadata);
+    pg::SafetensorsFile back = pg::read_safetensors(fuzz::files().copy);
     if (back.metadata != file.metadata) fail("metadata differs");
     if (back.tensors.size() != file.tensors.size()) fail("tensor count differs");
     for (const auto& [name, t] : file.tensors) {

@@ -11,28 +11,9 @@
 
 #include "nn/train_state.h"
 #include "tensor/error.h"
-
-// The reader takes a path, so each input goes to a file of this process (and its re-save to a
-// second one); both are removed at exit.
-static std::string g_input, g_copy;
-
-static void write_file(const std::string& path, const uint8_t* data, size_t size) {
-    FILE* f = std::fopen(path.c_str(), "wb");
-    if (f == nullptr || std::fwrite(data, 1, size, f) != size || std::fclose(f) != 0) {
-        std::perror(path.c_str()); // the harness cannot work at all: stop, do not report a crash
-        std::_Exit(2);
-    }
-}
-
+#include "tests/fuzz/fuzz_files.h"
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string base = pg::str(tmp ? tmp : "/tmp", "/pg_fuzz_train_state_", getpid());
-    g_input = base + ".state.safetensors";
-    g_copy = base + ".copy.state.safetensors";
-    std::atexit([] {
-        std::remove(g_input.c_str());
-        std::remove(g_copy.c_str());
-    });
+    fuzz::init_files("train_state", ".state.safetensors", ".copy.state.safetensors");
     return 0;
 }
 
@@ -57,10 +38,10 @@ static void same_tensors(const TensorMap& a, const TensorMap& b, const char* gro
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    write_file(g_input, data, size);
+    fuzz::write_file(fuzz::files().input, data, size);
     pg::nn::TrainState state;
     try {
-        state = pg::nn::load_train_state(g_input);
+        state = pg::nn::load_train_state(fuzz::files().input);
     } catch (const pg::Error&) {
         return 0; // the documented way to refuse a file
     }
@@ -78,8 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     // A resumed run: save what was loaded, load it again. Outside any try: an exception is a
     // finding.
-    pg::nn::save_train_state(g_copy, state);
-    pg::nn::TrainState back = pg::nn::load_train_state(g_copy);
+    pg::nn::save_train_state(fuzz::files().copy, state);
+    pg::nn::TrainState back = pg::nn::load_train_state(fuzz::files().copy);
     if (back.step != state.step || back.epoch != state.epoch) fail("step or epoch");
     if (back.generators != state.generators) fail("generators");
     if (back.numbers.size() != state.numbers.size()) fail("numbers count");
