@@ -8,8 +8,11 @@
 //   RUN_DIR/eval.json              the best evaluation so far
 //   RUN_DIR/checkpoints/best.safetensors        weights of the best evaluated network
 //   RUN_DIR/checkpoints/last.safetensors        weights at the last checkpoint
-//   RUN_DIR/checkpoints/last.state.safetensors  everything resume needs, in one atomic file
+//   RUN_DIR/checkpoints/last.state.safetensors  everything resume needs, in one atomic file,
+//                                               written last: the commit point of a checkpoint
 //   RUN_DIR/overlays/*.png, RUN_DIR/report.html
+// The first SIGINT / SIGTERM stops after the step in progress with a checkpoint (exit 128 + signal
+// from the binary); config keys are checked against seg/config_keys.cpp before anything runs.
 // trainer keys (defaults in brackets): method [supervised], seed [0], device [cpu],
 //   epochs | iterations, epoch_samples [dataset size], log_every [10], eval_on [true],
 //   eval_every [1 epoch] | eval_interval (steps), eval_limit [0: all], eval_at_start [false], overlays [6],
