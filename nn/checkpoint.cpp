@@ -16,7 +16,8 @@ void save_weights(const Module& module, const std::string& path, const std::stri
     save_safetensors(path, module.state_dict(), metadata);
 }
 
-int64_t count_nonfinite(const Tensor& t) {
+// How many NaN / Inf values a CPU tensor holds (0 for integer dtypes).
+static int64_t count_nonfinite(const Tensor& t) {
     // An IEEE value is NaN or Inf exactly when its exponent bits are all ones.
     int64_t n = t.numel(), bad = 0;
     if (t.dtype() == DType::f32) {

@@ -23,8 +23,6 @@ void save_weights(const Module& module, const std::string& path,
 LoadReport load_weights(Module& module, const std::string& path, bool strict = true,
                         const std::string& model_name = "", bool allow_nonfinite = false);
 
-// How many NaN / Inf values a CPU tensor holds (0 for integer dtypes).
-int64_t count_nonfinite(const Tensor& cpu_tensor);
 // Errors (or, with allow, warns) on the first tensor of `tensors` holding NaN / Inf; `path`
 // names the file in the message.
 void check_finite_weights(const std::map<std::string, Tensor>& tensors, const std::string& path,
