@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <unistd.h>
+#include <vector>
 
 #include "seg/cli/eval_command.h"
 #include "seg/cli/forward_command.h"
@@ -31,29 +32,28 @@ static void prefer_short_openmp_spin(char** argv) {
     execv("/proc/self/exe", argv); // returns only on failure: go on with libgomp's default
 }
 
+static std::function<void()> add_info_command(CLI::App& app) {
+    CLI::App* cmd = app.add_subcommand("info", "print the build configuration and the devices");
+    return [cmd] {
+        if (cmd->parsed()) std::cout << pg::build_info();
+    };
+}
+
 int main(int argc, char** argv) {
     prefer_short_openmp_spin(argv);
     CLI::App app{"pixelgrad: label-efficient semantic segmentation on a from-scratch engine"};
     app.require_subcommand(1);
-    CLI::App* info = app.add_subcommand("info", "print the build configuration and the devices");
-    std::function<void()> run_forward = pg::seg::add_forward_command(app);
-    std::function<void()> run_eval = pg::seg::add_eval_command(app);
-    std::function<void()> run_predict = pg::seg::add_predict_command(app);
-    pg::cli::SynthArgs synth_args;
-    CLI::App* synth = pg::cli::add_synth_command(app, synth_args);
-    pg::cli::ReportArgs report_args;
-    CLI::App* report = pg::cli::add_report_command(app, report_args);
-    std::function<void()> run_train = pg::seg::add_train_command(app);
+    // Every verb registers the same way: add_<verb>_command(app) adds its options and returns
+    // the callback that runs it when it is the one parsed (the others return at once).
+    using namespace pg::seg;
+    std::vector<std::function<void()>> commands{add_info_command(app),    add_synth_command(app),
+                                                add_train_command(app),   add_eval_command(app),
+                                                add_predict_command(app), add_forward_command(app),
+                                                add_report_command(app)};
     CLI11_PARSE(app, argc, argv);
     try {
         pg::init_backends();
-        if (info->parsed()) std::cout << pg::build_info();
-        run_forward();
-        run_eval();
-        run_predict();
-        if (synth->parsed()) pg::cli::run_synth(synth_args);
-        run_train();
-        if (report->parsed()) pg::cli::run_report(report_args);
+        for (const std::function<void()>& run : commands) run();
     } catch (const pg::Error& e) {
         std::cerr << "pixelgrad: error: " << e.what() << "\n";
         return 1;

@@ -1,25 +1,26 @@
 // `pixelgrad report RUN_DIR`: re-renders a run's report.html (seg/report.h) from the files the
-// run wrote, and prints the page's path. main.cpp registers it with add_report_command and calls
-// run_report when it was chosen.
+// run wrote, and prints the page's path. Registered like every verb (main.cpp): add_report_command
+// returns the callback that runs it.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace CLI {
 class App;
 }
 
-namespace pg::cli {
+namespace pg::seg {
 
 // The command line of `pixelgrad report`.
 struct ReportArgs {
     std::string run_dir;
 };
 
-// Adds the subcommand and its argument (bound to `args`) to `app`; returns the subcommand.
-CLI::App* add_report_command(CLI::App& app, ReportArgs& args);
+// Adds the subcommand to `app`; the returned callback runs it once parsing has succeeded.
+std::function<void()> add_report_command(CLI::App& app);
 
 // Writes RUN_DIR/report.html and returns its path. A missing directory is a pg::Error naming it.
 std::string run_report(const ReportArgs& args);
 
-} // namespace pg::cli
+} // namespace pg::seg

@@ -7,11 +7,12 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "seg/synth/world.h"
 #include "tensor/error.h"
 
-namespace pg::cli {
+namespace pg::seg {
 
 namespace {
 
@@ -30,7 +31,9 @@ void parse_size(const std::string& text, int& height, int& width) {
 
 } // namespace
 
-CLI::App* add_synth_command(CLI::App& app, SynthArgs& a) {
+std::function<void()> add_synth_command(CLI::App& app) {
+    auto args = std::make_shared<SynthArgs>();
+    SynthArgs& a = *args;
     CLI::App* cmd = app.add_subcommand("synth", "write the synthetic benchmark world to disk");
     cmd->add_option("--out,-o", a.out, "output directory")->required();
     cmd->add_option("--layout", a.layout, "voc, cityscapes or gtav")->capture_default_str();
@@ -61,11 +64,13 @@ CLI::App* add_synth_command(CLI::App& app, SynthArgs& a) {
     cmd->add_flag("--force", a.force,
                   "write into a non-empty directory (a previous world is removed)");
     cmd->add_flag("--train-ids", a.train_ids, "cityscapes: also write _gtFine_labelTrainIds.png");
-    return cmd;
+    return [cmd, args] {
+        if (cmd->parsed()) run_synth(*args);
+    };
 }
 
 void run_synth(const SynthArgs& a) {
-    using namespace pg::seg::synth;
+    using namespace synth;
     WorldOptions o;
     o.out_dir = a.out;
     o.layout = parse_layout(a.layout);
@@ -98,4 +103,4 @@ void run_synth(const SynthArgs& a) {
                 o.out_dir.c_str(), seconds, double(images) / std::max(seconds, 1e-9));
 }
 
-} // namespace pg::cli
+} // namespace pg::seg

@@ -1,8 +1,9 @@
 // `pixelgrad synth`: writes the synthetic benchmark world (seg/synth/world.h) to a directory.
-// main.cpp registers it with add_synth_command and calls run_synth when it was chosen.
+// Registered like every verb (main.cpp): add_synth_command returns the callback that runs it.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,7 +11,7 @@ namespace CLI {
 class App;
 }
 
-namespace pg::cli {
+namespace pg::seg {
 
 // The command line of `pixelgrad synth`; -1 / empty means "the layout's default".
 struct SynthArgs {
@@ -22,10 +23,10 @@ struct SynthArgs {
     bool force = false, train_ids = false;
 };
 
-// Adds the subcommand and its options (bound to `args`) to `app`; returns the subcommand.
-CLI::App* add_synth_command(CLI::App& app, SynthArgs& args);
+// Adds the subcommand to `app`; the returned callback runs it once parsing has succeeded.
+std::function<void()> add_synth_command(CLI::App& app);
 
 // Generates the world and prints one summary line with the time taken. Throws pg::Error.
 void run_synth(const SynthArgs& args);
 
-} // namespace pg::cli
+} // namespace pg::seg

@@ -11,7 +11,7 @@ namespace pg::seg {
 std::function<void()> add_train_command(CLI::App& app) {
     auto options = std::make_shared<TrainOptions>();
     CLI::App* cmd =
-        app.add_subcommand("train", "train a segmenter (supervised; more methods to come)");
+        app.add_subcommand("train", "train a segmenter (trainer.method: supervised or u2pl)");
     cmd->add_option("-c,--config", options->config,
                     "run config (YAML: dataset, net, trainer, saver, criterion)");
     cmd->add_option("-o,--run-dir", options->run_dir,

@@ -275,13 +275,13 @@ TEST(Report, MissingAndEmptyFilesAreReported) {
 
 TEST(Report, CommandWritesThePageAndNamesAMissingDirectory) {
     std::string dir = fresh_dir("cli");
-    cli::ReportArgs args;
+    ReportArgs args;
     args.run_dir = dir;
-    std::string path = cli::run_report(args);
+    std::string path = run_report(args);
     EXPECT_EQ(path, (fs::path(dir) / "report.html").string());
     EXPECT_TRUE(fs::exists(path));
     args.run_dir = dir + "/no_such_run";
-    test::expect_error([&] { cli::run_report(args); }, dir + "/no_such_run' does not exist");
+    test::expect_error([&] { run_report(args); }, dir + "/no_such_run' does not exist");
 }
 
 } // namespace

@@ -457,16 +457,19 @@ TEST(Synth, BadOptionsAreClearErrors) {
 TEST(Synth, CommandLineDrivesTheWorld) {
     fs::path dir = temp_dir("cli");
     std::string out = dir.string();
-    CLI::App app;
-    cli::SynthArgs args;
-    add_synth_command(app, args);
+    // The parsed command line runs the command; the second run finds the directory not empty.
+    auto run = [&](std::vector<std::string> argv) {
+        CLI::App app;
+        std::function<void()> command = add_synth_command(app);
+        std::reverse(argv.begin(), argv.end()); // CLI11 takes the arguments in reverse order
+        app.parse(argv);
+        command();
+    };
     std::vector<std::string> argv = {"synth",   "--out",     out,     "--size",   "32x40",
                                      "--train", "10",        "--val", "2",        "--splits",
                                      "2,5",     "--classes", "4",     "--layout", "cityscapes"};
-    std::reverse(argv.begin(), argv.end()); // CLI11 takes the arguments in reverse order
-    app.parse(argv);
     testing::internal::CaptureStdout();
-    cli::run_synth(args);
+    run(argv);
     std::string line = testing::internal::GetCapturedStdout();
     EXPECT_NE(line.find("10 train + 2 val images (cityscapes, source, 4 classes, 32x40"),
               std::string::npos)
@@ -476,10 +479,12 @@ TEST(Synth, CommandLineDrivesTheWorld) {
     EXPECT_EQ(j["width"], 40);
     EXPECT_EQ(j["splits"], nlohmann::json({2, 5}));
     EXPECT_EQ(j["classes"][3]["label_id"], 12); // square -> trainId 3 -> wall
-    EXPECT_THROW(cli::run_synth(args), Error);  // now the directory is not empty
+    EXPECT_THROW(run(argv), Error);             // now the directory is not empty
+    SynthArgs args;
+    args.out = out;
     args.force = true;
     args.size = "32x";
-    EXPECT_THROW(cli::run_synth(args), Error);
+    EXPECT_THROW(run_synth(args), Error);
 }
 
 } // namespace
