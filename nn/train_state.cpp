@@ -3,6 +3,7 @@
 #include "nn/train_state.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -24,17 +25,30 @@ void TrainState::restore_generator(const std::string& name, Generator& gen) cons
     gen.set_state(it->second.first, it->second.second);
 }
 
-static const std::pair<const char*, std::map<std::string, Tensor> TrainState::*> kGroups[] = {
-    {"optimizer.", &TrainState::optimizer},
-    {"teacher.", &TrainState::teacher},
-    {"extra.", &TrainState::extra_tensors},
-};
+static bool valid_part_name(const std::string& name) {
+    return !name.empty() && name != "extra" &&
+           std::all_of(name.begin(), name.end(),
+                       [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
+static const std::string kOptimizer = "optimizer.";
 
 void save_train_state(const std::string& path, const TrainState& state) {
     std::map<std::string, Tensor> tensors;
-    for (const auto& [prefix, member] : kGroups)
-        for (const auto& [k, v] : state.*member) tensors[prefix + k] = v;
     nlohmann::json scalars;
+    scalars["parts"] = nlohmann::json::array();
+    for (const auto& [part, p] : state.parts) {
+        PG_CHECK(valid_part_name(part), path, ": part name '", part,
+                 "' is not [A-Za-z0-9_]+ (or is the reserved 'extra')");
+        scalars["parts"].push_back(part);
+        for (const auto& [k, v] : p.weights) {
+            PG_CHECK(k.rfind(kOptimizer, 0) != 0, path, ": weight '", k, "' of part ", part,
+                     " would read back as optimizer state");
+            tensors[part + "." + k] = v;
+        }
+        for (const auto& [k, v] : p.optimizer) tensors[part + "." + kOptimizer + k] = v;
+    }
+    for (const auto& [k, v] : state.extra_tensors) tensors["extra." + k] = v;
     scalars["step"] = std::to_string(state.step);
     scalars["epoch"] = std::to_string(state.epoch);
     for (const auto& [name, g] : state.generators)
@@ -58,6 +72,30 @@ static int64_t signed_count(uint64_t n) {
     return int64_t(n);
 }
 
+// Tensor-name prefix -> (part, is optimizer state). The longest matching prefix wins, so
+// "model.optimizer.0.momentum" is optimizer state and "model.conv1.weight" a weight.
+using PartPrefixes = std::map<std::string, std::pair<std::string, bool>>;
+
+static void place_tensor(const std::string& path, const std::string& key, const Tensor& tensor,
+                         const PartPrefixes& parts, TrainState& state) {
+    const std::pair<std::string, bool>* where = nullptr;
+    size_t matched = 0;
+    for (const auto& [prefix, target] : parts)
+        if (prefix.size() > matched && key.rfind(prefix, 0) == 0)
+            where = &target, matched = prefix.size();
+    if (where != nullptr) {
+        std::string name = key.substr(matched);
+        PG_CHECK(where->second || name.rfind(kOptimizer, 0) != 0, path, ": tensor '", key,
+                 "' is neither a weight nor optimizer state of part ", where->first);
+        PartState& p = state.parts[where->first];
+        (where->second ? p.optimizer : p.weights)[name] = tensor;
+        return;
+    }
+    PG_CHECK(key.rfind("extra.", 0) == 0, path, ": unexpected tensor '", key,
+             "' in a training state (it belongs to no part)");
+    state.extra_tensors[key.substr(6)] = tensor;
+}
+
 TrainState load_train_state(const std::string& path) {
     SafetensorsFile file = read_safetensors(path);
     auto it = file.metadata.find(kKind);
@@ -65,8 +103,18 @@ TrainState load_train_state(const std::string& path) {
              "' metadata); weights files are "
              "loaded with --weights, training states with --resume");
     TrainState state;
+    PartPrefixes parts;
     try {
         nlohmann::json scalars = nlohmann::json::parse(it->second);
+        if (scalars.contains("parts"))
+            for (const nlohmann::json& name : scalars.at("parts")) {
+                std::string part = name.get<std::string>();
+                if (!valid_part_name(part))
+                    throw std::invalid_argument("part name '" + part + "' is not [A-Za-z0-9_]+");
+                parts[part + "." + kOptimizer] = {part, true};
+                parts[part + "."] = {part, false};
+                state.parts[part]; // a part may hold no tensors at all
+            }
         state.step = signed_count(parse_count(scalars.at("step").get<std::string>(), "step"));
         state.epoch = signed_count(parse_count(scalars.at("epoch").get<std::string>(), "epoch"));
         if (scalars.contains("generators"))
@@ -79,17 +127,11 @@ TrainState load_train_state(const std::string& path) {
     } catch (const std::exception& e) {
         throw Error(path + ": corrupt training-state metadata (" + e.what() + ")");
     }
-    for (auto& [key, tensor] : file.tensors) {
-        bool placed = false;
-        for (const auto& [prefix, member] : kGroups) {
-            std::string p(prefix);
-            if (key.rfind(p, 0) == 0) {
-                (state.*member)[key.substr(p.size())] = tensor;
-                placed = true;
-            }
-        }
-        PG_CHECK(placed, path, ": unexpected tensor '", key, "' in a training state");
-    }
+    if (parts.empty()) // written before parts existed: the student's optimizer and the teacher
+        parts = {{"optimizer.", {"model", true}},
+                 {"teacher.", {"teacher", false}},
+                 {"extra.model.", {"model", false}}};
+    for (auto& [key, tensor] : file.tensors) place_tensor(path, key, tensor, parts, state);
     return state;
 }
 

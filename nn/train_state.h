@@ -1,7 +1,10 @@
 // The training-state file that makes a resumed run continue exactly where it stopped: step and
-// epoch, the optimizer's buffers, every generator's (seed, offset), the EMA teacher's weights and
-// a few named numbers (best mIoU, ...). One safetensors file: tensors under "optimizer." and
-// "teacher.", the scalars as JSON in the metadata; written to a temporary file and renamed.
+// epoch, every part's weights and optimizer buffers (the student "model", an EMA "teacher", a
+// "discriminator"), every generator's (seed, offset), a method's extra tensors and a few named
+// numbers (best mIoU, ...). One safetensors file: tensors "<part>.<key>", "<part>.optimizer.<key>"
+// and "extra.<key>", the scalars and the part names as JSON in the metadata; written to a
+// temporary file and renamed. States written before parts existed ("optimizer.", "teacher.",
+// "extra.model.") load into parts "model" and "teacher".
 #pragma once
 
 #include <cstdint>
@@ -13,12 +16,17 @@
 
 namespace pg::nn {
 
+// One network of the run: Module::state_dict() and Optimizer::state_dict() (empty for a part
+// without an optimizer, such as an EMA teacher).
+struct PartState {
+    std::map<std::string, Tensor> weights, optimizer;
+};
+
 struct TrainState {
-    int64_t step = 0;                        // optimizer steps done
-    int64_t epoch = 0;                       // epochs completed
-    std::map<std::string, Tensor> optimizer; // Optimizer::state_dict()
-    std::map<std::string, Tensor> teacher;   // Module::state_dict() of the EMA teacher, or empty
-    std::map<std::string, Tensor> extra_tensors;                     // e.g. a method's memory banks
+    int64_t step = 0;                            // optimizer steps done
+    int64_t epoch = 0;                           // epochs completed
+    std::map<std::string, PartState> parts;      // name ([A-Za-z0-9_]+, not "extra") -> state
+    std::map<std::string, Tensor> extra_tensors; // e.g. a method's memory banks
     std::map<std::string, std::pair<uint64_t, uint64_t>> generators; // name -> (seed, offset)
     std::map<std::string, double> numbers;                           // e.g. "best_miou"
 

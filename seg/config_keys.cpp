@@ -78,7 +78,8 @@ static const char* kCommon[] = {"criterion.type",
                                 "trainer.optimizer.kwargs.betas",
                                 "trainer.optimizer.kwargs.eps",
                                 "trainer.lr_scheduler.mode",
-                                "trainer.lr_scheduler.kwargs.power"};
+                                "trainer.lr_scheduler.kwargs.power",
+                                "trainer.lr_scheduler.kwargs.max_iter"};
 static const char* kU2pl[] = {"net.ema_decay",
                               "trainer.sup_only_epoch",
                               "trainer.teacher_bn_from_student",

@@ -126,9 +126,14 @@ void add_train_row(const json& row, double step, MetricLog& log) {
     // The total is its own curve when there is no breakdown or the breakdown has several terms.
     if (row.contains("loss") && numeric(row["loss"], &v) && (!losses || losses->size() > 1))
         log.losses.add(losses ? "total" : "loss", step, v);
-    if (row.contains("lr") && numeric(row["lr"], &v)) log.lr.add("lr", step, v);
+    if (row.contains("lr") && numeric(row["lr"], &v)) log.lr.add("lr", step, v); // older runs
     for (const auto& [name, value] : row.items()) {
         if (std::find(std::begin(known), std::end(known), name) != std::end(known)) continue;
+        // "lr_<part>": one curve per trained part on the learning-rate chart.
+        if (name.rfind("lr_", 0) == 0 && numeric(value, &v)) {
+            log.lr.add(name.substr(3), step, v);
+            continue;
+        }
         if (numeric(value, &v)) log.extra.add(name, step, v);
     }
     log.train_rows++;

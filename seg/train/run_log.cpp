@@ -59,6 +59,7 @@ void StepWindow::add(const StepLog& log, double total_loss) {
     ++steps_;
     loss_sum_ += total_loss;
     accumulate(losses_, log.losses);
+    accumulate(part_losses_, log.part_losses);
     accumulate(extra_, log.extra);
 }
 
@@ -70,6 +71,9 @@ divided(std::vector<std::pair<std::string, double>> sums, int64_t n) {
 
 std::vector<std::pair<std::string, double>> StepWindow::mean_losses() const {
     return divided(losses_, steps_);
+}
+std::vector<std::pair<std::string, double>> StepWindow::mean_part_losses() const {
+    return divided(part_losses_, steps_);
 }
 std::vector<std::pair<std::string, double>> StepWindow::mean_extra() const {
     return divided(extra_, steps_);
@@ -102,6 +106,7 @@ void StepWindow::save(std::map<std::string, double>& numbers, const std::string&
     numbers[prefix + "steps"] = double(steps_);
     numbers[prefix + "loss"] = loss_sum_;
     save_terms(losses_, numbers, prefix + "losses.");
+    save_terms(part_losses_, numbers, prefix + "part_losses.");
     save_terms(extra_, numbers, prefix + "extra.");
 }
 
@@ -112,6 +117,7 @@ void StepWindow::restore(const std::map<std::string, double>& numbers, const std
     steps_ = int64_t(steps->second);
     loss_sum_ = numbers.at(prefix + "loss");
     losses_ = restore_terms(numbers, prefix + "losses.");
+    part_losses_ = restore_terms(numbers, prefix + "part_losses.");
     extra_ = restore_terms(numbers, prefix + "extra.");
 }
 
@@ -125,10 +131,11 @@ std::string train_row_json(const TrainRow& row, const StepWindow& window) {
     j["type"] = "train";
     j["step"] = row.step;
     j["epoch"] = row.epoch;
-    j["lr"] = row.lr;
+    for (const auto& [name, v] : row.lrs) j[name] = v;
     j["loss"] = number(window.mean_loss());
     j["losses"] = nlohmann::json::object();
     for (const auto& [name, v] : window.mean_losses()) j["losses"][name] = number(v);
+    for (const auto& [part, v] : window.mean_part_losses()) j["loss_" + part] = number(v);
     for (const auto& [name, v] : window.mean_extra()) j[name] = number(v);
     j["it_per_s"] = row.it_per_s;
     j["mem_mb"] = row.mem_mib;
@@ -166,7 +173,12 @@ std::string progress_line(const TrainRow& row, int64_t total_steps, const StepWi
         }
         line += ")";
     }
-    std::snprintf(buf, sizeof buf, "  lr %.2e  mem %.0f MiB", row.lr, row.mem_mib);
+    for (const auto& [part, v] : window.mean_part_losses()) {
+        std::snprintf(buf, sizeof buf, "  %s loss %.4f", part.c_str(), v);
+        line += buf;
+    }
+    std::snprintf(buf, sizeof buf, "  lr %.2e  mem %.0f MiB",
+                  row.lrs.empty() ? 0.0 : row.lrs[0].second, row.mem_mib);
     return line + buf;
 }
 

@@ -1,7 +1,8 @@
 // What a training run tells the world while it runs: metrics.jsonl (one JSON object per line,
-// "type": "train" rows averaged over the logging window, "type": "eval" rows; the format that
-// seg/report.h draws), and the terminal progress line (step, epoch, it/s, ETA, losses, lr,
-// memory).
+// "type": "train" rows averaged over the logging window: "loss" and its terms under "losses",
+// "loss_<part>" for another part's objective, "lr_<part>" per trained part, the method's extra
+// figures; "type": "eval" rows; the format that seg/report.h draws), and the terminal progress
+// line (step, epoch, it/s, ETA, losses, lr, memory).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +37,7 @@ class StepWindow {
     double mean_loss() const { return loss_sum_ / double(steps_); }
     // name -> mean over the window, in first-seen order.
     std::vector<std::pair<std::string, double>> mean_losses() const;
+    std::vector<std::pair<std::string, double>> mean_part_losses() const;
     std::vector<std::pair<std::string, double>> mean_extra() const;
     void clear();
     // The window in a training state's numbers ("<prefix>steps", "<prefix>loss", one entry per
@@ -47,12 +49,13 @@ class StepWindow {
   private:
     int64_t steps_ = 0;
     double loss_sum_ = 0;
-    std::vector<std::pair<std::string, double>> losses_, extra_;
+    std::vector<std::pair<std::string, double>> losses_, part_losses_, extra_;
 };
 
 struct TrainRow {
-    int64_t step = 0, epoch = 0; // step: optimizer steps done (1-based)
-    double lr = 0, it_per_s = 0, mem_mib = 0;
+    int64_t step = 0, epoch = 0;                     // step: optimizer steps done (1-based)
+    std::vector<std::pair<std::string, double>> lrs; // "lr_<part>" -> lr; the model's first
+    double it_per_s = 0, mem_mib = 0;
 };
 std::string train_row_json(const TrainRow& row, const StepWindow& window);
 

@@ -1,29 +1,9 @@
-// The supervised method (cross-entropy or OHEM on the labeled batch, plus the aux head's loss)
-// and make_method(), the one place where method names are mapped to implementations.
+// The supervised method: cross-entropy or OHEM on the labeled batch, plus the aux head's loss.
+// It uses the default step (seg/train/method.cpp) and trains only the model.
 #include "nn/losses.h"
 #include "seg/train/method.h"
-#include "tensor/error.h"
 
 namespace pg::seg {
-
-bool uses_aux_head(const Config& config) {
-    return config.has("net.aux_loss") &&
-           config.get_string("net.arch", "deeplabv3plus") == "deeplabv3plus";
-}
-
-nn::SegLossConfig criterion_config(const Config& config, bool has_aux) {
-    nn::SegLossConfig c;
-    std::string type = config.get_string("criterion.type", "ce");
-    if (type == "ohem")
-        c.type = nn::SegLossType::ohem;
-    else
-        PG_CHECK(type == "ce", config.source(), ": criterion.type is '", type,
-                 "', expected ce or ohem");
-    c.ohem_thresh = float(config.get_float("criterion.kwargs.thresh", c.ohem_thresh));
-    c.ohem_min_kept = config.get_int("criterion.kwargs.min_kept", c.ohem_min_kept);
-    if (has_aux) c.aux_weight = float(config.get_float("net.aux_loss.loss_weight", 0.4));
-    return c;
-}
 
 // L = CE(upsample(logits), y) [+ aux_weight * CE(upsample(aux), y)].
 class Supervised : public Method {
@@ -48,11 +28,8 @@ class Supervised : public Method {
     nn::SegLossConfig criterion_;
 };
 
-std::unique_ptr<Method> make_method(const std::string& name, const MethodContext& context) {
-    if (name == "supervised") return std::make_unique<Supervised>(context);
-    if (name == "u2pl") return make_u2pl(context);
-    throw Error(context.config->source() + ": trainer.method is '" + name +
-                "', expected supervised or u2pl");
+std::unique_ptr<Method> make_supervised(const MethodContext& context) {
+    return std::make_unique<Supervised>(context);
 }
 
 } // namespace pg::seg

@@ -13,10 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include "autograd/engine.h"
 #include "nn/checkpoint.h"
-#include "nn/optim.h"
-#include "nn/schedule.h"
 #include "nn/segmenter.h"
 #include "seg/config_keys.h"
 #include "seg/data_config.h"
@@ -24,6 +21,7 @@
 #include "seg/model_config.h"
 #include "seg/runtime.h"
 #include "seg/train/finish.h"
+#include "seg/train/parts.h"
 #include "seg/train/run_log.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
@@ -44,16 +42,14 @@ struct Run {
     uint64_t seed = 0;
     nn::SegmenterOptions net_options;
     std::shared_ptr<nn::SegmentationNet> model;
-    Generator dropout_gen; // the student's dropout masks
-    std::unique_ptr<nn::Optimizer> optimizer;
+    Generator dropout_gen;   // the student's dropout masks
+    std::vector<Part> parts; // parts[0] is the model; then the method's (seg/train/parts.h)
     std::unique_ptr<Loader> loader;
     std::unique_ptr<Method> method;
     Dataset val;
     std::vector<std::string> class_names;
     int64_t total_steps = 0, steps_per_epoch = 0, step = 0;
     int64_t log_every = 10, eval_interval = 0, save_every = 0, eval_limit = 0;
-    double base_lr = 0.01, lr_power = 0.9;
-    bool poly = true;
     double best_miou = -1, last_miou = -1;
     int64_t best_step = 0;
     std::unique_ptr<MetricsLog> metrics;
@@ -84,52 +80,6 @@ static void load_pretrained(Run& run) {
              "'; set saver.pretrain_prefix)");
     std::printf("pretrained: %zu tensors from %s (%zu of the model's left at init)\n", used,
                 path.c_str(), report.missing.size());
-}
-
-// An optimizer kwarg the chosen type does not read is an error, not silently dropped (e.g. SGD's
-// momentum left in a base config whose type was switched to Adam with --set).
-static void check_optimizer_kwargs(const Config& c, const std::string& type) {
-    if (!c.has("trainer.optimizer.kwargs")) return;
-    std::vector<std::string> known =
-        type == "SGD" ? std::vector<std::string>{"lr", "momentum", "weight_decay", "nesterov"}
-                      : std::vector<std::string>{"lr", "weight_decay", "eps", "betas"};
-    std::string list;
-    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
-    for (const std::string& key : c.section("trainer.optimizer.kwargs").keys())
-        PG_CHECK(std::find(known.begin(), known.end(), key) != known.end(), c.source(),
-                 ": trainer.optimizer.kwargs.", key, " is not an argument of ", type, " (it takes ",
-                 list, "); to replace the whole map: --set 'trainer.optimizer.kwargs={lr: ...}'");
-}
-
-static std::unique_ptr<nn::Optimizer> make_optimizer(const Run& run) {
-    const Config& c = run.config;
-    double head_mult = c.get_float("trainer.head_lr_mult", 10.0);
-    std::vector<nn::ParamGroup> groups{{run.model->backbone_parameters(), 1.0, -1.0},
-                                       {run.model->head_parameters(), head_mult, -1.0}};
-    std::string type = c.get_string("trainer.optimizer.type", "SGD");
-    PG_CHECK(type == "SGD" || type == "Adam" || type == "AdamW", c.source(),
-             ": trainer.optimizer.type is '", type, "', expected SGD, Adam or AdamW");
-    check_optimizer_kwargs(c, type);
-    double lr = c.get_float("trainer.optimizer.kwargs.lr");
-    double wd = c.get_float("trainer.optimizer.kwargs.weight_decay", 0.0);
-    if (type == "SGD") {
-        nn::SGDOptions o{lr, c.get_float("trainer.optimizer.kwargs.momentum", 0.0), 0.0, wd,
-                         c.get_bool("trainer.optimizer.kwargs.nesterov", false)};
-        return std::make_unique<nn::SGD>(groups, o);
-    }
-    nn::AdamOptions o;
-    o.lr = lr;
-    o.weight_decay = wd;
-    o.eps = c.get_float("trainer.optimizer.kwargs.eps", o.eps);
-    if (c.has("trainer.optimizer.kwargs.betas")) {
-        std::vector<double> b = c.get_float_list("trainer.optimizer.kwargs.betas");
-        PG_CHECK(b.size() == 2, c.source(), ": trainer.optimizer.kwargs.betas has ", b.size(),
-                 " values, expected 2");
-        o.beta1 = b[0];
-        o.beta2 = b[1];
-    }
-    if (type == "Adam") return std::make_unique<nn::Adam>(groups, o);
-    return std::make_unique<nn::AdamW>(groups, o);
 }
 
 // The run directory. A run exists once its first `last` checkpoint does (last.state is the commit
@@ -184,12 +134,19 @@ static void setup_schedule(Run& run) {
                             : 0;
     run.save_every = c.get_int("saver.save_every", run.eval_interval);
     run.eval_limit = c.get_int("trainer.eval_limit", 0);
-    run.base_lr = c.get_float("trainer.optimizer.kwargs.lr");
-    std::string mode = c.get_string("trainer.lr_scheduler.mode", "poly");
-    PG_CHECK(mode == "poly" || mode == "constant", c.source(), ": trainer.lr_scheduler.mode is '",
-             mode, "', expected poly or constant");
-    run.poly = mode == "poly";
-    run.lr_power = c.get_float("trainer.lr_scheduler.kwargs.power", 0.9);
+}
+
+// The model (backbone at the base lr, heads at trainer.head_lr_mult times it), then the method's.
+static void setup_parts(Run& run) {
+    double head_mult = run.config.get_float("trainer.head_lr_mult", 10.0);
+    std::vector<nn::ParamGroup> groups{{run.model->backbone_parameters(), 1.0, -1.0},
+                                       {run.model->head_parameters(), head_mult, -1.0}};
+    run.parts.push_back(make_part(run.config, PartSpec{"model", run.model.get(), "trainer", groups},
+                                  run.total_steps));
+    for (const PartSpec& spec : run.method->parts()) {
+        PG_CHECK(spec.name != "model", "train: a method declared a second part 'model'");
+        run.parts.push_back(make_part(run.config, spec, run.total_steps));
+    }
 }
 
 static void setup(Run& run) {
@@ -210,7 +167,6 @@ static void setup(Run& run) {
     run.dropout_gen = Generator(run.seed + 0x5eed);
     run.model->set_generator(&run.dropout_gen);
     run.model->train();
-    run.optimizer = make_optimizer(run);
 
     LoaderConfig lc = train_loader_config(data, run.seed);
     lc.infinite = true;
@@ -224,9 +180,16 @@ static void setup(Run& run) {
     if (c.get_bool("trainer.eval_on", true)) run.val = open_split(data, "val", classes);
     setup_schedule(run);
 
-    MethodContext ctx{&run.config, run.model,       run.device,
-                      run.seed,    run.total_steps, run.steps_per_epoch};
-    run.method = make_method(c.get_string("trainer.method", "supervised"), ctx);
+    std::string method = c.get_string("trainer.method", "supervised");
+    MethodContext ctx{&run.config,
+                      run.model,
+                      run.device,
+                      run.seed,
+                      run.total_steps,
+                      run.steps_per_epoch,
+                      (run.dir / method).string()};
+    run.method = make_method(method, ctx);
+    setup_parts(run);
 }
 
 // ---- checkpoints ----
@@ -235,8 +198,7 @@ static void save_last(Run& run) {
     nn::TrainState s;
     s.step = run.step;
     s.epoch = run.step / run.steps_per_epoch;
-    s.optimizer = run.optimizer->state_dict();
-    for (auto& [key, t] : run.model->state_dict()) s.extra_tensors["model." + key] = t;
+    save_parts(run.parts, s);
     s.save_generator("dropout", run.dropout_gen);
     s.numbers["best_miou"] = run.best_miou;
     s.numbers["best_step"] = double(run.best_step);
@@ -253,12 +215,9 @@ static void save_last(Run& run) {
 }
 
 static void resume(Run& run) {
-    nn::TrainState s = nn::load_train_state(checkpoint(run, "last.state.safetensors"));
-    std::map<std::string, Tensor> weights;
-    for (auto& [key, t] : s.extra_tensors)
-        if (key.compare(0, 6, "model.") == 0) weights[key.substr(6)] = t;
-    run.model->load_state_dict(weights, /*strict=*/true);
-    run.optimizer->load_state_dict(s.optimizer);
+    std::string path = checkpoint(run, "last.state.safetensors");
+    nn::TrainState s = nn::load_train_state(path);
+    load_parts(run.parts, s, path);
     s.restore_generator("dropout", run.dropout_gen);
     run.best_miou = s.numbers.at("best_miou");
     run.best_step = int64_t(s.numbers.at("best_step"));
@@ -306,26 +265,16 @@ static void evaluate_and_log(Run& run) {
 
 // ---- the loop ----
 
-static double current_lr(const Run& run) {
-    return run.poly ? nn::poly_lr(run.base_lr, run.step, run.total_steps, run.lr_power)
-                    : run.base_lr;
-}
-
-// One optimizer step; returns the total loss.
+// One step of the method (by default: loss, backward, the model's optimizer); returns the model's
+// total loss.
 static double train_step(Run& run, StepLog& log) {
-    run.optimizer->set_lr(current_lr(run));
+    PartOptimizers optimizers = optimizers_for_step(run.parts, run.step);
     Batch batch;
     run.loader->next(batch);
     batch.images = batch.images.to(run.device);
     batch.labels = batch.labels.to(run.device);
     int64_t epoch = run.step / run.steps_per_epoch;
-    Tensor loss = run.method->loss(batch, run.step, epoch, log);
-    double value = loss.item();
-    PG_CHECK(std::isfinite(value), "train: the loss is ", value, " at step ", run.step + 1,
-             " (diverged: lower trainer.optimizer.kwargs.lr)");
-    run.optimizer->zero_grad();
-    backward(loss);
-    run.optimizer->step();
+    double value = run.method->step(batch, run.step, epoch, optimizers, log);
     run.method->after_step(run.step, epoch);
     ++run.step;
     return value;
@@ -402,8 +351,8 @@ static void start_run(Run& run, const TrainOptions& options) {
 // Writes the train row of the window that ends at this step; returns its mean loss.
 static double log_window(Run& run, Clock::time_point window_start, bool tty) {
     double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
-    // lr: the backbone group's lr of this step (heads run at head_lr_mult times it).
-    TrainRow row{run.step, run.step / run.steps_per_epoch, run.optimizer->lr(0),
+    // lr_<part>: each part's base group lr of this step (heads run at head_lr_mult times it).
+    TrainRow row{run.step, run.step / run.steps_per_epoch, part_lrs(run.parts),
                  double(run.window.steps()) / std::max(secs, 1e-9), memory_in_use_mib(run.device)};
     run.metrics->write(train_row_json(row, run.window));
     if (!run.options.quiet)

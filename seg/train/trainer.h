@@ -1,8 +1,9 @@
 // `pixelgrad train`: the training loop shared by every method. It reads a U2PL-shaped config
-// (dataset / net / trainer / saver / criterion), builds the network and the labeled loader, and
-// runs total_steps optimizer steps with the poly schedule, logging metrics.jsonl and a progress
-// line, evaluating on the val split, keeping `last` (exact resume) and `best` checkpoints, and
-// ending with sample overlays and report.html. Run directory:
+// (dataset / net / trainer / saver / criterion), builds the network, the labeled loader, the
+// method (seg/train/method.h) and the run's parts (the model and the method's: seg/train/parts.h,
+// each with its optimizer and poly schedule), and runs total_steps method steps, logging
+// metrics.jsonl and a progress line, evaluating on the val split, keeping `last` (exact resume)
+// and `best` checkpoints, and ending with sample overlays and report.html. Run directory:
 //   RUN_DIR/config.yaml            the effective config (after --set overrides)
 //   RUN_DIR/metrics.jsonl          train and eval rows (seg/train/run_log.h)
 //   RUN_DIR/eval.json              the best evaluation so far
@@ -10,6 +11,8 @@
 //   RUN_DIR/checkpoints/last.safetensors        weights at the last checkpoint
 //   RUN_DIR/checkpoints/last.state.safetensors  everything resume needs, in one atomic file,
 //                                               written last: the commit point of a checkpoint
+//                                               (every part's weights and optimizer state)
+//   RUN_DIR/<method>/              the method's own files, when it writes any
 //   RUN_DIR/overlays/*.png, RUN_DIR/report.html
 // The first SIGINT / SIGTERM stops after the step in progress with a checkpoint (exit 128 + signal
 // from the binary); config keys are checked against seg/config_keys.cpp before anything runs.
@@ -17,7 +20,8 @@
 //   epochs | iterations, epoch_samples [dataset size], log_every [10], eval_on [true],
 //   eval_every [1 epoch] | eval_interval (steps), eval_limit [0: all], eval_at_start [false], overlays [6],
 //   head_lr_mult [10], optimizer: {type: SGD | Adam | AdamW, kwargs: {lr, momentum,
-//   weight_decay, nesterov, betas, eps}}, lr_scheduler: {mode: poly | constant, kwargs: {power}}.
+//   weight_decay, nesterov, betas, eps}}, lr_scheduler: {mode: poly | constant, kwargs: {power,
+//   max_iter [iterations]: the poly horizon, >= the steps run}} (the model's part; parts.h).
 // saver keys: snapshot_dir (the run dir unless --run-dir), save_every [eval interval] (steps),
 //   pretrain [none] (backbone weights, safetensors in PyTorch names), pretrain_prefix [encoder. for
 //   DeepLabV3+, "" for DeepLab-v2].

@@ -97,6 +97,8 @@ class U2pl : public Method {
   public:
     explicit U2pl(const MethodContext& ctx);
     const char* name() const override { return "u2pl"; }
+    // The teacher is carried, not trained: saved and restored with the run, stepped by the EMA.
+    std::vector<PartSpec> parts() override { return {PartSpec{"teacher", teacher_.get(), "", {}}}; }
     Tensor loss(const Batch& labeled, int64_t step, int64_t epoch, StepLog& log) override;
     void after_step(int64_t step, int64_t epoch) override;
     // The teacher once the semi-supervised phase has begun (U2PL evaluates model_teacher).
@@ -351,14 +353,10 @@ void U2pl::after_step(int64_t step, int64_t epoch) {
 }
 
 void U2pl::save_state(nn::TrainState& state) const {
-    state.teacher = teacher_->state_dict();
     if (o_.contrastive) bank_.save(state.extra_tensors, "u2pl.bank.");
 }
 
 void U2pl::load_state(const nn::TrainState& state) {
-    PG_CHECK(!state.teacher.empty(), "u2pl: the training state holds no teacher (was the run "
-                                     "trained with another method?)");
-    teacher_->load_state_dict(state.teacher, /*strict=*/true);
     if (o_.contrastive) bank_.load(state.extra_tensors, "u2pl.bank.");
     steps_done_ = state.step;
     seek_unlabeled(state.step);

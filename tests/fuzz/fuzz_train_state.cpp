@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 using TensorMap = std::map<std::string, pg::Tensor>;
 
-static void same_tensors(const TensorMap& a, const TensorMap& b, const char* group) {
+static void same_tensors(const TensorMap& a, const TensorMap& b, const std::string& group) {
     if (a.size() != b.size()) fail(pg::str(group, ": tensor count differs"));
     for (const auto& [name, t] : a) {
         auto it = b.find(name);
@@ -69,8 +69,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (it == back.numbers.end() || std::memcmp(&it->second, &v, sizeof v) != 0)
             fail("number '" + name + "'");
     }
-    same_tensors(state.optimizer, back.optimizer, "optimizer");
-    same_tensors(state.teacher, back.teacher, "teacher");
+    if (back.parts.size() != state.parts.size()) fail("parts count");
+    for (const auto& [part, p] : state.parts) {
+        auto it = back.parts.find(part);
+        if (it == back.parts.end()) fail("part '" + part + "'");
+        same_tensors(p.weights, it->second.weights, part + " weights");
+        same_tensors(p.optimizer, it->second.optimizer, part + " optimizer");
+    }
     same_tensors(state.extra_tensors, back.extra_tensors, "extra");
     return 0;
 }

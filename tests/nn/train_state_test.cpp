@@ -47,8 +47,8 @@ TEST(TrainState, ResumeIsBitExact) {
         TrainState s;
         s.step = 3;
         s.epoch = 1;
-        s.optimizer = first.sgd.state_dict();
-        s.teacher = first.teacher.state_dict();
+        s.parts["model"].optimizer = first.sgd.state_dict();
+        s.parts["teacher"].weights = first.teacher.state_dict();
         s.save_generator("data", first.data_gen);
         s.numbers["best_miou"] = 0.123456789012345;
         save_train_state(path, s);
@@ -61,8 +61,8 @@ TEST(TrainState, ResumeIsBitExact) {
     EXPECT_EQ(s.epoch, 1);
     EXPECT_EQ(s.numbers.at("best_miou"), 0.123456789012345);
     resumed.student.load_state_dict(load_safetensors(path + ".weights"));
-    resumed.teacher.load_state_dict(s.teacher);
-    resumed.sgd.load_state_dict(s.optimizer);
+    resumed.teacher.load_state_dict(s.parts.at("teacher").weights);
+    resumed.sgd.load_state_dict(s.parts.at("model").optimizer);
     s.restore_generator("data", resumed.data_gen);
     for (int k = 3; k < 6; k++) resumed.step(k);
     EXPECT_TRUE(test::all_equal(resumed.student.weight, straight.student.weight));
@@ -95,6 +95,44 @@ TEST(TrainState, WeightsFileOrMissingFileIsAClearError) {
         EXPECT_NE(std::string(e.what()).find("not a pixelgrad training state"), std::string::npos);
     }
     EXPECT_THROW(load_train_state(path + ".missing"), Error);
+}
+
+// Parts round-trip by name (one without tensors too); a state written before parts existed loads
+// its student optimizer, student weights and teacher into parts "model" and "teacher".
+TEST(TrainState, PartsRoundTripAndTheOldLayoutLoads) {
+    std::string path = ::testing::TempDir() + "pg_parts_state.safetensors";
+    TrainState s;
+    s.parts["model"].weights["conv.weight"] = Tensor::full({2}, 1.f);
+    s.parts["model"].optimizer["0.momentum"] = Tensor::full({2}, 2.f);
+    s.parts["discriminator"].weights["fc.bias"] = Tensor::full({1}, 3.f);
+    s.parts["empty"];
+    s.extra_tensors["u2pl.bank.0"] = Tensor::full({3}, 4.f);
+    save_train_state(path, s);
+    TrainState back = load_train_state(path);
+    ASSERT_EQ(back.parts.size(), 3u);
+    EXPECT_TRUE(test::all_equal(back.parts.at("model").weights.at("conv.weight"),
+                                s.parts["model"].weights["conv.weight"]));
+    EXPECT_TRUE(test::all_equal(back.parts.at("model").optimizer.at("0.momentum"),
+                                s.parts["model"].optimizer["0.momentum"]));
+    EXPECT_EQ(back.parts.at("discriminator").weights.size(), 1u);
+    EXPECT_TRUE(back.parts.at("discriminator").optimizer.empty());
+    EXPECT_TRUE(back.parts.at("empty").weights.empty());
+    EXPECT_EQ(back.extra_tensors.size(), 1u);
+    s.parts["extra"];
+    test::expect_error([&] { save_train_state(path, s); }, "reserved 'extra'");
+
+    save_safetensors(path,
+                     {{"optimizer.0.momentum", Tensor::full({2}, 2.f)},
+                      {"teacher.conv.weight", Tensor::full({2}, 5.f)},
+                      {"extra.model.conv.weight", Tensor::full({2}, 1.f)},
+                      {"extra.u2pl.bank.0", Tensor::full({3}, 4.f)}},
+                     {{"pixelgrad.train_state", R"({"step":"7","epoch":"1"})"}});
+    TrainState old = load_train_state(path);
+    EXPECT_EQ(old.step, 7);
+    EXPECT_EQ(old.parts.at("model").weights.count("conv.weight"), 1u);
+    EXPECT_EQ(old.parts.at("model").optimizer.count("0.momentum"), 1u);
+    EXPECT_EQ(old.parts.at("teacher").weights.count("conv.weight"), 1u);
+    EXPECT_EQ(old.extra_tensors.count("u2pl.bank.0"), 1u);
 }
 
 // Counts are digits only and fit in int64 (std::stoll read "1x" as 1; `make fuzz` found a step

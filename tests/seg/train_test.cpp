@@ -40,7 +40,7 @@ TEST(Train, SupervisedLossFallsAndMiouRises) {
     EXPECT_EQ(best["class_names"][1], "disc");
     std::vector<nlohmann::json> train_rows = rows(o.run_dir, "train");
     ASSERT_EQ(train_rows.size(), 30u);
-    EXPECT_GT(double(train_rows[0]["lr"]), double(train_rows[29]["lr"])); // poly decay
+    EXPECT_GT(double(train_rows[0]["lr_model"]), double(train_rows[29]["lr_model"])); // poly
     EXPECT_TRUE(train_rows[0]["losses"].contains("sup"));
 }
 
@@ -55,7 +55,7 @@ TEST(Train, ResumeIsBitExact) {
     std::vector<nlohmann::json> ra = rows(straight_dir, "train"), rb = rows(resumed_dir, "train");
     ASSERT_EQ(rb.size(), ra.size());
     for (size_t i = 0; i < ra.size(); i++) {
-        for (const char* k : {"step", "loss", "losses", "lr"})
+        for (const char* k : {"step", "loss", "losses", "lr_model"})
             EXPECT_EQ(ra[i][k], rb[i][k]) << k << " " << i;
     }
     std::vector<nlohmann::json> ea = rows(straight_dir, "eval"), eb = rows(resumed_dir, "eval");

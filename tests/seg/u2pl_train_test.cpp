@@ -35,10 +35,12 @@ constexpr int64_t kGainSteps = 128; // EntropySplitKeepsTheMoreAccuratePseudoLab
 
 // A snapshot of the teacher (state_dict() may alias the live tensors, hence the clones).
 std::map<std::string, Tensor> teacher_of(Method& method) {
-    nn::TrainState s;
-    method.save_state(s);
+    std::vector<PartSpec> parts = method.parts();
+    EXPECT_EQ(parts.size(), 1u);
+    EXPECT_EQ(parts[0].name, "teacher");
+    EXPECT_TRUE(parts[0].config_section.empty()); // carried, not trained
     std::map<std::string, Tensor> out;
-    for (const auto& [name, t] : s.teacher) out[name] = t.clone();
+    for (const auto& [name, t] : parts[0].module->state_dict()) out[name] = t.clone();
     return out;
 }
 
@@ -69,7 +71,8 @@ struct HandRun {
         lc.infinite = true;
         lc.samples_per_epoch = 16;
         labeled = std::make_unique<Loader>(open_split(data, "train", 5), train_augment(data), lc);
-        method = make_method("u2pl", MethodContext{&config, student, Device::cpu(), 0, steps, 4});
+        method =
+            make_method("u2pl", MethodContext{&config, student, Device::cpu(), 0, steps, 4, ""});
         sgd = std::make_unique<nn::SGD>(
             std::vector<nn::ParamGroup>{{student->trainable_parameters(), 1.0, -1.0}},
             nn::SGDOptions{0.02, 0.9});
