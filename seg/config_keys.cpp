@@ -102,6 +102,27 @@ static const char* kU2pl[] = {"net.ema_decay",
                               "trainer.contrastive.temperature",
                               "trainer.contrastive.compat"};
 
+static const char* kAdversarial[] = {"trainer.adversarial.lambda_adv",
+                                     "trainer.adversarial.lambda_semi_adv",
+                                     "trainer.adversarial.lambda_semi",
+                                     "trainer.adversarial.mask_threshold",
+                                     "trainer.adversarial.semi_start",
+                                     "trainer.adversarial.semi_start_adv",
+                                     "trainer.adversarial.ndf",
+                                     "trainer.adversarial.score_semi_targets",
+                                     "trainer.discriminator.optimizer",
+                                     "trainer.discriminator.optimizer.type",
+                                     "trainer.discriminator.optimizer.kwargs",
+                                     "trainer.discriminator.optimizer.kwargs.lr",
+                                     "trainer.discriminator.optimizer.kwargs.momentum",
+                                     "trainer.discriminator.optimizer.kwargs.weight_decay",
+                                     "trainer.discriminator.optimizer.kwargs.nesterov",
+                                     "trainer.discriminator.optimizer.kwargs.betas",
+                                     "trainer.discriminator.optimizer.kwargs.eps",
+                                     "trainer.discriminator.lr_scheduler.mode",
+                                     "trainer.discriminator.lr_scheduler.kwargs.power",
+                                     "trainer.discriminator.lr_scheduler.kwargs.max_iter"};
+
 const std::vector<ConfigKey>& config_keys() {
     static const std::vector<ConfigKey> keys = [] {
         std::vector<ConfigKey> k;
@@ -112,6 +133,7 @@ const std::vector<ConfigKey>& config_keys() {
         for (const char* key : kSplitOnly) k.push_back({std::string("dataset.<split>.") + key, ""});
         for (const char* key : kCommon) k.push_back({key, ""});
         for (const char* key : kU2pl) k.push_back({key, "u2pl"});
+        for (const char* key : kAdversarial) k.push_back({key, "adversarial"});
         return k;
     }();
     return keys;

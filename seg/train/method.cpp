@@ -63,8 +63,9 @@ nn::SegLossConfig criterion_config(const Config& config, bool has_aux) {
 std::unique_ptr<Method> make_method(const std::string& name, const MethodContext& context) {
     if (name == "supervised") return make_supervised(context);
     if (name == "u2pl") return make_u2pl(context);
+    if (name == "adversarial") return make_adversarial(context);
     throw Error(context.config->source() + ": trainer.method is '" + name +
-                "', expected supervised or u2pl");
+                "', expected supervised, u2pl or adversarial");
 }
 
 } // namespace pg::seg

@@ -1,0 +1,32 @@
+// AdvSemiSeg's small pieces (seg/train/adversarial_parts.h).
+#include "seg/train/adversarial_parts.h"
+
+#include "autograd/elementwise.h"
+#include "autograd/node.h"
+#include "autograd/index.h"
+#include "autograd/layout.h"
+#include "autograd/reduce.h"
+#include "nn/losses.h"
+
+namespace pg::seg::adversarial {
+
+Tensor discriminator_logits(nn::FCDiscriminator& d, const Tensor& maps) {
+    return nn::upsample_logits(d.forward(maps), maps.size(1), maps.size(2));
+}
+
+Tensor semi_targets(const Tensor& logits, const Tensor& d_logits, float threshold, int64_t& kept) {
+    NoGradGuard no_grad;
+    Shape s = logits.shape();
+    Tensor trusted = ge(reshape(sigmoid(d_logits), {s[0], s[1], s[2]}), threshold); // (N, H, W)
+    kept = int64_t(sum(cast(trusted, DType::f32)).item());
+    Tensor argmax_f = cast(argmax(logits, 3), DType::f32);
+    return cast(where(trusted, argmax_f, 255.f), DType::i32);
+}
+
+Tensor ground_truth_maps(const Tensor& labels, int64_t num_classes) {
+    return one_hot(labels, num_classes, 255);
+}
+
+Tensor labeled_pixels(const Tensor& labels) { return ne(cast(labels, DType::f32), 255.f); }
+
+} // namespace pg::seg::adversarial

@@ -1,0 +1,253 @@
+// AdvSemiSeg (seg/train/adversarial.cpp) on small tensors and a tiny synthetic world: the semi
+// targets and their threshold, the one-hot ground truth, D frozen for G's terms (no gradient on
+// D's parameters, G's gradient through D), the semi term absent before semi_start and on an empty
+// mask, both BN modes of the DeepLab-v2, D's loss logged apart from G's, bit-exact resume across
+// semi_start with D and its Adam state, and clear config errors.
+#include "autograd/elementwise.h"
+#include "autograd/engine.h"
+#include "autograd/node.h"
+#include "autograd/softmax.h"
+#include "nn/losses.h"
+#include "nn/segmenter.h"
+#include "seg/data_config.h"
+#include "seg/model_config.h"
+#include "seg/train/adversarial_parts.h"
+#include "seg/train/parts.h"
+#include "tests/seg/train_helpers.h"
+
+namespace pg::seg {
+namespace {
+
+using namespace adversarial;
+
+// The tiny world's 16 labeled + 16 unlabeled images, batch 4: 4 steps per epoch.
+std::vector<std::string> adversarial_overrides() {
+    return {"trainer.method=adversarial", "dataset.unlabeled={list: splits/16/unlabeled.txt}",
+            "trainer.adversarial={ndf: 8, semi_start: 2}",
+            "trainer.discriminator={optimizer: {type: Adam, kwargs: {lr: 1.0e-4, betas: [0.9, "
+            "0.99]}}, lr_scheduler: {mode: poly}}"};
+}
+
+// The method driven by hand, as the trainer drives it: the model and the method's parts with
+// their optimizers and schedules, one labeled batch per step.
+struct AdvRun {
+    Config config;
+    Generator init{0}, dropout{1};
+    std::shared_ptr<nn::SegmentationNet> model;
+    std::unique_ptr<Loader> labeled;
+    std::unique_ptr<Method> method;
+    std::vector<Part> parts;
+
+    AdvRun(const std::string& name, std::vector<std::string> overrides, int64_t steps = 4)
+        : config(Config::load(write_config(name, "  iterations: " + std::to_string(steps) + "\n"),
+                              [&] {
+                                  std::vector<std::string> all = adversarial_overrides();
+                                  all.insert(all.end(), overrides.begin(), overrides.end());
+                                  return all;
+                              }())) {
+        Config data = config.section("dataset");
+        model = nn::build_segmenter(segmenter_options(config.section("net")), init);
+        model->set_generator(&dropout);
+        model->train();
+        LoaderConfig lc = train_loader_config(data, 0);
+        lc.infinite = true;
+        labeled = std::make_unique<Loader>(open_split(data, "train", 5), train_augment(data), lc);
+        method = make_method("adversarial",
+                             MethodContext{&config, model, Device::cpu(), 0, steps, 4, ""});
+        parts.push_back(make_part(
+            config, PartSpec{"model", model.get(), "trainer", {{model->trainable_parameters()}}},
+            steps));
+        for (const PartSpec& spec : method->parts())
+            parts.push_back(make_part(config, spec, steps));
+    }
+    StepLog step(int64_t k) {
+        Batch batch;
+        labeled->next(batch);
+        StepLog log;
+        method->step(batch, k, k / 4, optimizers_for_step(parts, k), log);
+        return log;
+    }
+    nn::Module& discriminator() { return *parts.at(1).module; }
+};
+
+double value_of(const std::vector<std::pair<std::string, double>>& list, const std::string& name) {
+    for (const auto& [n, v] : list)
+        if (n == name) return v;
+    ADD_FAILURE() << "no '" << name << "' logged";
+    return NAN;
+}
+
+TEST(AdversarialParts, SemiTargetsAreTheArgmaxWhereDTrustsThePrediction) {
+    // 1 x 1 x 3 pixels, 2 classes: argmax 1, 0, 1; D's logits: sigmoid 0.5, 0.119, 0.2 (= T).
+    Tensor logits = Tensor::from_vector(std::vector<float>{0, 2, 3, 1, -1, 0}, {1, 1, 3, 2});
+    Tensor d = Tensor::from_vector(std::vector<float>{0.f, -2.f, std::log(0.25f)}, {1, 1, 3, 1});
+    int64_t kept = -1;
+    Tensor t = semi_targets(logits, d, 0.2f, kept);
+    EXPECT_EQ(t.to_i32_vector(), (std::vector<int32_t>{1, 255, 1})); // >= T keeps (the original
+    EXPECT_EQ(kept, 2);                                              // ignores sigmoid < T)
+    semi_targets(logits, d, 0.9f, kept);
+    EXPECT_EQ(kept, 0);
+}
+
+TEST(AdversarialParts, GroundTruthIsOneHotAndAllZeroAt255) {
+    Tensor labels = Tensor::from_vector(std::vector<int32_t>{2, 255, 0}, {1, 1, 3});
+    EXPECT_EQ(ground_truth_maps(labels, 3).to_f32_vector(),
+              (std::vector<float>{0, 0, 1, 0, 0, 0, 1, 0, 0}));
+    EXPECT_EQ(labeled_pixels(labels).to_u8_vector(), (std::vector<uint8_t>{1, 0, 1}));
+}
+
+// D frozen (requires_grad off), as the method runs G's terms: D's parameters get no gradient,
+// while the gradient of BCE(D(softmax(x)), 1) w.r.t. x flows through D (finite differences).
+TEST(AdversarialParts, FrozenDiscriminatorPassesTheGradientToItsInputOnly) {
+    Generator gen(3);
+    nn::FCDiscriminator d({3, 4}, gen);
+    for (Tensor p : d.parameters()) p.set_requires_grad(false);
+    Tensor x = Tensor::normal({1, 32, 32, 3}, gen);
+    auto loss_of = [&](const Tensor& in) {
+        return nn::bce_with_constant_target(discriminator_logits(d, softmax(in)), 1.f);
+    };
+    x.set_requires_grad(true);
+    backward(loss_of(x));
+    for (Tensor p : d.parameters()) EXPECT_FALSE(p.grad().defined());
+    ASSERT_TRUE(x.grad().defined());
+    std::vector<float> analytic = x.grad().to_f32_vector(), base = x.detach().to_f32_vector();
+    NoGradGuard no_grad;
+    for (int64_t i : {0, 100, 1000, 2500, 3071}) {
+        const float h = 1e-2f;
+        std::vector<float> plus = base, minus = base;
+        plus[size_t(i)] += h, minus[size_t(i)] -= h;
+        double numeric = (loss_of(Tensor::from_vector(plus, x.shape())).item() -
+                          loss_of(Tensor::from_vector(minus, x.shape())).item()) /
+                         (2 * h);
+        EXPECT_NEAR(analytic[size_t(i)], numeric, 2e-4 + 0.05 * std::abs(numeric)) << i;
+    }
+}
+
+// The same step with lambda_adv = 0 and 1 (both lrs 0, so both runs see the same networks and
+// batches): D's gradients are bit-identical (G's adversarial term never reaches D's
+// parameters), G's differ (it receives the term through D).
+TEST(Adversarial, GeneratorTermsTrainGThroughDAndNeverD) {
+    std::vector<std::string> frozen{"trainer.optimizer.kwargs.lr=0",
+                                    "trainer.discriminator.optimizer.kwargs.lr=0",
+                                    "trainer.adversarial.lambda_semi_adv=0"};
+    auto grads = [&](const std::string& name, double lambda_adv) {
+        std::vector<std::string> o = frozen;
+        o.push_back("trainer.adversarial.lambda_adv=" + std::to_string(lambda_adv));
+        AdvRun run(name, o);
+        run.step(0);
+        std::vector<Tensor> g, d;
+        for (const Tensor& p : run.model->trainable_parameters())
+            g.push_back(p.grad().defined() ? p.grad().clone() : Tensor());
+        for (const Tensor& p : run.discriminator().parameters()) d.push_back(p.grad().clone());
+        return std::make_pair(g, d);
+    };
+    auto [g0, d0] = grads("adv_grad0", 0.0);
+    auto [g1, d1] = grads("adv_grad1", 1.0);
+    ASSERT_EQ(d0.size(), d1.size());
+    for (size_t i = 0; i < d0.size(); i++) EXPECT_TRUE(test::all_equal(d0[i], d1[i])) << i;
+    int differ = 0;
+    for (size_t i = 0; i < g0.size(); i++)
+        if (g0[i].defined() && !test::all_equal(g0[i], g1[i])) differ++;
+    EXPECT_GT(differ, int(g0.size()) / 2);
+}
+
+// L_semi is 0 before semi_start and positive after; with T = 1 the mask stays empty and the term
+// is skipped. D's loss is logged as its own part, not inside the model's terms.
+TEST(Adversarial, SemiTermStartsAtSemiStartAndSkipsAnEmptyMask) {
+    AdvRun run("adv_semi", {"trainer.adversarial.score_semi_targets=true"});
+    for (int64_t k = 0; k < 3; k++) {
+        StepLog log = run.step(k);
+        if (k < 2) {
+            EXPECT_EQ(value_of(log.losses, "semi"), 0.0) << k;
+        } else {
+            EXPECT_GT(value_of(log.losses, "semi"), 0.0);
+            EXPECT_GT(value_of(log.extra, "semi_mask_fraction"), 0.0);
+            double accuracy = value_of(log.extra, "semi_target_accuracy");
+            EXPECT_GE(accuracy, 0.0);
+            EXPECT_LE(accuracy, 1.0);
+        }
+        EXPECT_GT(value_of(log.losses, "seg"), 0.0);
+        EXPECT_GT(value_of(log.part_losses, "discriminator"), 0.0);
+        EXPECT_NEAR(value_of(log.part_losses, "discriminator"),
+                    value_of(log.extra, "d_fake") + value_of(log.extra, "d_real"), 1e-6);
+        for (const auto& [name, v] : log.losses) EXPECT_NE(name, "discriminator");
+    }
+    AdvRun empty("adv_empty", {"trainer.adversarial.mask_threshold=1.0"});
+    for (int64_t k = 0; k < 3; k++) {
+        StepLog log = empty.step(k);
+        EXPECT_EQ(value_of(log.losses, "semi"), 0.0);
+    }
+}
+
+// DeepLab-v2 with bn: frozen keeps BN's running statistics and affine; batch_stats_frozen_affine
+// (the original) moves the statistics and keeps the affine.
+TEST(Adversarial, BothBatchNormModesKeepTheAffineFixed) {
+    for (const char* mode : {"frozen", "batch_stats_frozen_affine"}) {
+        AdvRun run(std::string("adv_bn_") + mode,
+                   {"net.arch=deeplabv2", "net.aspp_rates=[1, 2, 3, 4]",
+                    std::string("net.backbone={variant: A, blocks: [1, 1, 1, 1], width: 0.0625, "
+                                "bn: ") +
+                        mode + "}"});
+        std::map<std::string, Tensor> before;
+        for (auto& [k, t] : run.model->state_dict()) before[k] = t.clone();
+        run.step(0);
+        run.step(1);
+        int stats_moved = 0, affine_moved = 0, conv_moved = 0;
+        for (auto& [k, t] : run.model->state_dict()) {
+            bool same = test::all_equal(t, before.at(k));
+            if (k.find("bn") == std::string::npos) {
+                conv_moved += !same;
+                continue;
+            }
+            if (k.find("running_") != std::string::npos) stats_moved += !same;
+            if (k.size() > 7 &&
+                (k.substr(k.size() - 7) == ".weight" || k.substr(k.size() - 5) == ".bias"))
+                affine_moved += !same;
+        }
+        EXPECT_GT(conv_moved, 0) << mode;
+        EXPECT_EQ(affine_moved, 0) << mode;
+        if (std::string(mode) == "frozen")
+            EXPECT_EQ(stats_moved, 0);
+        else
+            EXPECT_GT(stats_moved, 0);
+    }
+}
+
+// Stopped before semi_start (step 2) and resumed: G, D, D's Adam moments, both extra samplers
+// continue exactly; logged rows carry loss_discriminator and lr_discriminator.
+TEST(Adversarial, ResumeAcrossSemiStartIsBitExact) {
+    std::string config = write_config("adv_resume", "  iterations: 6\n  eval_interval: 3\n");
+    auto [straight_dir, resumed_dir] =
+        straight_and_resumed("adv_resume", config, adversarial_overrides(), 6, 1);
+    expect_same_checkpoints(straight_dir, resumed_dir,
+                            {"last.safetensors", "best.safetensors", "last.state.safetensors"});
+    nn::TrainState s = nn::load_train_state(straight_dir + "/checkpoints/last.state.safetensors");
+    ASSERT_EQ(s.parts.count("discriminator"), 1u);
+    EXPECT_FALSE(s.parts.at("discriminator").optimizer.empty()); // Adam's moments
+    std::vector<nlohmann::json> ra = rows(straight_dir, "train"), rb = rows(resumed_dir, "train");
+    ASSERT_EQ(ra.size(), rb.size());
+    for (size_t i = 0; i < ra.size(); i++)
+        for (const char* k : {"loss", "losses", "loss_discriminator", "lr_discriminator"})
+            EXPECT_EQ(ra[i][k], rb[i][k]) << k << " " << i;
+}
+
+TEST(Adversarial, ConfigErrorsNameTheKey) {
+    TrainOptions o;
+    o.config = write_config("adv_errors", "  iterations: 2\n");
+    o.run_dir = fresh_dir("adv_errors");
+    o.quiet = true;
+    o.overrides = {"trainer.method=adversarial"};
+    expect_errors([&] { train(o); }, {"trainer.discriminator.optimizer", "Adam"});
+    o.overrides = adversarial_overrides();
+    o.overrides.erase(o.overrides.begin() + 1); // no dataset.unlabeled
+    expect_errors([&] { train(o); }, {"dataset.unlabeled", "lambda_semi"});
+    o.overrides = adversarial_overrides();
+    o.overrides.push_back("trainer.adversarial.mask_treshold=0.3");
+    expect_errors([&] { train(o); }, {"mask_treshold", "trainer.adversarial.mask_threshold"});
+    o.overrides = adversarial_overrides();
+    o.overrides.push_back("trainer.discriminator.lr_scheduler.kwargs.max_iter=1");
+    expect_errors([&] { train(o); }, {"max_iter is 1", "shorter than the run"});
+}
+
+} // namespace
+} // namespace pg::seg
