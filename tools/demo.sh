@@ -4,8 +4,8 @@
 # step budget) -> evaluation of the best checkpoint -> a table and the reports. About 9 minutes
 # on 2 cores (U2PL is 2/3 of it). Runs land in runs/demo/ (replaced each time: the demo's folder).
 # The exact digits depend on the BLAS kernels this CPU selects; what the demo expects is the order
-# supervised 64 < U2PL 64 < supervised 512, and it says whether that held for this seed (U2PL's
-# gain holds on the mean over seeds; a single seed can fall below: README, "U2PL").
+# supervised 64 < U2PL 64 < supervised 512, and it says whether that held for this seed (it did
+# for every seed and kernel set measured: README, "U2PL").
 set -euo pipefail
 BUILD=${BUILD:-build}
 PG="$BUILD/pixelgrad"

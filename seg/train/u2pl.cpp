@@ -6,6 +6,8 @@
 //   net.ema_decay [0.99]   trainer.sup_only_epoch [1]
 //   trainer.teacher_bn_from_student [false]: when the teacher becomes the student (first semi
 //     step) it also takes the student's BN running statistics (see U2pl::begin_semi_phase)
+//   trainer.ema_from_semi_start [false]: the EMA starts at the first semi step instead of after
+//     the first semi epoch, through which the original's teacher is the student (U2pl::after_step)
 //   trainer.unsupervised: {drop_percent [80], apply_aug [cutmix] | none, loss_weight [1],
 //     score_pseudo_labels [false]: read the unlabeled split's labels and log how right the
 //     pseudo-labels are (a diagnostic; the labels never reach a loss)}
@@ -35,6 +37,7 @@ struct U2plOptions {
     double ema_decay = 0.99;
     double drop_percent = 80, unsup_weight = 1;
     bool cutmix = true, score_pseudo_labels = false, teacher_bn_from_student = false;
+    bool ema_from_semi_start = false;
     bool contrastive = false, negative_high_entropy = true;
     double contra_weight = 0.1, low_entropy_threshold = 20;
     int64_t queue_size = 30000, queue_size_class0 = 50000;
@@ -46,6 +49,7 @@ static U2plOptions read_options(const Config& c) {
     o.sup_only_epoch = c.get_int("trainer.sup_only_epoch", 1);
     o.ema_decay = c.get_float("net.ema_decay", 0.99);
     o.teacher_bn_from_student = c.get_bool("trainer.teacher_bn_from_student", false);
+    o.ema_from_semi_start = c.get_bool("trainer.ema_from_semi_start", false);
     o.drop_percent = c.get_float("trainer.unsupervised.drop_percent", 80);
     o.unsup_weight = c.get_float("trainer.unsupervised.loss_weight", 1);
     std::string aug = c.get_string("trainer.unsupervised.apply_aug", "cutmix");
@@ -344,7 +348,7 @@ Tensor U2pl::contrastive(const nn::SegOutput& student, const nn::SegOutput& teac
 void U2pl::after_step(int64_t step, int64_t epoch) {
     steps_done_ = step + 1;
     if (epoch < o_.sup_only_epoch) return;
-    if (epoch == o_.sup_only_epoch) {
+    if (epoch == o_.sup_only_epoch && !o_.ema_from_semi_start) {
         nn::copy_params(teacher_params_, student_params_);
         return;
     }

@@ -131,6 +131,32 @@ TEST(U2plTrain, TeacherGetsNoGradientAndFollowsTheEmaRule) {
     }
 }
 
+// trainer.ema_from_semi_start: the EMA rule from the first semi step on (k = step - warm-up),
+// so the teacher lags the student inside the first semi epoch instead of being it.
+TEST(U2plTrain, EmaFromSemiStartAveragesFromTheFirstSemiStep) {
+    std::vector<std::string> overrides = u2pl_overrides();
+    overrides.push_back("trainer.ema_from_semi_start=true");
+    HandRun run("u2pl_ema_start", overrides, 8);
+    Method* method = run.method.get();
+    int lagging = 0;
+    for (int64_t step = 0; step < 8; step++) {
+        StepLog log;
+        run.optimise(run.loss(step, log));
+        std::map<std::string, Tensor> before = teacher_of(*method);
+        method->after_step(step, step / 4);
+        if (step < 4) continue;
+        std::map<std::string, Tensor> after = teacher_of(*method);
+        std::map<std::string, Tensor> s = run.student->state_dict();
+        double d = nn::ema_decay(step - 4, 0.99); // 0 at the first semi step: the copy
+        for (const std::string& name : param_names(*run.student)) {
+            Tensor want = add(mul(before.at(name), float(d)), mul(s.at(name), float(1.0 - d)));
+            EXPECT_TRUE(test::all_close(after.at(name), want, 1e-6f, 1e-6f)) << name << " " << step;
+            if (step > 4) lagging += !test::all_close(after.at(name), s.at(name), 1e-7f, 1e-7f);
+        }
+    }
+    EXPECT_GT(lagging, 0); // inside the first semi epoch the teacher is not the student
+}
+
 // After the first semi-supervised step's loss, the teacher's encoder BN statistics: its own
 // (U2PL) or, with trainer.teacher_bn_from_student, the student's. In that step both networks
 // have the same weights and see the same batch in train mode, so after a copy their running
