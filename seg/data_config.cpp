@@ -156,17 +156,20 @@ EvalOptions eval_options(const Config& d, const std::string& split) {
         e.mode = EvalMode::whole;
     else if (mode == "center_crop")
         e.mode = EvalMode::center_crop;
+    else if (mode == "pad")
+        e.mode = EvalMode::pad;
     else if (mode == "sliding")
         e.mode = EvalMode::sliding;
     else
         throw Error(where(d, split + ".mode") + " is '" + mode +
-                    "', expected whole, center_crop or sliding");
+                    "', expected whole, center_crop, pad or sliding");
     if (e.mode != EvalMode::whole) {
         PG_CHECK(has_crop, where(d, split + ".crop.size"), " is missing: mode ", mode,
                  " needs a crop size");
         auto [h, w] = size_pair(d, split + ".crop.size");
-        PG_CHECK(e.mode != EvalMode::sliding || h == w, where(d, split + ".crop.size"), " is ", h,
-                 "x", w, ", the sliding window is square");
+        PG_CHECK((e.mode != EvalMode::sliding && e.mode != EvalMode::pad) || h == w,
+                 where(d, split + ".crop.size"), " is ", h, "x", w,
+                 ", the sliding window and the padded size are square");
         e.crop = h;
     }
     if (e.mode == EvalMode::sliding) {
@@ -249,6 +252,8 @@ const char* eval_mode_name(EvalMode mode) {
         return "whole";
     case EvalMode::center_crop:
         return "center_crop";
+    case EvalMode::pad:
+        return "pad";
     case EvalMode::sliding:
         return "sliding";
     }

@@ -26,10 +26,10 @@
 namespace pg::seg {
 
 // How a split is evaluated (see seg/evaluate.h).
-enum class EvalMode { whole, center_crop, sliding };
+enum class EvalMode { whole, center_crop, pad, sliding };
 struct EvalOptions {
     EvalMode mode = EvalMode::whole;
-    int64_t crop = 0, stride = 0; // sliding window size and step
+    int64_t crop = 0, stride = 0; // center crop / padded / sliding window size; window step
     bool flip = false;            // also average the logits of the mirrored image
     int64_t batch_size = 1;       // > 1 only where every image has the same size
 };

@@ -37,9 +37,7 @@ ConfusionMatrix evaluate(nn::SegmentationNet& net, const Dataset& data,
     Batch batch;
     while (loader.next(batch)) {
         Tensor x = batch.images.to(device);
-        Tensor logits = options.mode == EvalMode::sliding
-                            ? predict_sliding(net, x, options.crop, options.stride, options.flip)
-                            : predict_whole(net, x, options.flip);
+        Tensor logits = predict_logits(net, x, options);
         check_finite_logits(logits, "evaluate: images " + std::to_string(p.done + 1) + ".." +
                                         std::to_string(p.done + x.size(0)) + " (" +
                                         batch.ids.front() + "...)");

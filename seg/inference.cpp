@@ -64,6 +64,26 @@ Tensor predict_sliding(nn::SegmentationNet& net, const Tensor& image, int64_t cr
     return div(sum, count);
 }
 
+Tensor predict_padded(nn::SegmentationNet& net, const Tensor& image, int64_t size, bool flip) {
+    PG_CHECK(image.dim() == 4 && image.size(3) == 3, "predict_padded: expected (N, H, W, 3), got ",
+             shape_str(image.shape()));
+    PG_CHECK(size > 0, "predict_padded: size ", size, " must be positive");
+    NoGradGuard no_grad;
+    const int64_t h = image.size(1), w = image.size(2);
+    Tensor padded =
+        pad(image, 0, std::max<int64_t>(0, size - h), 0, std::max<int64_t>(0, size - w), 0.0);
+    Tensor logits = forward_full(net, padded, flip); // (N, max(size, H), max(size, W), C)
+    return narrow(narrow(logits, 1, 0, h), 2, 0, w);
+}
+
+Tensor predict_logits(nn::SegmentationNet& net, const Tensor& image, const EvalOptions& options) {
+    if (options.mode == EvalMode::sliding)
+        return predict_sliding(net, image, options.crop, options.stride, options.flip);
+    if (options.mode == EvalMode::pad)
+        return predict_padded(net, image, options.crop, options.flip);
+    return predict_whole(net, image, options.flip);
+}
+
 Tensor predict_labels(const Tensor& logits) { return argmax(logits, -1); }
 
 void check_finite_logits(const Tensor& logits, const std::string& what) {

@@ -100,9 +100,7 @@ LabelMap predict_label_map(nn::SegmentationNet& net, const Image& image, const N
     normalize(s, n);
     // (H, W, 3) -> a batch of one (1, H, W, 3).
     Tensor x = s.image.alias_with_shape({1, image.height, image.width, 3}).to(device);
-    Tensor logits = options.mode == EvalMode::sliding
-                        ? predict_sliding(net, x, options.crop, options.stride, options.flip)
-                        : predict_whole(net, x, options.flip);
+    Tensor logits = predict_logits(net, x, options);
     check_finite_logits(logits, "predict");
     return LabelMap{image.height, image.width, predict_labels(logits).to_i32_vector()};
 }

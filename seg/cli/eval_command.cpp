@@ -1,5 +1,5 @@
 // pixelgrad eval --config run.yaml --weights best.safetensors [--split val]
-//                [--mode whole|center_crop|sliding] [--crop N] [--stride N] [--flip]
+//                [--mode whole|center_crop|pad|sliding] [--crop N] [--stride N] [--flip]
 //                [--device cpu|cuda:0] [--limit N] [--out result.json] [--set key=value ...]
 // Command-line evaluation settings become overrides of dataset.<split>.* before eval_options()
 // reads them, so they are checked exactly as config values are.
@@ -67,8 +67,9 @@ std::function<void(const EvalProgress&)> progress_printer(const std::string& com
 
 // The command line's evaluation settings, checked before the (slow) network load.
 static void check_eval_args(const EvalArgs& a) {
-    PG_CHECK(a.mode.empty() || a.mode == "whole" || a.mode == "center_crop" || a.mode == "sliding",
-             "eval: --mode '", a.mode, "' is not one of whole, center_crop, sliding");
+    PG_CHECK(a.mode.empty() || a.mode == "whole" || a.mode == "center_crop" || a.mode == "pad" ||
+                 a.mode == "sliding",
+             "eval: --mode '", a.mode, "' is not one of whole, center_crop, pad, sliding");
     PG_CHECK(a.crop >= 0 && a.stride >= 0 && a.limit >= 0, "eval: --crop ", a.crop, ", --stride ",
              a.stride, " and --limit ", a.limit, " must not be negative");
 }
@@ -150,7 +151,9 @@ std::function<void()> add_eval_command(CLI::App& app) {
                   "load weights that hold NaN / Inf (an error otherwise)");
     cmd->add_option("--split", args->split, "dataset subsection to evaluate")
         ->capture_default_str();
-    cmd->add_option("--mode", args->mode, "whole, center_crop or sliding (default: the config's)");
+    cmd->add_option("--mode", args->mode,
+                    "whole, center_crop, pad (AdvSemiSeg: pad to --crop, crop back) or sliding "
+                    "(default: the config's)");
     cmd->add_option("--crop", args->crop, "crop / sliding window size");
     cmd->add_option("--stride", args->stride, "sliding window step");
     cmd->add_flag("--flip", args->flip, "also average the mirrored image's logits");
