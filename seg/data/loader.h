@@ -70,6 +70,10 @@ class Loader {
     int64_t step() const { return consumed_ % batches_per_epoch_; }
     // Continues from batch `step` of `epoch` (discards anything prefetched).
     void seek(int64_t epoch, int64_t step);
+    // seek() to after `consumed` batches in total (a resumed run's position in this stream).
+    void seek_batches(int64_t consumed) {
+        seek(consumed / batches_per_epoch_, consumed % batches_per_epoch_);
+    }
 
     // Dataset indices of epoch e in order (a pure function of the seed and e).
     std::vector<int64_t> epoch_order(int64_t epoch) const;

@@ -132,11 +132,9 @@ Adversarial::Adversarial(const MethodContext& ctx)
 
 // Unlabeled batches are drawn from semi_start_adv on, ground-truth batches every step.
 void Adversarial::seek(int64_t step) {
-    ground_truth_->seek(step / ground_truth_->batches_per_epoch(),
-                        step % ground_truth_->batches_per_epoch());
+    ground_truth_->seek_batches(step);
     if (!unlabeled_) return;
-    int64_t k = std::max<int64_t>(0, step - o_.semi_start_adv);
-    unlabeled_->seek(k / unlabeled_->batches_per_epoch(), k % unlabeled_->batches_per_epoch());
+    unlabeled_->seek_batches(std::max<int64_t>(0, step - o_.semi_start_adv));
 }
 
 // 1. Unlabeled, D frozen: L_semi_adv = lambda_semi_adv BCE(D(softmax(P_u)), 1) and, from

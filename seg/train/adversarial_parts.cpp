@@ -2,9 +2,9 @@
 #include "seg/train/adversarial_parts.h"
 
 #include "autograd/elementwise.h"
-#include "autograd/node.h"
 #include "autograd/index.h"
 #include "autograd/layout.h"
+#include "autograd/node.h"
 #include "autograd/reduce.h"
 #include "nn/losses.h"
 

@@ -227,7 +227,7 @@ static void resume(Run& run) {
     run.step = s.step;
     nn::save_weights(*run.model, checkpoint(run, "last.safetensors"),
                      nn::segmenter_name(run.net_options));
-    run.loader->seek(run.step / run.steps_per_epoch, run.step % run.steps_per_epoch);
+    run.loader->seek_batches(run.step); // one labeled batch per step
     if (!run.options.quiet)
         std::printf("resumed %s at step %lld\n", run.dir.c_str(), (long long)run.step);
 }

@@ -176,7 +176,7 @@ U2pl::U2pl(const MethodContext& ctx)
 
 void U2pl::seek_unlabeled(int64_t step) {
     int64_t k = std::max<int64_t>(0, step - warmup_steps_); // unlabeled batches consumed
-    unlabeled_->seek(k / unlabeled_->batches_per_epoch(), k % unlabeled_->batches_per_epoch());
+    unlabeled_->seek_batches(k);
 }
 
 Tensor U2pl::loss(const Batch& labeled, int64_t step, int64_t epoch, StepLog& log) {
