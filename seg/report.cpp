@@ -232,6 +232,7 @@ h1{margin:0 0 8px}h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:
 table.facts td{padding:2px 16px 2px 0}table.facts td:first-child{color:#666}
 ul.notes{background:#fff8e1;border:1px solid #f0d98c;padding:8px 12px 8px 32px}
 svg.chart{max-width:100%;height:auto;display:block;margin:8px 0}
+.warn{color:#b00020}
 div.small{display:flex;flex-wrap:wrap;gap:8px}
 table.iou{border-collapse:collapse}table.iou th,table.iou td{padding:3px 12px;border-bottom:1px solid #eee;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}td.absent{color:#999}
@@ -272,6 +273,38 @@ void write_header(std::ostringstream& out, const std::string& name, const Metric
     out << "</table>\n";
 }
 
+// AdvSemiSeg's D loss (the mean of BCE on fakes and on ground truth) in a balanced game sits near
+// 0.2-0.5 (ln 2 = 0.69 is a D that guesses); far below, D wins and G's adversarial gradient
+// vanishes; far above, D has lost. Its chart shades the band; this line says how long the run
+// stayed outside it, in the second half of the logged steps (after D's start-up).
+const double kDLossHealthy[2] = {0.2, 0.5};
+
+std::string discriminator_verdict(const ChartSeries& s) {
+    size_t from = s.y.size() / 2, below = 0, above = 0, n = 0;
+    for (size_t i = from; i < s.y.size(); i++) {
+        if (!std::isfinite(s.y[i])) continue;
+        n++;
+        below += s.y[i] < kDLossHealthy[0];
+        above += s.y[i] > kDLossHealthy[1];
+    }
+    if (n == 0) return "";
+    char line[320];
+    if (below + above == 0) {
+        std::snprintf(line, sizeof line,
+                      "<p>D loss inside its healthy band (%.1f-%.1f) over the second half of the "
+                      "run.</p>\n",
+                      kDLossHealthy[0], kDLossHealthy[1]);
+    } else {
+        std::snprintf(line, sizeof line,
+                      "<p class=\"warn\"><b>D loss outside its healthy band (%.1f-%.1f)</b> at "
+                      "%.0f%% of the logged steps of the second half: %.0f%% below (D wins, G's "
+                      "adversarial gradient fades), %.0f%% above (D has lost).</p>\n",
+                      kDLossHealthy[0], kDLossHealthy[1], 100.0 * double(below + above) / double(n),
+                      100.0 * double(below) / double(n), 100.0 * double(above) / double(n));
+    }
+    return line;
+}
+
 // A chart over the run's whole step range, so that the charts of a page line up.
 ChartSpec run_chart(const MetricLog& log, const std::string& title, const std::string& y_label,
                     const std::vector<ChartSeries>& series) {
@@ -292,10 +325,15 @@ void write_charts(std::ostringstream& out, const MetricLog& log) {
         out << "<h2>Validation</h2>\n" << line_chart(spec) << "\n";
     }
     if (log.extra.series.empty()) return;
-    out << "<h2>Other metrics</h2>\n<div class=\"small\">\n";
+    out << "<h2>Other metrics</h2>\n";
+    for (const ChartSeries& s : log.extra.series)
+        if (s.name == "loss_discriminator") out << discriminator_verdict(s);
+    out << "<div class=\"small\">\n";
     for (const ChartSeries& s : log.extra.series) {
         ChartSpec spec = run_chart(log, s.name, "", {s});
         spec.width = 480, spec.height = 220;
+        if (s.name == "loss_discriminator")
+            spec.band_low = kDLossHealthy[0], spec.band_high = kDLossHealthy[1];
         out << line_chart(spec) << "\n";
     }
     out << "</div>\n";

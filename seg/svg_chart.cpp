@@ -155,6 +155,11 @@ std::string format_tick(double value, double step) {
     return buf;
 }
 
+static bool has_band(const ChartSpec& spec) {
+    return std::isfinite(spec.band_low) && std::isfinite(spec.band_high) &&
+           spec.band_low < spec.band_high;
+}
+
 std::string line_chart(const ChartSpec& spec) {
     std::vector<ChartSeries> series;
     double inf = std::numeric_limits<double>::infinity();
@@ -170,6 +175,7 @@ std::string line_chart(const ChartSpec& spec) {
         if (std::isfinite(spec.x_max)) xhi = std::max(xhi, spec.x_max);
         if (std::isfinite(spec.y_min)) ylo = std::min(ylo, spec.y_min);
         if (std::isfinite(spec.y_max)) yhi = std::max(yhi, spec.y_max);
+        if (has_band(spec)) ylo = std::min(ylo, spec.band_low), yhi = std::max(yhi, spec.band_high);
     }
     bool legend = !(series.size() == 1 && series[0].name == spec.title);
     int legend_row_count = 0;
@@ -199,6 +205,12 @@ std::string line_chart(const ChartSpec& spec) {
     auto px = [&](double x) { return kLeft + (x - x0) / (x1 - x0) * plot_w; };
     auto py = [&](double y) { return top + (y1 - y) / (y1 - y0) * plot_h; };
 
+    if (has_band(spec))
+        out << "<rect class=\"band\" "
+            << fmt("x=\"%.1f\" y=\"%.1f\"", double(kLeft), py(spec.band_high))
+            << fmt(" width=\"%.1f\" height=\"%.1f\"", plot_w,
+                   py(spec.band_low) - py(spec.band_high))
+            << " fill=\"#2ca02c\" fill-opacity=\"0.12\"/>";
     // Grid lines and tick labels.
     double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1;
     out << "<g stroke=\"#e4e4e4\">";

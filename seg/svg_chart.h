@@ -23,6 +23,9 @@ struct ChartSpec {
     // Values the axes always reach (0 for mIoU; the run's step range, so that all charts of a
     // run line up); NaN = the data's range only. The axes are then rounded out to ticks.
     double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;
+    // A shaded horizontal band [band_low, band_high] (a healthy range: AdvSemiSeg's D loss); the
+    // y axis always reaches it. NaN: none.
+    double band_low = NAN, band_high = NAN;
 };
 
 // The chart as one <svg> element. Each series is a

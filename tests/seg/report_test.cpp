@@ -240,6 +240,30 @@ TEST(Report, LongRunsAreThinned) {
     EXPECT_LT(html.size(), 200000u);
 }
 
+// AdvSemiSeg's D loss: its chart shades the healthy band 0.2-0.5 and a line above the charts says
+// how much of the run's second half left it (0.3 for 15 of 20 rows, then 0.01: D wins in half of the second half).
+TEST(Report, DiscriminatorLossOutsideItsBandIsFlagged) {
+    auto page = [](const std::string& name, double late_value) {
+        std::string dir = fresh_dir(name);
+        std::ostringstream m;
+        for (int i = 0; i < 20; i++)
+            m << "{\"type\":\"train\",\"step\":" << i * 10
+              << ",\"loss\":1,\"loss_discriminator\":" << (i < 15 ? 0.3 : late_value) << "}\n";
+        write_text(fs::path(dir) / "metrics.jsonl", m.str());
+        write_report(dir);
+        return read_text(fs::path(dir) / "report.html");
+    };
+    std::string bad = page("d_band_bad", 0.01);
+    EXPECT_EQ(count_of(bad, "class=\"band\""), 1u);
+    EXPECT_NE(bad.find("D loss outside its healthy band (0.2-0.5)</b> at 50% of the logged steps "
+                       "of the second half: 50% below"),
+              std::string::npos);
+    std::string good = page("d_band_good", 0.3);
+    EXPECT_EQ(count_of(good, "class=\"band\""), 1u);
+    EXPECT_EQ(good.find("outside its healthy band"), std::string::npos);
+    EXPECT_NE(good.find("D loss inside its healthy band"), std::string::npos);
+}
+
 TEST(Report, MissingAndEmptyFilesAreReported) {
     std::string dir = fresh_dir("empty");
     write_report(dir);
