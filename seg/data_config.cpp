@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tensor/error.h"
+#include "tensor/generator.h"
 
 namespace pg::seg {
 
@@ -40,7 +41,8 @@ static DatasetOptions reader_options(const Config& d, const std::string& split, 
     return o;
 }
 
-Dataset open_split(const Config& d, const std::string& split, int num_classes, bool labeled) {
+static Dataset open_reader(const Config& d, const std::string& split, int num_classes,
+                           bool labeled) {
     std::string type = d.get_string("type");
     std::string root = split_string(d, split, "root", "");
     PG_CHECK(!root.empty(), where(d, "root"), " is missing: set dataset.root (or dataset.", split,
@@ -79,6 +81,44 @@ Dataset open_split(const Config& d, const std::string& split, int num_classes, b
     PG_CHECK(!labeled || data.num_classes() == num_classes, where(d, "type"), " '", type, "' has ",
              data.num_classes(), " classes but net.num_classes is ", num_classes);
     return data;
+}
+
+PartialSplit partial_split(const Config& d, int64_t list_size) {
+    PartialSplit p;
+    int64_t seed = d.get_int("partial.seed", 0);
+    PG_CHECK(d.has("partial.fraction") != d.has("partial.count"), where(d, "partial"),
+             " needs exactly one of fraction (0..1] or count (labeled images)");
+    int64_t count = 0;
+    if (d.has("partial.count")) {
+        count = d.get_int("partial.count");
+    } else {
+        double f = d.get_float("partial.fraction");
+        PG_CHECK(f > 0 && f <= 1, where(d, "partial.fraction"), " is ", f, ", expected 0..1");
+        count = int64_t(f * double(list_size)); // the original's int(fraction * size)
+    }
+    PG_CHECK(count >= 1 && count <= list_size, where(d, "partial"), " picks ", count,
+             " labeled images of a train list of ", list_size, ", expected 1..", list_size);
+    // Fisher-Yates with the run-independent Philox stream of partial.seed: the same subset on
+    // every machine and for every trainer.seed (the ablation's rows share their labels).
+    std::vector<int64_t> order(static_cast<size_t>(list_size));
+    for (int64_t i = 0; i < list_size; ++i) order[size_t(i)] = i;
+    Generator gen(uint64_t(seed) ^ 0x9a27'1a1eULL);
+    for (int64_t i = list_size - 1; i > 0; --i)
+        std::swap(order[size_t(i)], order[size_t(gen.randint(0, i + 1))]);
+    p.labeled.assign(order.begin(), order.begin() + count);
+    p.unlabeled.assign(order.begin() + count, order.end());
+    return p;
+}
+
+// With dataset.partial, "train" is the labeled part of the train list and "unlabeled" (unless it
+// has a list of its own) the rest of it.
+Dataset open_split(const Config& d, const std::string& split, int num_classes, bool labeled) {
+    bool rest = split == "unlabeled" && !d.has("unlabeled.list");
+    if (!d.has("partial") || (split != "train" && !rest))
+        return open_reader(d, split, num_classes, labeled);
+    Dataset full = open_reader(d, "train", num_classes, labeled);
+    PartialSplit p = partial_split(d, full.size());
+    return full.subset(split == "train" ? p.labeled : p.unlabeled);
 }
 
 Normalize normalization(const Config& d) {

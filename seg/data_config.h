@@ -12,6 +12,9 @@
 //   val:   {split: val, list, label_dir, root, train_ids, resize: [h, w], batch_size: 1,
 //           mode: center_crop | whole | sliding [center_crop when crop is given, else whole],
 //           crop: {size: [h, w]}, stride: (sliding), flip: false}
+//   partial: {fraction: f | count: n, seed: 0}   AdvSemiSeg's partial labels: a seeded shuffle
+//           of the train list; its first n (= int(f * size)) images are the train split, the
+//           rest the unlabeled split (unless dataset.unlabeled has a list of its own)
 // generic also reads images_dir, labels_dir, image_ext, label_ext (per split or shared).
 #pragma once
 
@@ -33,6 +36,12 @@ struct EvalOptions {
     bool flip = false;            // also average the logits of the mirrored image
     int64_t batch_size = 1;       // > 1 only where every image has the same size
 };
+
+// dataset.partial's shuffle of a train list of `list_size` images: positions in that list.
+struct PartialSplit {
+    std::vector<int64_t> labeled, unlabeled;
+};
+PartialSplit partial_split(const Config& dataset, int64_t list_size);
 
 // `split` names the subsection ("train", "val", or a method's own such as "unlabeled").
 // labeled = false opens the images only. num_classes is the network's (generic needs it; the

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -334,6 +335,37 @@ static Config run_config(const TrainOptions& options) {
     return config;
 }
 
+// dataset.partial: the ids of the seeded labeled subset (and of the rest, when that is the
+// unlabeled split) as RUN_DIR/labeled_ids.txt and unlabeled_ids.txt, one id per line. A resumed
+// run must pick the same ids: a changed list or seed is an error, not a silent new subset.
+static void save_partial_ids(const Run& run) {
+    Config data = run.config.section("dataset");
+    if (!data.has("partial")) return;
+    auto ids_text = [](const Dataset& d) {
+        std::string text;
+        for (int64_t i = 0; i < d.size(); ++i) text += d.id(i) + "\n";
+        return text;
+    };
+    std::vector<std::pair<std::string, std::string>> files{
+        {"labeled_ids.txt", ids_text(run.loader->dataset())}};
+    if (!data.has("unlabeled.list"))
+        files.emplace_back("unlabeled_ids.txt",
+                           ids_text(open_split(data, "unlabeled",
+                                               int(run.config.get_int("net.num_classes")), false)));
+    for (const auto& [name, text] : files) {
+        std::string path = (run.dir / name).string();
+        if (run.options.resume && fs::exists(path)) {
+            std::ifstream in(path, std::ios::binary);
+            std::string saved((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+            PG_CHECK(saved == text, "train --resume: dataset.partial now picks other images than ",
+                     path, " (the train list or partial.seed changed since the run started)");
+            continue;
+        }
+        write_file_atomic(path, "train", text);
+    }
+}
+
 // Built in place: the network and the method keep pointers into `run`.
 static void start_run(Run& run, const TrainOptions& options) {
     run.options = options;
@@ -342,6 +374,7 @@ static void start_run(Run& run, const TrainOptions& options) {
     fs::create_directories(run.dir / "checkpoints"); // only once the config has proved usable
     remove_stale_tmp_files(run.dir.string());        // from a process killed while writing
     remove_stale_tmp_files((run.dir / "checkpoints").string());
+    save_partial_ids(run);
     if (options.resume) resume(run);
     run.config.save((run.dir / "config.yaml").string());
     run.metrics = std::make_unique<MetricsLog>((run.dir / "metrics.jsonl").string(),

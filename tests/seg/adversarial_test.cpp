@@ -3,6 +3,8 @@
 // D's parameters, G's gradient through D), the semi term absent before semi_start and on an empty
 // mask, both BN modes of the DeepLab-v2, D's loss logged apart from G's, bit-exact resume across
 // semi_start with D and its Adam state, and clear config errors.
+#include <set>
+
 #include "autograd/elementwise.h"
 #include "autograd/engine.h"
 #include "autograd/node.h"
@@ -229,6 +231,76 @@ TEST(Adversarial, ResumeAcrossSemiStartIsBitExact) {
     for (size_t i = 0; i < ra.size(); i++)
         for (const char* k : {"loss", "losses", "loss_discriminator", "lr_discriminator"})
             EXPECT_EQ(ra[i][k], rb[i][k]) << k << " " << i;
+}
+
+// dataset.partial: a seeded shuffle of the train list splits it into labeled and unlabeled
+// parts, disjoint and together the whole list; the same seed picks the same ids, another seed
+// others; fraction f picks int(f * size).
+TEST(AdversarialPartial, SeededShuffleSplitsTheTrainList) {
+    auto split_of = [](const std::string& partial) {
+        Config c =
+            Config::load(write_config("adv_partial"), {"dataset.train.list=splits/16/unlabeled.txt",
+                                                       "dataset.partial=" + partial});
+        Config data = c.section("dataset");
+        Dataset labeled = open_split(data, "train", 5),
+                rest = open_split(data, "unlabeled", 5, false);
+        std::vector<std::string> a, b;
+        for (int64_t i = 0; i < labeled.size(); ++i) a.push_back(labeled.id(i));
+        for (int64_t i = 0; i < rest.size(); ++i) b.push_back(rest.id(i));
+        EXPECT_TRUE(labeled.labeled());
+        EXPECT_FALSE(rest.labeled());
+        return std::make_pair(a, b);
+    };
+    auto [labeled, rest] = split_of("{count: 5, seed: 3}");
+    EXPECT_EQ(labeled.size(), 5u);
+    EXPECT_EQ(rest.size(), 11u); // the 16-image list
+    std::set<std::string> all(labeled.begin(), labeled.end());
+    all.insert(rest.begin(), rest.end());
+    EXPECT_EQ(all.size(), 16u);
+    EXPECT_EQ(split_of("{count: 5, seed: 3}").first, labeled);
+    EXPECT_NE(split_of("{count: 5, seed: 4}").first, labeled);
+    EXPECT_EQ(split_of("{fraction: 0.25}").first.size(), 4u);
+    Config bad = Config::load(write_config("adv_partial"), {"dataset.partial={count: 17}"});
+    expect_errors([&] { open_split(bad.section("dataset"), "train", 5); },
+                  {"dataset.partial", "17", "1..16"});
+    Config both =
+        Config::load(write_config("adv_partial"), {"dataset.partial={count: 2, fraction: 0.5}"});
+    expect_errors([&] { open_split(both.section("dataset"), "train", 5); },
+                  {"exactly one of fraction", "count"});
+}
+
+// The run keeps the chosen ids (RUN_DIR/labeled_ids.txt, unlabeled_ids.txt); a resume whose
+// partial.seed picks other images is an error naming the file.
+TEST(AdversarialPartial, RunSavesTheLabeledIdsAndResumeChecksThem) {
+    TrainOptions o;
+    o.config = write_config("adv_partial_run", "  iterations: 4\n");
+    o.run_dir = fresh_dir("adv_partial_run");
+    o.quiet = true;
+    o.finish = false;
+    o.overrides = adversarial_overrides();
+    o.overrides[1] = "dataset.partial={count: 8, seed: 1}"; // unlabeled: the other 8 of the 16
+    o.stop_after = 2;
+    train(o);
+    auto read_lines = [](const std::string& path) {
+        std::ifstream in(path);
+        std::vector<std::string> lines;
+        for (std::string l; std::getline(in, l);) lines.push_back(l);
+        return lines;
+    };
+    std::vector<std::string> labeled = read_lines(o.run_dir + "/labeled_ids.txt");
+    std::vector<std::string> unlabeled = read_lines(o.run_dir + "/unlabeled_ids.txt");
+    Config c = Config::load(o.config, o.overrides);
+    Dataset picked = open_split(c.section("dataset"), "train", 5);
+    ASSERT_EQ(labeled.size(), 8u);
+    for (int64_t i = 0; i < picked.size(); ++i) EXPECT_EQ(labeled[size_t(i)], picked.id(i));
+    EXPECT_EQ(unlabeled.size(), 8u);
+    TrainOptions again = o;
+    again.resume = true;
+    again.stop_after = 0;
+    again.overrides.push_back("dataset.partial.seed=2");
+    expect_errors([&] { train(again); }, {"labeled_ids.txt", "partial.seed"});
+    again.overrides.pop_back();
+    EXPECT_TRUE(train(again).completed);
 }
 
 TEST(Adversarial, ConfigErrorsNameTheKey) {
