@@ -3,11 +3,13 @@
 // truth from predicted probability maps pixel by pixel. The method owns its step: three backward
 // passes (unlabeled, labeled, D), one G step and one D step.
 // Config keys beside the supervised ones (defaults = the paper's, in brackets):
-//   dataset.unlabeled: {list: ...}   the unlabeled split (same augmentation as train)
+//   dataset.unlabeled: {list: ...}   the unlabeled split (same augmentation as train), or
+//   dataset.partial: {fraction or count, seed}: the rest of a seeded shuffle (seg/data_config.h)
 //   trainer.adversarial: {lambda_adv [0.01], lambda_semi_adv [0.001], lambda_semi [0.1],
 //     mask_threshold [0.2] (T_semi), semi_start [5000], semi_start_adv [0], ndf [64],
-//     score_semi_targets [false]: read the unlabeled split's labels and log how right the
-//     self-training targets are (a diagnostic; the labels never reach a loss)}
+//     d_stride [32]: D's output stride (nn/discriminator.h), score_semi_targets [false]: read
+//     the unlabeled split's labels and log how right the self-training targets are (a
+//     diagnostic; the labels never reach a loss)}
 //   trainer.discriminator: {optimizer: {type: Adam, kwargs: {lr: 1.0e-4, betas: [0.9, 0.99]}},
 //     lr_scheduler: {mode: poly, kwargs: {power: 0.9}}}   (required: D's optimizer, parts.h)
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include "autograd/elementwise.h"
 #include "autograd/engine.h"
 #include "autograd/layout.h"
+#include "autograd/node.h"
 #include "autograd/reduce.h"
 #include "autograd/softmax.h"
 #include "nn/losses.h"
@@ -30,7 +33,7 @@ using namespace adversarial;
 struct AdversarialOptions {
     double lambda_adv = 0.01, lambda_semi_adv = 0.001, lambda_semi = 0.1;
     float mask_threshold = 0.2f;
-    int64_t semi_start = 5000, semi_start_adv = 0, ndf = 64;
+    int64_t semi_start = 5000, semi_start_adv = 0, ndf = 64, d_stride = 32;
     bool score_semi_targets = false;
 };
 
@@ -44,6 +47,7 @@ static AdversarialOptions read_options(const Config& c) {
     o.semi_start = c.get_int(s + "semi_start", o.semi_start);
     o.semi_start_adv = c.get_int(s + "semi_start_adv", o.semi_start_adv);
     o.ndf = c.get_int(s + "ndf", o.ndf);
+    o.d_stride = c.get_int(s + "d_stride", o.d_stride);
     o.score_semi_targets = c.get_bool(s + "score_semi_targets", false);
     PG_CHECK(o.lambda_adv >= 0 && o.lambda_semi_adv >= 0 && o.lambda_semi >= 0 &&
                  o.semi_start >= 0 && o.semi_start_adv >= 0 && o.ndf >= 1,
@@ -105,8 +109,8 @@ Adversarial::Adversarial(const MethodContext& ctx)
     criterion_ = criterion_config(config_, /*has_aux=*/false);
     num_classes_ = model_->num_classes();
     Generator init(ctx.seed + 3);
-    d_ = std::make_unique<nn::FCDiscriminator>(nn::FCDiscriminatorOptions{num_classes_, o_.ndf},
-                                               init);
+    d_ = std::make_unique<nn::FCDiscriminator>(
+        nn::FCDiscriminatorOptions{num_classes_, o_.ndf, o_.d_stride}, init);
     d_->to(device_);
     d_params_ = d_->parameters();
 
@@ -120,9 +124,9 @@ Adversarial::Adversarial(const MethodContext& ctx)
     ground_truth_ = std::make_unique<Loader>(open_split(data, "train", classes),
                                              train_augment(data, "train"), gt);
     if (!unlabeled_pass(0) && !unlabeled_pass(ctx.total_steps)) return;
-    PG_CHECK(data.has("unlabeled"), config_.source(),
-             ": adversarial with lambda_semi or lambda_semi_adv > 0 needs dataset.unlabeled (or "
-             "set both to 0: the + L_adv row of the paper's ablation)");
+    PG_CHECK(data.has("unlabeled") || data.has("partial"), config_.source(),
+             ": adversarial with lambda_semi or lambda_semi_adv > 0 needs dataset.unlabeled or "
+             "dataset.partial (or set both to 0: the + L_adv row of the paper's ablation)");
     LoaderConfig lc = train_loader_config(data, ctx.seed + 1);
     lc.infinite = true;
     lc.samples_per_epoch = ctx.steps_per_epoch * lc.batch_size;
@@ -135,6 +139,23 @@ void Adversarial::seek(int64_t step) {
     ground_truth_->seek_batches(step);
     if (!unlabeled_) return;
     unlabeled_->seek_batches(std::max<int64_t>(0, step - o_.semi_start_adv));
+}
+
+// Diagnostics from the unlabeled split's hidden labels, over the pixels that have one (padding
+// is 255): how many of the self-training targets are right, and how right the argmax is overall.
+static void score_targets(const Tensor& logits, const Tensor& targets, const Tensor& labels,
+                          StepLog& log) {
+    NoGradGuard no_grad;
+    Tensor truth = cast(labels, DType::f32);
+    Tensor known = ne(truth, 255.f);
+    auto count = [](const Tensor& mask) { return sum(cast(mask, DType::f32)).item(); };
+    Tensor picked = logical_and(ne(cast(targets, DType::f32), 255.f), known);
+    Tensor right = logical_and(eq(cast(targets, DType::f32), truth), picked);
+    double picked_n = count(picked), known_n = count(known);
+    log.extra.emplace_back("semi_target_accuracy", picked_n > 0 ? count(right) / picked_n : 0.0);
+    Tensor argmax_right = logical_and(eq(cast(argmax(logits, 3), DType::f32), truth), known);
+    log.extra.emplace_back("unlabeled_pixel_accuracy",
+                           known_n > 0 ? count(argmax_right) / known_n : 0.0);
 }
 
 // 1. Unlabeled, D frozen: L_semi_adv = lambda_semi_adv BCE(D(softmax(P_u)), 1) and, from
@@ -162,13 +183,7 @@ Tensor Adversarial::unlabeled_backward(int64_t step, int64_t h, int64_t w, StepL
             semi = l_semi.item();
             loss = add(loss, l_semi);
         }
-        if (ub.labels.defined()) {
-            Tensor truth = cast(ub.labels.to(device_), DType::i32);
-            Tensor right = logical_and(eq(cast(target, DType::f32), cast(truth, DType::f32)),
-                                       ne(cast(target, DType::f32), 255.f));
-            double correct = sum(cast(right, DType::f32)).item();
-            log.extra.emplace_back("semi_target_accuracy", kept > 0 ? correct / double(kept) : 0.0);
-        }
+        if (ub.labels.defined()) score_targets(pred, target, ub.labels.to(device_), log);
     }
     total += finite_loss_value(loss, step);
     backward(loss); // frees this pass's graph before the labeled pass builds its own

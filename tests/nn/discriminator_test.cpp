@@ -56,6 +56,22 @@ TEST(FCDiscriminator, OutputSizesAndErrors) {
     EXPECT_THROW(FCDiscriminator(FCDiscriminatorOptions{0, 64}, gen), Error);
 }
 
+// stride 8: conv1..conv3 halve (64 -> 32 -> 16 -> 8), conv4 and the classifier are 4x4 stride 1
+// with padding 1 (8 -> 7 -> 6); same parameters as at stride 32.
+TEST(FCDiscriminator, SmallerStrideKeepsTheWeightsAndRefinesTheMap) {
+    Generator gen(2), gen2(2);
+    FCDiscriminator d8(FCDiscriminatorOptions{5, 4, 8}, gen);
+    FCDiscriminator d32(tiny_options(), gen2);
+    NoGradGuard no_grad;
+    EXPECT_EQ(d8.forward(Tensor::zeros({2, 64, 40, 5})).shape(), (Shape{2, 6, 3, 1}));
+    EXPECT_EQ(d8.parameter_count(), d32.parameter_count());
+    EXPECT_TRUE(all_close(d8.conv4->weight, d32.conv4->weight, 0.f, 0.f)); // same init stream
+    EXPECT_EQ(d8.conv4->options().stride, 1);
+    EXPECT_EQ(d8.conv3->options().stride, 2);
+    EXPECT_THROW(d8.forward(Tensor::zeros({1, 16, 64, 5})), Error); // 16 -> 8 -> 4 -> 2 -> 1 -> 0
+    EXPECT_THROW(FCDiscriminator(FCDiscriminatorOptions{5, 4, 12}, gen), Error);
+}
+
 // 64 x 64 input: the five convs output 32, 16, 8, 4, 2 (squared pixels); each is 4x4 over its
 // input channels. FLOPs = 2 x pixels x K x C x 16.
 TEST(FCDiscriminator, ForwardFlopsMatchHandFormula) {
