@@ -2,16 +2,18 @@
 """Checks a checkpoint's round trip between PyTorch and pixelgrad through the real tools.
 
     check_forward.py --model configs/nets/deeplabv3plus_tiny.yaml --pixelgrad build/pixelgrad
+    check_forward.py --model configs/nets/fc_discriminator.yaml --size 2x321x321   (AdvSemiSeg's D)
     check_forward.py --self-test --pixelgrad build/pixelgrad      (the tiny configs; a ctest)
 
 For the network of a config's `net` section (seg/model_config.h) it
   1. builds the PyTorch model (the definitions of tools/dump_segmenter.py, dump_resnet.py and
      dump_deeplab_v3plus.py, with the originals' names) with random weights and BN statistics;
   2. saves it as the original repositories do: U2PL {'model_state': {'module.' + key: ...}, ...}
-     for DeepLabV3+, AdvSemiSeg's bare state_dict for DeepLab-v2 (--wrap overrides);
+     for DeepLabV3+, AdvSemiSeg's bare state_dict for DeepLab-v2 and its FCDiscriminator
+     (--wrap overrides);
   3. converts it with tools/convert_pth.py;
   4. runs `pixelgrad forward --model <yaml> --weights <converted> --input x --output y
-     --save-weights w2` on a random NCHW batch;
+     --save-weights w2` on a random NCHW batch (images; softmax maps for the discriminator);
   5. compares pixelgrad's logits (and rep, aux) with PyTorch's eval outputs: max abs error and
      that error relative to the largest |value|, which must stay under --tol;
   6. the reverse: w2 (written by pixelgrad) -> convert_pth.py --reverse -> torch.load ->
@@ -29,7 +31,7 @@ import torch.nn as nn
 import yaml
 
 import convert_pth
-from dump_resnet import DeepLabV2
+from dump_resnet import DeepLabV2, FCDiscriminator
 from dump_segmenter import ModelBuilder
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
@@ -63,7 +65,10 @@ def torch_model(net):
                          variant=backbone.get("variant", "A").upper(),
                          rates=tuple(net.get("aspp_rates", (6, 12, 18, 24))), block=block,
                          blocks=blocks, width=width)
-    raise SystemExit(f"error: net.arch is '{arch}', expected deeplabv3plus or deeplabv2")
+    if arch == "fc_discriminator":
+        return FCDiscriminator(net["num_classes"], net.get("ndf", 64), net.get("stride", 32))
+    raise SystemExit(f"error: net.arch is '{arch}', expected deeplabv3plus, deeplabv2 or "
+                     "fc_discriminator")
 
 
 def randomise(model, seed):
@@ -129,7 +134,11 @@ def check(model_yaml, pixelgrad, size, tol, wrap, seed, workdir):
     model = torch_model(net)
     randomise(model, seed)
     n, h, w = size
-    x = torch.randn(n, 3, h, w, generator=torch.Generator().manual_seed(seed + 1))
+    gen = torch.Generator().manual_seed(seed + 1)
+    if arch == "fc_discriminator":  # D reads class-probability maps
+        x = torch.softmax(torch.randn(n, net["num_classes"], h, w, generator=gen) * 3, dim=1)
+    else:
+        x = torch.randn(n, 3, h, w, generator=gen)
     expected = outputs(model, x)
 
     p = {k: os.path.join(workdir, k) for k in
@@ -196,8 +205,9 @@ def main():
     p.add_argument("--self-test", action="store_true", help="the tiny configs in configs/nets")
     args = p.parse_args()
     if args.self_test:
-        runs = [(os.path.join(ROOT, "configs", "nets", "deeplabv3plus_tiny.yaml"), None),
-                (os.path.join(ROOT, "configs", "nets", "deeplabv2_tiny.yaml"), None)]
+        runs = [(os.path.join(ROOT, "configs", "nets", name), None)
+                for name in ("deeplabv3plus_tiny.yaml", "deeplabv2_tiny.yaml",
+                             "fc_discriminator_tiny.yaml")]
     elif args.model:
         runs = [(args.model, args.wrap)]
     else:

@@ -193,13 +193,16 @@ class DeepLabV2(ResNet):
 
 
 class FCDiscriminator(nn.Module):
-    def __init__(self, num_classes, ndf=64):
+    """AdvSemiSeg's D; stride < 32 (pixelgrad's net.stride) makes the last convs stride 1."""
+    def __init__(self, num_classes, ndf=64, stride=32):
         super().__init__()
-        self.conv1 = nn.Conv2d(num_classes, ndf, 4, 2, 1)
-        self.conv2 = nn.Conv2d(ndf, ndf * 2, 4, 2, 1)
-        self.conv3 = nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1)
-        self.conv4 = nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1)
-        self.classifier = nn.Conv2d(ndf * 8, 1, 4, 2, 1)
+        k = {2: 1, 4: 2, 8: 3, 16: 4, 32: 5}[stride]
+        s = [2 if i < k else 1 for i in range(5)]
+        self.conv1 = nn.Conv2d(num_classes, ndf, 4, s[0], 1)
+        self.conv2 = nn.Conv2d(ndf, ndf * 2, 4, s[1], 1)
+        self.conv3 = nn.Conv2d(ndf * 2, ndf * 4, 4, s[2], 1)
+        self.conv4 = nn.Conv2d(ndf * 4, ndf * 8, 4, s[3], 1)
+        self.classifier = nn.Conv2d(ndf * 8, 1, 4, s[4], 1)
         self.leaky_relu = nn.LeakyReLU(0.2)
 
     def forward(self, x):

@@ -9,6 +9,7 @@
 
 #include "autograd/ops.h"
 #include "nn/checkpoint.h"
+#include "nn/discriminator.h"
 #include "seg/cli/forward_command.h"
 #include "seg/model_config.h"
 #include "tensor/error.h"
@@ -102,6 +103,25 @@ TEST(ForwardCommand, DeepLabV2HasLogitsOnly) {
     std::map<std::string, Tensor> got = load_safetensors(temp("y.safetensors"));
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got.at("logits").shape(), (Shape{2, 5, 5, 4})); // stride 8: 37 -> 19 -> 10 -> 5
+}
+
+// net.arch: fc_discriminator: a class map in, D's raw scores out (stride 8 here: 37 -> 18 -> 9 ->
+// 4 -> 3 -> 2, 29 -> 14 -> 7 -> 3 -> 2 -> 1); an image-shaped input is refused.
+TEST(ForwardCommand, DiscriminatorReadsClassMapsAndWritesItsScores) {
+    const std::string config = kConfigs + "fc_discriminator_tiny.yaml";
+    Generator gen(8);
+    nn::FCDiscriminator d(nn::FCDiscriminatorOptions{5, 8, 8}, gen);
+    nn::save_weights(d, temp("d.safetensors"), "fc_discriminator-ndf8");
+    Tensor x = write_input(temp("x.safetensors"), 5);
+    run_forward(args_for(config, temp("d.safetensors")));
+    std::map<std::string, Tensor> got = load_safetensors(temp("y.safetensors"));
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got.at("logits").shape(), (Shape{2, 1, 2, 1}));
+    NoGradGuard no_grad;
+    EXPECT_TRUE(all_close(got.at("logits"), nhwc_to_nchw(d.forward(nchw_to_nhwc(x))), 0.f, 0.f));
+    write_input(temp("x.safetensors"), 3);
+    std::string msg = error_of([&] { run_forward(args_for(config, temp("d.safetensors"))); });
+    EXPECT_TRUE(contains(msg, "expected (N, 5, H, W)"));
 }
 
 TEST(ForwardCommand, WeightsOfAnotherModelAreRefusedClearly) {
