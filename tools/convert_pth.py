@@ -2,13 +2,16 @@
 """Converts PyTorch checkpoints to safetensors weight files for pixelgrad, and back.
 
     convert_pth.py model.pth weights.safetensors [--key model_state] [--keep-prefix]
+                   [--strip-prefix Scale.] [--drop layer5.]
     convert_pth.py --reverse weights.safetensors model.pth [--wrap state_dict]
 
 Forward: the .pth may be a bare state_dict or one wrapped as `state_dict`, `model_state`,
 `teacher_state` or `model` (the original U2PL, AdvSemiSeg and RIPU checkpoints); --key picks the
 entry when several are present (default: the first of that list found). A `module.` prefix left by
 DataParallel is stripped unless --keep-prefix. Non-tensor entries (epoch, optimizer, ...) are
-dropped and listed. Tensors keep their PyTorch layout and dtype: pixelgrad converts layouts on load.
+dropped and listed. --strip-prefix removes another prefix (AdvSemiSeg's COCO DeepLab-v2 keys start
+with `Scale.`); --drop leaves out the keys that start with a prefix (its `layer5.`, which the
+original does not load for 21 classes). Tensors keep their PyTorch layout and dtype: pixelgrad converts layouts on load.
 Reverse: writes a state_dict (optionally wrapped in a dict under --wrap) that torch.load reads.
 
 Needs torch (Debian: apt-get install python3-torch; run with /usr/bin/python3). `--self-test`
@@ -44,7 +47,7 @@ def unwrap(obj, key):
     return obj, None
 
 
-def tensors_only(state, keep_prefix):
+def tensors_only(state, keep_prefix, strip=(), drop=()):
     out, dropped = {}, []
     for k, v in state.items():
         if not isinstance(v, torch.Tensor):
@@ -52,6 +55,12 @@ def tensors_only(state, keep_prefix):
             continue
         if not keep_prefix and k.startswith("module."):
             k = k[len("module."):]
+        for prefix in strip:
+            if k.startswith(prefix):
+                k = k[len(prefix):]
+        if any(k.startswith(prefix) for prefix in drop):
+            dropped.append(k)
+            continue
         if k in out:
             raise SystemExit(f"error: two entries become '{k}' after stripping 'module.'")
         out[k] = v.detach().cpu().contiguous()
@@ -109,12 +118,13 @@ def read_safetensors(path):
 def forward(args):
     obj = torch.load(args.input, map_location="cpu")
     state, entry = unwrap(obj, args.key)
-    tensors, dropped = tensors_only(state, args.keep_prefix)
+    tensors, dropped = tensors_only(state, args.keep_prefix, getattr(args, "strip_prefix", None) or (),
+                                    getattr(args, "drop", None) or ())
     write_safetensors(args.output, tensors, {"format": "pt", "source": os.path.basename(args.input)})
     where = f" (entry '{entry}')" if entry else ""
     print(f"{args.input}{where}: {len(tensors)} tensors -> {args.output}")
     if dropped:
-        print(f"  dropped non-tensor entries: {', '.join(dropped[:8])}{' ...' if len(dropped) > 8 else ''}")
+        print(f"  dropped (non-tensor or --drop): {', '.join(dropped[:8])}{' ...' if len(dropped) > 8 else ''}")
 
 
 def reverse(args):
@@ -138,6 +148,13 @@ def self_test():
         assert sorted(got) == sorted(k[len("module."):] for k in state), sorted(got)
         for k, v in state.items():
             assert torch.equal(got[k[len("module."):]], v), k
+        coco = {"Scale.conv1.weight": torch.randn(4, 3, 7, 7), "Scale.layer5.x.bias": torch.randn(2)}
+        torch.save(coco, pth)
+        forward(argparse.Namespace(input=pth, output=st, key=None, keep_prefix=False,
+                                   strip_prefix=["Scale."], drop=["layer5."]))
+        assert sorted(read_safetensors(st)) == ["conv1.weight"], sorted(read_safetensors(st))
+        torch.save({"epoch": 3, "model_state": state, "teacher_state": state}, pth)
+        forward(argparse.Namespace(input=pth, output=st, key=None, keep_prefix=False))
         reverse(argparse.Namespace(input=st, output=back, wrap="state_dict"))
         again = torch.load(back)["state_dict"]
         for k, v in got.items():
@@ -152,6 +169,8 @@ def main():
     p.add_argument("--reverse", action="store_true", help="safetensors -> .pth")
     p.add_argument("--key", help=f"checkpoint entry holding the weights (default: first of {WRAPPERS})")
     p.add_argument("--keep-prefix", action="store_true", help="keep a 'module.' prefix")
+    p.add_argument("--strip-prefix", action="append", help="also remove this key prefix (repeatable)")
+    p.add_argument("--drop", action="append", help="leave out keys starting with this (repeatable)")
     p.add_argument("--wrap", help="with --reverse: store the state_dict under this key")
     p.add_argument("--self-test", action="store_true")
     args = p.parse_args()

@@ -36,7 +36,7 @@ TEST(RunConfigs, EveryShippedConfigParses) {
         int classes = int(c.get_int("net.num_classes"));
         EXPECT_EQ(class_names(d, classes).size(), size_t(classes));
         AugmentConfig train = train_augment(d);
-        EXPECT_GT(train.crop_height, 0);
+        EXPECT_TRUE(train.crop_height > 0 || train.resize_height > 0); // fixed-size batches
         EXPECT_GT(eval_augment(d).normalize.std[0], 0.f);
         EvalOptions eval = eval_options(d);
         EXPECT_GE(eval.batch_size, 1);
@@ -47,7 +47,8 @@ TEST(RunConfigs, EveryShippedConfigParses) {
         ++checked;
     }
     EXPECT_GE(checked,
-              28); // supervised + U2PL: VOC x5 + x5, Cityscapes x3 + x4, the synthetic ones
+              38); // supervised + U2PL: VOC x5 + x5, Cityscapes x3 + x4; AdvSemiSeg: VOC x4,
+                   // Cityscapes x4; the synthetic ones
 }
 
 TEST(RunConfigs, PaperSplitsDifferOnlyInTheirList) {
@@ -89,6 +90,47 @@ TEST(RunConfigs, U2plConfigsCarryThePapersSettings) {
     EXPECT_EQ(city.get_int("trainer.epochs"), 200);
     EXPECT_EQ(criterion_config(city, true).type, nn::SegLossType::ohem);
     EXPECT_EQ(eval_options(city.section("dataset")).mode, EvalMode::sliding);
+}
+
+// AdvSemiSeg's VOC recipe (shared/specs/adversarial.md) and the ratios of its table.
+TEST(RunConfigs, AdversarialConfigsCarryThePapersSettings) {
+    fs::path root = fs::path(PG_TEST_DATA_DIR) / ".." / ".." / "configs";
+    Config voc = Config::load((root / "voc" / "adversarial_1_4.yaml").string());
+    EXPECT_EQ(voc.get_string("trainer.method"), "adversarial");
+    EXPECT_DOUBLE_EQ(voc.get_float("dataset.partial.fraction"), 0.25);
+    EXPECT_EQ(voc.get_int("dataset.partial.seed"), 0);
+    EXPECT_EQ(voc.get_int("dataset.batch_size"), 10);
+    EXPECT_EQ(voc.get_int("trainer.iterations"), 20000);
+    EXPECT_DOUBLE_EQ(voc.get_float("trainer.optimizer.kwargs.lr"), 2.5e-4);
+    EXPECT_DOUBLE_EQ(voc.get_float("trainer.optimizer.kwargs.weight_decay"), 5e-4);
+    EXPECT_DOUBLE_EQ(voc.get_float("trainer.head_lr_mult"), 10);
+    EXPECT_EQ(voc.get_string("trainer.discriminator.optimizer.type"), "Adam");
+    EXPECT_DOUBLE_EQ(voc.get_float("trainer.discriminator.optimizer.kwargs.lr"), 1e-4);
+    EXPECT_EQ(voc.get_float_list("trainer.discriminator.optimizer.kwargs.betas"),
+              (std::vector<double>{0.9, 0.99}));
+    EXPECT_DOUBLE_EQ(voc.get_float("trainer.adversarial.lambda_adv"), 0.01);
+    EXPECT_DOUBLE_EQ(voc.get_float("trainer.adversarial.lambda_semi_adv"), 0.001);
+    EXPECT_DOUBLE_EQ(voc.get_float("trainer.adversarial.lambda_semi"), 0.1);
+    EXPECT_DOUBLE_EQ(voc.get_float("trainer.adversarial.mask_threshold"), 0.2);
+    EXPECT_EQ(voc.get_int("trainer.adversarial.semi_start"), 5000);
+    Config data = voc.section("dataset");
+    AugmentConfig train = train_augment(data);
+    EXPECT_EQ(train.crop_height, 321);
+    EXPECT_TRUE(normalization(data).bgr);
+    EvalOptions eval = eval_options(data);
+    EXPECT_EQ(eval.mode, EvalMode::pad);
+    EXPECT_EQ(eval.crop, 505);
+    auto fraction = [&](const std::string& name) {
+        return Config::load((root / "voc" / name).string()).get_float("dataset.partial.fraction");
+    };
+    EXPECT_DOUBLE_EQ(fraction("adversarial_1_8.yaml"), 0.125);
+    EXPECT_DOUBLE_EQ(fraction("adversarial_1_2.yaml"), 0.5);
+    Config full = Config::load((root / "voc" / "adversarial_full.yaml").string());
+    EXPECT_DOUBLE_EQ(full.get_float("trainer.adversarial.lambda_semi"), 0.0);
+    Config city = Config::load((root / "cityscapes" / "adversarial_1_8.yaml").string());
+    EXPECT_EQ(city.get_int("dataset.batch_size"), 2);
+    EXPECT_EQ(city.get_int("trainer.iterations"), 40000);
+    EXPECT_EQ(train_augment(city.section("dataset")).resize_width, 1024);
 }
 
 } // namespace
