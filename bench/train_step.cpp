@@ -20,7 +20,9 @@ int64_t scaled(int64_t channels, float width) {
     return std::max<int64_t>(1, int64_t(std::lround(double(channels) * width)));
 }
 
-nn::SegmenterOptions segmenter_options(const TrainStepConfig& c) {
+} // namespace
+
+nn::SegmenterOptions train_step_segmenter(const TrainStepConfig& c) {
     PG_CHECK(c.depth == 50 || c.depth == 101, "train_step: depth must be 50 or 101, got ", c.depth);
     nn::SegmenterOptions o;
     o.arch = c.arch;
@@ -42,9 +44,7 @@ nn::SegmenterOptions segmenter_options(const TrainStepConfig& c) {
     return o;
 }
 
-// Labels in [0, 21) with about 5% ignore_index (255), like VOC's object boundaries.
-// (N, H, W) i32 on `device`.
-Tensor make_targets(int64_t n, int64_t h, int64_t w, Generator& gen, Device device) {
+Tensor random_targets(int64_t n, int64_t h, int64_t w, Generator& gen, Device device) {
     std::vector<float> u = Tensor::uniform({n * h * w}, gen).to_f32_vector();
     std::vector<int32_t> t(u.size());
     for (size_t i = 0; i < t.size(); i++) {
@@ -54,10 +54,8 @@ Tensor make_targets(int64_t n, int64_t h, int64_t w, Generator& gen, Device devi
     return Tensor::from_vector(t, {n, h, w}, device);
 }
 
-} // namespace
-
 TrainStep::TrainStep(const TrainStepConfig& config, Device device) : gen_(1) {
-    net_ = nn::build_segmenter(segmenter_options(config), gen_);
+    net_ = nn::build_segmenter(train_step_segmenter(config), gen_);
     net_->to(device); // before the optimizer: it keeps the parameter tensors
     net_->set_generator(&gen_);
     flops_per_step_ =
@@ -75,7 +73,7 @@ TrainStep::TrainStep(const TrainStepConfig& config, Device device) : gen_(1) {
     optimizer_ = std::make_unique<nn::SGD>(std::move(groups), sgd);
 
     image_ = Tensor::uniform({config.batch, config.crop, config.crop, 3}, gen_, -1.f, 1.f, device);
-    target_ = make_targets(config.batch, config.crop, config.crop, gen_, device);
+    target_ = random_targets(config.batch, config.crop, config.crop, gen_, device);
 }
 
 void TrainStep::run() {

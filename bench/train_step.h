@@ -29,6 +29,13 @@ struct TrainStepConfig {
     int64_t crop;
 };
 
+// The network of a configuration (21 classes).
+nn::SegmenterOptions train_step_segmenter(const TrainStepConfig& config);
+
+// Labels in [0, 21) with about 5% ignore_index (255), like VOC's object boundaries.
+// (N, H, W) i32 on `device`.
+Tensor random_targets(int64_t n, int64_t h, int64_t w, Generator& gen, Device device);
+
 // The model, its optimizer and one fixed batch on `device`. SGD as the methods train: momentum
 // 0.9, weight decay 1e-4, base lr 1e-3 on the backbone (x1) and the heads (x10).
 class TrainStep {

@@ -8,6 +8,13 @@ tools/dump_resnet.py (ResNet variants, DeepLab-v2) and tools/dump_deeplab_v3plus
 decoder), imported, not copied: DeepLabV3+ = variant C encoder (trainable BN) + decoder without the
 representation head, no aux head; DeepLab-v2 = variant A with frozen BN, ASPP-sum of 4 branches.
 
+adv_v2_r101 is AdvSemiSeg's whole iteration instead (bench/adversarial_bench.cpp, the original's
+train.py loop): the DeepLab-v2 above as G (SGD lr 2.5e-4, wd 5e-4) and FCDiscriminator(21, 64) as
+D (Adam 1e-4, betas (0.9, 0.99)); 2 labeled + 2 unlabeled + 2 ground-truth maps; the unlabeled
+pass (BCE(D(softmax), 1) x 0.001 + CE on the D-trusted argmax x 0.1, T_semi 0 so every pixel is
+kept), the labeled pass (CE + 0.01 BCE(D, 1)), the D pass (fakes [labeled; unlabeled] x 1/2, one-hot
+truth x 1/2), then both steps. GFLOP/step = 3 x (G forward x 2 batches + D forward x 5 batches).
+
 Each configuration runs in its own process (this script with --worker), so its peak RSS
 (ru_maxrss, which for PyTorch includes ~the library's own footprint, printed as "base") belongs to
 it alone; with --pg-bench, pixelgrad's benchmark for the same configuration runs right after, also
@@ -33,7 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dump_deeplab_v3plus import DecDeepLabV3Plus
-from dump_resnet import DeepLabV2, ResNet, scaled
+from dump_resnet import DeepLabV2, FCDiscriminator, ResNet, scaled
 
 # name: (arch, depth, width, batch, crop), the tables of the two C++ benchmark files
 CPU_CONFIGS = {
@@ -41,6 +48,7 @@ CPU_CONFIGS = {
     "v2_r101/2x129x129": ("v2", 101, 1.0, 2, 129),
     "v3plus_r50_w0.5/2x129x129": ("v3plus", 50, 0.5, 2, 129),
     "v2_r50_w0.5/2x129x129": ("v2", 50, 0.5, 2, 129),
+    "adv_v2_r101/2x129x129": ("adv", 101, 1.0, 2, 129),
 }
 CUDA_CONFIGS = {
     "v3plus_r101/8x513x513": ("v3plus", 101, 1.0, 8, 513),
@@ -81,7 +89,7 @@ def build(arch, depth, width):
     return model, [{"params": backbone, "lr": LR}, {"params": heads, "lr": LR * 10}]
 
 
-def forward_flops(model, crop, device):
+def forward_flops(model, crop, device, channels=3):
     """2 x MACs of every conv of one eval forward of a (1, 3, crop, crop) image (nn/flops.h's
     convention), counted with forward hooks."""
     total = [0]
@@ -92,11 +100,68 @@ def forward_flops(model, crop, device):
     hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
     model.eval()
     with torch.no_grad():
-        model(torch.zeros(1, 3, crop, crop, device=device))
+        model(torch.zeros(1, channels, crop, crop, device=device))
     model.train()
     for h in hooks:
         h.remove()
     return total[0]
+
+
+def adversarial_step(depth, width, batch, crop, device):
+    """AdvSemiSeg's iteration (see the module doc) on fixed random batches; returns (step, flops)."""
+    g, groups = build("v2", depth, width)
+    d = FCDiscriminator(CLASSES, 64)
+    g.to(device), d.to(device)
+    for group in groups:
+        group["lr"] = group["lr"] / LR * 2.5e-4
+    g_opt = torch.optim.SGD(groups, lr=2.5e-4, momentum=MOMENTUM, weight_decay=5e-4)
+    d_opt = torch.optim.Adam(d.parameters(), lr=1e-4, betas=(0.9, 0.99))
+    x_l, x_u = (torch.rand(batch, 3, crop, crop, device=device).mul(2).sub(1) for _ in range(2))
+
+    def labels():
+        y = torch.randint(0, CLASSES, (batch, crop, crop), device=device)
+        y[torch.rand(y.shape, device=device) < 0.05] = IGNORE
+        return y
+
+    y_l, y_gt = labels(), labels()
+    bce = nn.BCEWithLogitsLoss()
+    up = lambda t: F.interpolate(t, size=(crop, crop), mode="bilinear", align_corners=True)
+
+    def masked_bce(logits, target, valid):  # BCE over the pixels whose label is not 255
+        v = valid.unsqueeze(1)
+        return F.binary_cross_entropy_with_logits(logits[v], torch.full_like(logits[v], target))
+
+    def step():
+        g_opt.zero_grad(set_to_none=True)
+        d_opt.zero_grad(set_to_none=True)
+        for p in d.parameters():
+            p.requires_grad = False
+        p_u = up(g(x_u))
+        d_u = up(d(F.softmax(p_u, dim=1)))
+        semi_target = p_u.detach().argmax(1)
+        semi_target[torch.sigmoid(d_u).squeeze(1) < 0.0] = IGNORE
+        loss = 0.001 * bce(d_u, torch.ones_like(d_u)) + 0.1 * F.cross_entropy(
+            p_u, semi_target, ignore_index=IGNORE)
+        loss.backward()
+        p_l = up(g(x_l))
+        d_l = up(d(F.softmax(p_l, dim=1)))
+        loss = F.cross_entropy(p_l, y_l, ignore_index=IGNORE) + 0.01 * masked_bce(
+            d_l, 1.0, y_l != IGNORE)
+        loss.backward()
+        for p in d.parameters():
+            p.requires_grad = True
+        fake = torch.cat([p_l.detach(), p_u.detach()])
+        valid = torch.cat([y_l != IGNORE, torch.ones_like(y_l, dtype=torch.bool)])
+        (0.5 * masked_bce(up(d(F.softmax(fake, dim=1))), 0.0, valid)).backward()
+        one_hot = F.one_hot(y_gt.clamp(max=CLASSES - 1), CLASSES).permute(0, 3, 1, 2).float()
+        one_hot *= (y_gt != IGNORE).unsqueeze(1)
+        (0.5 * masked_bce(up(d(one_hot)), 1.0, y_gt != IGNORE)).backward()
+        g_opt.step()
+        d_opt.step()
+
+    flops = 3 * batch * (2 * forward_flops(g, crop, device) + 5 * forward_flops(d, crop, device,
+                                                                                  CLASSES))
+    return step, flops
 
 
 def worker(args):
@@ -110,6 +175,9 @@ def worker(args):
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     arch, depth, width, batch, crop = (CUDA_CONFIGS if cuda else CPU_CONFIGS)[args.worker]
     torch.manual_seed(0)
+    if arch == "adv":
+        step, flops = adversarial_step(depth, width, batch, crop, args.device)
+        return time_steps(args, step, flops, base_rss, cuda)
     model, groups = build(arch, depth, width)
     model.to(args.device)
     channels_last = cuda or args.channels_last
@@ -129,6 +197,11 @@ def worker(args):
         F.cross_entropy(up, y, ignore_index=IGNORE).backward()
         opt.step()
 
+    return time_steps(args, step, flops, base_rss, cuda)
+
+
+def time_steps(args, step, flops, base_rss, cuda):
+    """Runs one warm-up step, then times args.steps steps; prints one JSON line."""
     step()  # warm-up: allocations, mkldnn / cuDNN choices, momentum buffers
     if cuda:
         torch.cuda.synchronize()
