@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the synthetic world -> a small DeepLabV3+ trained on the CPU with 64 labelled images
-# (supervised, then U2PL with the other 448 unlabeled) and with all 512 (the upper bound, same
-# step budget) -> evaluation of the best checkpoint -> a table and the reports. About 9 minutes
-# on 2 cores (U2PL is 2/3 of it). Runs land in runs/demo/ (replaced each time: the demo's folder).
+# (supervised, then U2PL and AdvSemiSeg with the other 448 unlabeled) and with all 512 (the upper
+# bound, same step budget) -> evaluation of the best checkpoint -> a table and the reports. About
+# 15 minutes on 2 cores (U2PL and AdvSemiSeg are most of it). Runs land in runs/demo/ (replaced each time: the demo's folder).
 # The exact digits depend on the BLAS kernels this CPU selects; what the demo expects is the order
 # supervised 64 < U2PL 64 < supervised 512, and it says whether that held for this seed (it did
 # for every seed and kernel set measured: README, "U2PL").
@@ -11,7 +11,7 @@ BUILD=${BUILD:-build}
 PG="$BUILD/pixelgrad"
 WORLD=data/synth
 RUNS=runs/demo
-RUNS_TO_TRAIN=(supervised_64 u2pl_64 supervised_all)
+RUNS_TO_TRAIN=(supervised_64 u2pl_64 adversarial_64 supervised_all)
 
 echo "== 1/3 the synthetic world: $WORLD (VOC layout, background/disc/ring, 512 train + 128 val)"
 "$PG" synth --out "$WORLD" --classes 3 --object-size 0.15,0.35 --max-objects 4 --force
@@ -28,11 +28,11 @@ echo "== 3/3 evaluation of the best 64-label checkpoint (whole images, with flip
 
 miou() { sed -n 's/^ *"miou": *\([0-9.eE+-]*\),*$/\1/p' "$1" | head -n 1; }
 echo
-echo "method       labels  val mIoU (%)  report"
+echo "method        labels  val mIoU (%)  report"
 for run in "${RUNS_TO_TRAIN[@]}"; do
     m=$(miou "$RUNS/$run/eval.json")
     labels=${run##*_}; [ "$labels" = all ] && labels=512
-    printf "%-12s %6s  %12.2f  %s\n" "${run%_*}" "$labels" "$(awk -v m="$m" 'BEGIN{print 100*m}')" \
+    printf "%-13s %6s  %12.2f  %s\n" "${run%_*}" "$labels" "$(awk -v m="$m" 'BEGIN{print 100*m}')" \
         "$RUNS/$run/report.html"
 done
 
