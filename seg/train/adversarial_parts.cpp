@@ -29,4 +29,17 @@ Tensor ground_truth_maps(const Tensor& labels, int64_t num_classes) {
 
 Tensor labeled_pixels(const Tensor& labels) { return ne(cast(labels, DType::f32), 255.f); }
 
+TargetScores score_targets(const Tensor& logits, const Tensor& targets, const Tensor& labels) {
+    NoGradGuard no_grad;
+    Tensor truth = cast(labels, DType::f32);
+    Tensor known = ne(truth, 255.f);
+    auto count = [](const Tensor& mask) { return sum(cast(mask, DType::f32)).item(); };
+    Tensor picked = logical_and(ne(cast(targets, DType::f32), 255.f), known);
+    Tensor right = logical_and(eq(cast(targets, DType::f32), truth), picked);
+    Tensor argmax_right = logical_and(eq(cast(argmax(logits, 3), DType::f32), truth), known);
+    double picked_n = count(picked), known_n = count(known);
+    return {picked_n > 0 ? count(right) / picked_n : 0.0,
+            known_n > 0 ? count(argmax_right) / known_n : 0.0};
+}
+
 } // namespace pg::seg::adversarial

@@ -26,4 +26,13 @@ Tensor ground_truth_maps(const Tensor& labels, int64_t num_classes);
 // Pixels that count in a D term: label != 255 -> (N, H, W) u8.
 Tensor labeled_pixels(const Tensor& labels);
 
+// Diagnostics from an unlabeled batch's hidden labels (N, H, W), over the pixels that have one
+// (255, e.g. padding, counts nowhere): the fraction of the self-training targets (255 = none)
+// that are right, and the fraction of all argmax predictions of `logits` (N, H, W, C) that are.
+// 0 where nothing counts.
+struct TargetScores {
+    double target_accuracy = 0, pixel_accuracy = 0;
+};
+TargetScores score_targets(const Tensor& logits, const Tensor& targets, const Tensor& labels);
+
 } // namespace pg::seg::adversarial

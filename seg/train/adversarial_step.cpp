@@ -17,23 +17,6 @@ void set_trainable(const std::vector<Tensor>& params, bool on) {
     for (Tensor t : params) t.set_requires_grad(on);
 }
 
-// Diagnostics from the unlabeled split's hidden labels, over the pixels that have one (padding
-// is 255): how many of the self-training targets are right, and how right the argmax is overall.
-void score_targets(const Tensor& logits, const Tensor& targets, const Tensor& labels,
-                   StepLog& log) {
-    NoGradGuard no_grad;
-    Tensor truth = cast(labels, DType::f32);
-    Tensor known = ne(truth, 255.f);
-    auto count = [](const Tensor& mask) { return sum(cast(mask, DType::f32)).item(); };
-    Tensor picked = logical_and(ne(cast(targets, DType::f32), 255.f), known);
-    Tensor right = logical_and(eq(cast(targets, DType::f32), truth), picked);
-    double picked_n = count(picked), known_n = count(known);
-    log.extra.emplace_back("semi_target_accuracy", picked_n > 0 ? count(right) / picked_n : 0.0);
-    Tensor argmax_right = logical_and(eq(cast(argmax(logits, 3), DType::f32), truth), known);
-    log.extra.emplace_back("unlabeled_pixel_accuracy",
-                           known_n > 0 ? count(argmax_right) / known_n : 0.0);
-}
-
 // 1. Unlabeled, D frozen: L_semi_adv = lambda_semi_adv BCE(D(softmax(P_u)), 1) and, with b.semi,
 // L_semi = lambda_semi CE(P_u, argmax P_u where sigmoid(D) >= T). Returns P_u detached.
 Tensor unlabeled_backward(nn::SegmentationNet& g, nn::FCDiscriminator& d, const StepConstants& k,
@@ -59,7 +42,11 @@ Tensor unlabeled_backward(nn::SegmentationNet& g, nn::FCDiscriminator& d, const 
             semi = l_semi.item();
             loss = add(loss, l_semi);
         }
-        if (b.unlabeled_labels.defined()) score_targets(pred, target, b.unlabeled_labels, log);
+        if (b.unlabeled_labels.defined()) {
+            TargetScores scores = score_targets(pred, target, b.unlabeled_labels);
+            log.extra.emplace_back("semi_target_accuracy", scores.target_accuracy);
+            log.extra.emplace_back("unlabeled_pixel_accuracy", scores.pixel_accuracy);
+        }
     }
     total += finite_loss_value(loss, step);
     backward(loss); // frees this pass's graph before the labeled pass builds its own

@@ -91,6 +91,23 @@ TEST(AdversarialParts, SemiTargetsAreTheArgmaxWhereDTrustsThePrediction) {
     EXPECT_EQ(kept, 0);
 }
 
+// 1 x 1 x 4 pixels, 2 classes: argmax 1, 0, 1, 1; targets on pixels 0, 1, 3; truth 1, 1, 255, 1.
+// Targets: pixel 0 right, 1 wrong, 3 right (2/3); argmax: 0 and 3 right of the 3 labeled (2/3);
+// the pixel labeled 255 counts in neither.
+TEST(AdversarialParts, TargetScoresCountOnlyLabeledPixels) {
+    Tensor logits = Tensor::from_vector(std::vector<float>{0, 2, 3, 1, 0, 1, -1, 4}, {1, 1, 4, 2});
+    Tensor targets = Tensor::from_vector(std::vector<int32_t>{1, 0, 255, 1}, {1, 1, 4});
+    Tensor truth = Tensor::from_vector(std::vector<int32_t>{1, 1, 255, 1}, {1, 1, 4});
+    TargetScores s = score_targets(logits, targets, truth);
+    EXPECT_DOUBLE_EQ(s.target_accuracy, 2.0 / 3.0);
+    EXPECT_DOUBLE_EQ(s.pixel_accuracy, 2.0 / 3.0);
+    Tensor padded = Tensor::from_vector(std::vector<int32_t>{255, 255, 255, 1}, {1, 1, 4});
+    s = score_targets(logits, targets, padded);
+    EXPECT_DOUBLE_EQ(s.target_accuracy, 1.0); // only pixel 3 has a label: right
+    s = score_targets(logits, Tensor::full({1, 1, 4}, 255.f, DType::i32), padded);
+    EXPECT_DOUBLE_EQ(s.target_accuracy, 0.0); // no target: 0, not NaN
+}
+
 TEST(AdversarialParts, GroundTruthIsOneHotAndAllZeroAt255) {
     Tensor labels = Tensor::from_vector(std::vector<int32_t>{2, 255, 0}, {1, 1, 3});
     EXPECT_EQ(ground_truth_maps(labels, 3).to_f32_vector(),
