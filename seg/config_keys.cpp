@@ -8,22 +8,31 @@
 namespace pg::seg {
 
 const std::vector<std::string>& dataset_splits() {
-    static const std::vector<std::string> splits{"train", "val", "test", "unlabeled"};
+    static const std::vector<std::string> splits{"train",     "val",    "test",
+                                                 "unlabeled", "source", "target"};
     return splits;
 }
 
 // Keys a split may set for itself or, for all splits at once, at the dataset level.
-static const char* kSplitOrDataset[] = {
-    "root",      "list",      "label_dir", "images_dir",    "labels_dir",
-    "image_ext", "label_ext", "train_ids", "strict_labels", "resize_mismatched_labels"};
+static const char* kSplitOrDataset[] = {"type",
+                                        "root",
+                                        "list",
+                                        "label_dir",
+                                        "images_dir",
+                                        "labels_dir",
+                                        "image_ext",
+                                        "label_ext",
+                                        "train_ids",
+                                        "strict_labels",
+                                        "resize_mismatched_labels"};
 // Keys of one split only (augmentation and evaluation settings).
-static const char* kSplitOnly[] = {
-    "split", "flip",      "rand_resize", "resize_mode", "scale_step", "crop.size", "crop.type",
-    "pad",   "label_pad", "mode",        "stride",      "batch_size", "resize"};
+static const char* kSplitOnly[] = {"split",      "flip",      "rand_resize",  "resize_mode",
+                                   "scale_step", "crop.size", "crop.type",    "pad",
+                                   "label_pad",  "mode",      "stride",       "batch_size",
+                                   "resize",     "interp",    "native_labels"};
 static const char* kCommon[] = {"criterion.type",
                                 "criterion.kwargs.thresh",
                                 "criterion.kwargs.min_kept",
-                                "dataset.type",
                                 "dataset.batch_size",
                                 "dataset.workers",
                                 "dataset.ignore_label",
@@ -130,6 +139,11 @@ static const char* kAdversarial[] = {"trainer.adversarial.lambda_adv",
                                      "trainer.discriminator.lr_scheduler.kwargs.power",
                                      "trainer.discriminator.lr_scheduler.kwargs.max_iter"};
 
+static const char* kRipu[] = {"trainer.ripu.selection", "trainer.ripu.ratio",
+                              "trainer.ripu.pixels",    "trainer.ripu.radius_k",
+                              "trainer.ripu.rounds_at", "trainer.ripu.lambda_lc",
+                              "trainer.ripu.lambda_nl", "trainer.ripu.tau"};
+
 const std::vector<ConfigKey>& config_keys() {
     static const std::vector<ConfigKey> keys = [] {
         std::vector<ConfigKey> k;
@@ -141,6 +155,7 @@ const std::vector<ConfigKey>& config_keys() {
         for (const char* key : kCommon) k.push_back({key, ""});
         for (const char* key : kU2pl) k.push_back({key, "u2pl"});
         for (const char* key : kAdversarial) k.push_back({key, "adversarial"});
+        for (const char* key : kRipu) k.push_back({key, "ripu"});
         return k;
     }();
     return keys;

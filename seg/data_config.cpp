@@ -43,7 +43,9 @@ static DatasetOptions reader_options(const Config& d, const std::string& split, 
 
 static Dataset open_reader(const Config& d, const std::string& split, int num_classes,
                            bool labeled) {
-    std::string type = d.get_string("type");
+    std::string type = split_string(d, split, "type", "");
+    PG_CHECK(!type.empty(), where(d, "type"), " is missing: set dataset.type (or dataset.", split,
+             ".type) to voc, cityscapes, gtav, synthia or generic");
     std::string root = split_string(d, split, "root", "");
     PG_CHECK(!root.empty(), where(d, "root"), " is missing: set dataset.root (or dataset.", split,
              ".root) to the dataset folder");
@@ -157,7 +159,18 @@ static CropMode parse_crop_mode(const Config& d, const std::string& key, const c
     throw Error(where(d, key) + " is '" + m + "', expected rand, center or none");
 }
 
+// split.resize: [h, w] with split.interp (bilinear | bicubic | nearest) for the image.
 static void read_fixed_resize(const Config& d, const std::string& split, AugmentConfig& a) {
+    std::string interp = d.get_string(split + ".interp", "bilinear");
+    if (interp == "bilinear")
+        a.interp = Interp::bilinear;
+    else if (interp == "bicubic")
+        a.interp = Interp::bicubic;
+    else if (interp == "nearest")
+        a.interp = Interp::nearest;
+    else
+        throw Error(where(d, split + ".interp") + " is '" + interp +
+                    "', expected bilinear, bicubic or nearest");
     if (!d.has(split + ".resize")) return;
     std::tie(a.resize_height, a.resize_width) = size_pair(d, split + ".resize");
 }
@@ -230,6 +243,10 @@ AugmentConfig eval_augment(const Config& d, const std::string& split) {
     AugmentConfig a;
     a.normalize = normalization(d);
     read_fixed_resize(d, split, a);
+    // RIPU: the network sees the resized image, its logits are upsampled to the native label.
+    a.keep_label_size = d.get_bool(split + ".native_labels", false);
+    PG_CHECK(!a.keep_label_size || eval_options(d, split).mode == EvalMode::whole,
+             where(d, split + ".native_labels"), " needs mode: whole");
     if (eval_options(d, split).mode == EvalMode::center_crop) {
         a.crop_mode = CropMode::center;
         std::tie(a.crop_height, a.crop_width) = size_pair(d, split + ".crop.size");

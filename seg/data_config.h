@@ -1,6 +1,7 @@
 // The YAML `dataset` section -> the datasets, augmentation and loader settings of a run.
 // Shaped like U2PL's configs; every key but `type` and `root` has a default (in brackets):
 //   type: voc | cityscapes | gtav | synthia | generic       root: path (relative to the cwd)
+//   (both may be set per split instead: RIPU's dataset.source is gtav, its target cityscapes)
 //   mean: [123.675, 116.28, 103.53]  std: [58.395, 57.12, 57.375]  bgr: false  value_scale: 1
 //   class_names: [...]   [root/world.json's names, else VOC's / Cityscapes' names, else class_<i>]
 //   batch_size: 4   workers: 2   ignore_label: 255 (the only value pixelgrad supports)
@@ -8,10 +9,14 @@
 //           strict_labels: true, flip: true, rand_resize: [0.5, 2.0], resize_mode: u2pl
 //           (u2pl | uniform | steps, scale_step: 0.1), resize: [h, w], pad: symmetric
 //           (symmetric | bottom_right), label_pad: 255, crop: {type: rand | center | none,
-//           size: [h, w]}}
+//           size: [h, w]}, interp: bilinear (bilinear | bicubic | nearest: the image's resize)}
 //   val:   {split: val, list, label_dir, root, train_ids, resize: [h, w], batch_size: 1,
 //           mode: center_crop | whole | sliding [center_crop when crop is given, else whole],
-//           crop: {size: [h, w]}, stride: (sliding), flip: false}
+//           crop: {size: [h, w]}, stride: (sliding), flip: false, interp: bilinear,
+//           native_labels: false (true: the label keeps its size and the logits of the resized
+//           image are upsampled to it, RIPU's protocol)}
+//   source / target: RIPU's two domains, keyed like train (source replaces train as the
+//           trainer's labeled split; seg/train/ripu.cpp)
 //   partial: {fraction: f | count: n, seed: 0}   AdvSemiSeg's partial labels: a seeded shuffle
 //           of the train list; its first n (= int(f * size)) images are the train split, the
 //           rest the unlabeled split (unless dataset.unlabeled has a list of its own)

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "autograd/node.h"
+#include "nn/losses.h"
 #include "seg/inference.h"
 #include "tensor/error.h"
 
@@ -41,6 +42,9 @@ ConfusionMatrix evaluate(nn::SegmentationNet& net, const Dataset& data,
         check_finite_logits(logits, "evaluate: images " + std::to_string(p.done + 1) + ".." +
                                         std::to_string(p.done + x.size(0)) + " (" +
                                         batch.ids.front() + "...)");
+        // Native-size labels (dataset.val.native_labels): logits upsampled to them first.
+        if (batch.labels.size(1) != logits.size(1) || batch.labels.size(2) != logits.size(2))
+            logits = nn::upsample_logits(logits, batch.labels.size(1), batch.labels.size(2));
         cm.add(predict_labels(logits), batch.labels);
         p.done += x.size(0);
         if (progress) progress(p);

@@ -21,6 +21,9 @@ static void check_config(const AugmentConfig& c) {
              " is not in [0, 1]");
     PG_CHECK(c.crop_mode == CropMode::none || (c.crop_height >= 1 && c.crop_width >= 1),
              "augment: crop size ", c.crop_height, "x", c.crop_width, " must be positive");
+    PG_CHECK(!c.keep_label_size || (c.scale_mode == ScaleMode::none &&
+                                    c.crop_mode == CropMode::none && c.flip_prob == 0.f),
+             "augment: keep_label_size works with a fixed resize alone (no rescale, crop, flip)");
     PG_CHECK((c.resize_height == 0) == (c.resize_width == 0), "augment: resize to ",
              c.resize_height, "x", c.resize_width, ": give both sides or neither");
 }
@@ -79,7 +82,11 @@ static void pad_and_crop(TensorSample& s, const AugmentConfig& c, Generator& gen
 TensorSample augment(const Sample& sample, const AugmentConfig& c, Generator& gen) {
     check_config(c);
     TensorSample s = to_tensors(sample);
-    if (c.resize_height > 0) resize(s, c.resize_height, c.resize_width, c.interp);
+    if (c.resize_height > 0) {
+        Tensor native_label = s.label;
+        resize(s, c.resize_height, c.resize_width, c.interp);
+        if (c.keep_label_size) s.label = native_label;
+    }
     if (c.scale_mode != ScaleMode::none) {
         float f = draw_scale(c, gen);
         resize(s, scaled_side(s.image.size(0), f, c.scale_mode),

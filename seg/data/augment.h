@@ -25,6 +25,7 @@ struct AugmentConfig {
     // 1. Fixed resize (RIPU: 1280x720 source, 1280x640 target; eval "resize only"); 0: keep.
     int64_t resize_height = 0, resize_width = 0;
     Interp interp = Interp::bilinear; // for the image (fixed and random resize); labels: nearest
+    bool keep_label_size = false; // the fixed resize leaves the label at its size (RIPU's eval)
     // 2. Random rescale of both sides by one factor s. New size: int(side * s) for uniform and
     //    u2pl (PyTorch int()), round(side * s) for steps (cv2.resize with fx, fy).
     ScaleMode scale_mode = ScaleMode::none;

@@ -89,12 +89,18 @@ std::shared_ptr<const std::vector<int64_t>> Loader::cached_order(int64_t epoch) 
 
 // ---- building one batch ----
 
-// Copies same-sized samples into one (N, H, W, 3) image tensor and one (N, H, W) label tensor.
+// Copies same-sized samples into one (N, H, W, 3) image tensor and one (N, LH, LW) label tensor.
+// Labels have the image's size, except where an eval transform keeps them native
+// (AugmentConfig::keep_label_size): then they must agree with each other.
 static void stack(Batch& b, const std::vector<TensorSample>& samples, bool labeled) {
     const int64_t N = int64_t(samples.size());
     const int64_t H = samples[0].image.size(0), W = samples[0].image.size(1);
     b.images = Tensor::empty({N, H, W, 3});
-    if (labeled) b.labels = Tensor::empty({N, H, W}, DType::i32);
+    const bool native = labeled && samples[0].label.defined() && samples[0].label.dim() == 2 &&
+                        samples[0].label.shape() != Shape({H, W});
+    const int64_t LH = native ? samples[0].label.size(0) : H;
+    const int64_t LW = native ? samples[0].label.size(1) : W;
+    if (labeled) b.labels = Tensor::empty({N, LH, LW}, DType::i32);
     for (int64_t n = 0; n < N; n++) {
         const TensorSample& s = samples[size_t(n)];
         PG_CHECK(s.image.dim() == 3 && s.image.size(0) == H && s.image.size(1) == W &&
@@ -104,9 +110,10 @@ static void stack(Batch& b, const std::vector<TensorSample>& samples, bool label
                  ", 3); crop or resize to one size, or use batch_size 1");
         std::memcpy(b.images.f32() + n * H * W * 3, s.image.f32(), size_t(H * W * 3) * 4);
         if (!labeled) continue;
-        PG_CHECK(s.label.defined() && s.label.shape() == Shape({H, W}), "loader: sample '", s.id,
-                 "' has no label of its image's size ", H, "x", W);
-        std::memcpy(b.labels.i32() + n * H * W, s.label.i32(), size_t(H * W) * 4);
+        PG_CHECK(s.label.defined() && s.label.shape() == Shape({LH, LW}), "loader: sample '", s.id,
+                 "' has no label of ",
+                 native ? "the batch's native label size " : "its image's size ", LH, "x", LW);
+        std::memcpy(b.labels.i32() + n * LH * LW, s.label.i32(), size_t(LH * LW) * 4);
     }
 }
 

@@ -64,8 +64,9 @@ std::unique_ptr<Method> make_method(const std::string& name, const MethodContext
     if (name == "supervised") return make_supervised(context);
     if (name == "u2pl") return make_u2pl(context);
     if (name == "adversarial") return make_adversarial(context);
+    if (name == "ripu") return make_ripu(context);
     throw Error(context.config->source() + ": trainer.method is '" + name +
-                "', expected supervised, u2pl or adversarial");
+                "', expected supervised, u2pl, adversarial or ripu");
 }
 
 } // namespace pg::seg

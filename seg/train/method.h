@@ -94,11 +94,12 @@ class Method {
 // diverged) before anything is stepped with it.
 double finite_loss_value(const Tensor& loss, int64_t step);
 
-// `name`: "supervised", "u2pl" or "adversarial". Unknown names are an error listing the known.
+// `name`: "supervised", "u2pl", "adversarial" or "ripu". Unknown names are an error listing the known.
 std::unique_ptr<Method> make_method(const std::string& name, const MethodContext& context);
 std::unique_ptr<Method> make_supervised(const MethodContext& context);  // seg/train/supervised.cpp
 std::unique_ptr<Method> make_u2pl(const MethodContext& context);        // seg/train/u2pl.cpp
 std::unique_ptr<Method> make_adversarial(const MethodContext& context); // adversarial.cpp
+std::unique_ptr<Method> make_ripu(const MethodContext& context);        // seg/train/ripu.cpp
 
 // Whether the supervised loss includes the aux head (net.aux_loss on a DeepLabV3+).
 bool uses_aux_head(const Config& config);

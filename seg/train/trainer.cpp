@@ -176,8 +176,10 @@ static void setup(Run& run) {
         lc.samples_per_epoch = open_split(data, "unlabeled", classes, false).size();
     else
         lc.samples_per_epoch = c.get_int("trainer.epoch_samples", 0);
-    run.loader =
-        std::make_unique<Loader>(open_split(data, "train", classes), train_augment(data), lc);
+    // RIPU trains on dataset.source (GTAV, SYNTHIA) where other methods use dataset.train.
+    std::string labeled = data.has("source") ? "source" : "train";
+    run.loader = std::make_unique<Loader>(open_split(data, labeled, classes),
+                                          train_augment(data, labeled), lc);
     if (c.get_bool("trainer.eval_on", true)) run.val = open_split(data, "val", classes);
     setup_schedule(run);
 

@@ -35,7 +35,8 @@ TEST(RunConfigs, EveryShippedConfigParses) {
         Config d = c.section("dataset");
         int classes = int(c.get_int("net.num_classes"));
         EXPECT_EQ(class_names(d, classes).size(), size_t(classes));
-        AugmentConfig train = train_augment(d);
+        AugmentConfig train =
+            train_augment(d, d.has("source") ? "source" : "train");    // RIPU: source
         EXPECT_TRUE(train.crop_height > 0 || train.resize_height > 0); // fixed-size batches
         EXPECT_GT(eval_augment(d).normalize.std[0], 0.f);
         EvalOptions eval = eval_options(d);

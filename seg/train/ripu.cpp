@@ -1,0 +1,161 @@
+// The RIPU method (shared/specs/ripu.md, Xie et al. CVPR 2022): active domain adaptation. The
+// trainer's labeled batches come from the source domain (dataset.source); the method draws one
+// target batch per step whose labels are the pixels acquired so far (255 elsewhere), and before
+// the steps in trainer.ripu.rounds_at it runs an acquisition round (seg/train/ripu_rounds.h).
+// Per step: L = CE(source) + lambda_lc L_lc(source) + CE(target, acquired; skipped while the
+// batch has none) + lambda_nl L_nl(target), backpropagated domain by domain (one graph at a
+// time), one optimizer step. The maps of the last round live in RUN_DIR/ripu/round_<r>/ and the
+// state file counts the rounds done, so a resumed run reloads exactly what it had.
+#include "autograd/elementwise.h"
+#include "autograd/engine.h"
+#include "autograd/layout.h"
+#include "autograd/reduce.h"
+#include "nn/losses.h"
+#include "seg/data_config.h"
+#include "seg/train/method.h"
+#include "seg/train/ripu_rounds.h"
+#include "tensor/error.h"
+
+namespace pg::seg {
+
+using ripu::Acquisition;
+using ripu::RoundSummary;
+using ripu::Selection;
+
+class Ripu : public Method {
+  public:
+    explicit Ripu(const MethodContext& ctx);
+    const char* name() const override { return "ripu"; }
+    Tensor loss(const Batch&, int64_t, int64_t, StepLog&) override {
+        throw Error("ripu: the method owns its step; loss() is not used");
+    }
+    double step(const Batch& source, int64_t step, int64_t epoch, const PartOptimizers& optimizers,
+                StepLog& log) override;
+    nn::SegmentationNet& eval_net() override { return *model_; }
+    void save_state(nn::TrainState& state) const override {
+        state.numbers["ripu.rounds_done"] = double(rounds_done_);
+    }
+    void load_state(const nn::TrainState& state) override;
+
+  private:
+    void run_round(int64_t step, StepLog& log);
+    double source_backward(const Batch& source, int64_t step, StepLog& log);
+    double target_backward(const Batch& target, int64_t step, StepLog& log);
+
+    std::shared_ptr<nn::SegmentationNet> model_;
+    Device device_;
+    uint64_t seed_;
+    std::string dir_; // RUN_DIR/ripu
+    std::unique_ptr<Acquisition> acquisition_;
+    std::unique_ptr<Loader> target_;
+    nn::SegLossConfig criterion_;
+    int64_t rounds_done_ = 0;
+    double labelled_percent_ = 0;
+};
+
+Ripu::Ripu(const MethodContext& ctx)
+    : model_(ctx.model), device_(ctx.device), seed_(ctx.seed), dir_(ctx.method_dir) {
+    const Config& c = *ctx.config;
+    criterion_ = criterion_config(c, /*has_aux=*/false);
+    Config data = c.section("dataset");
+    PG_CHECK(data.has("source"), c.source(),
+             ": ripu trains on dataset.source (the labelled source domain) and dataset.target");
+    acquisition_ = std::make_unique<Acquisition>(c, int(model_->num_classes()));
+    if (acquisition_->options().selection == Selection::full) acquisition_->label_everything();
+    labelled_percent_ = acquisition_->labelled_percent();
+    // The target stream: images resized as configured, labels = the acquired map (native size,
+    // resized nearest with the image). Reads the current maps under their lock, so it may run on
+    // the loader's workers while a round builds the next set.
+    AugmentConfig augment_config = train_augment(data, "target");
+    Acquisition* acq = acquisition_.get();
+    SampleTransform transform = [acq, augment_config](const Sample& s, Generator& gen) {
+        Sample labelled = s;
+        labelled.label = acq->label_map(acq->index_of(s.id), s.image.height, s.image.width);
+        return augment(labelled, augment_config, gen);
+    };
+    LoaderConfig lc = train_loader_config(data, ctx.seed + 1);
+    lc.infinite = true;
+    // The loader is given the labelled split so that it batches labels; the transform replaces
+    // each true label map by the acquired one before anything else sees it.
+    target_ = std::make_unique<Loader>(acq->target(), transform, lc);
+}
+
+void Ripu::load_state(const nn::TrainState& state) {
+    rounds_done_ = int64_t(state.numbers.at("ripu.rounds_done"));
+    if (rounds_done_ > 0) acquisition_->load_round(dir_, rounds_done_);
+    labelled_percent_ = acquisition_->labelled_percent();
+    target_->seek_batches(state.step);
+}
+
+void Ripu::run_round(int64_t step, StepLog& log) {
+    RoundSummary s = acquisition_->run_round(*model_, device_, rounds_done_ + 1, step, seed_);
+    acquisition_->save_round(dir_, s);
+    acquisition_->write_overlays(dir_, s.round, 6);
+    ++rounds_done_;
+    labelled_percent_ = s.percent();
+    std::printf("ripu round %lld before step %lld: %lld %s picked, %.3f%% of the target pixels "
+                "labelled (budget %.3f%%) -> %s\n",
+                (long long)s.round, (long long)step + 1, (long long)s.picks,
+                acquisition_->options().selection == Selection::pixel ? "pixels" : "regions",
+                s.percent(), s.budget_percent, ripu::round_dir(dir_, s.round).c_str());
+    log.extra.emplace_back("round", double(s.round));
+    // Batches built ahead of this round carry the old masks: build them again.
+    target_->seek_batches(step);
+}
+
+// CE(source) + lambda_lc L_lc(source), at the label size.
+double Ripu::source_backward(const Batch& source, int64_t step, StepLog& log) {
+    const ripu::RipuOptions& o = acquisition_->options();
+    Tensor logits = nn::upsample_logits(model_->forward(source.images).logits,
+                                        source.labels.size(1), source.labels.size(2));
+    Tensor ce = nn::seg_loss({logits}, source.labels, criterion_);
+    Tensor lc = ripu::local_consistency_loss(logits, source.labels);
+    Tensor loss = add(ce, mul(lc, float(o.lambda_lc)));
+    double value = finite_loss_value(loss, step);
+    log.losses.emplace_back("source", ce.item());
+    log.losses.emplace_back("lc", o.lambda_lc * lc.item());
+    backward(loss);
+    return value;
+}
+
+// CE(target, acquired pixels) when the batch has any + lambda_nl L_nl(target).
+double Ripu::target_backward(const Batch& target, int64_t step, StepLog& log) {
+    const ripu::RipuOptions& o = acquisition_->options();
+    Tensor labels = target.labels.to(device_);
+    Tensor logits = nn::upsample_logits(model_->forward(target.images.to(device_)).logits,
+                                        labels.size(1), labels.size(2));
+    Tensor loss = mul(ripu::negative_learning_loss(logits, o.tau), float(o.lambda_nl));
+    log.losses.emplace_back("nl", loss.item());
+    double labelled = sum(cast(ne(cast(labels, DType::f32), 255.f), DType::f32)).item();
+    if (labelled > 0) {
+        Tensor ce = cross_entropy(logits, labels);
+        log.losses.emplace_back("target", ce.item());
+        loss = add(loss, ce);
+    }
+    double value = finite_loss_value(loss, step);
+    backward(loss);
+    return value;
+}
+
+double Ripu::step(const Batch& source, int64_t step, int64_t, const PartOptimizers& opt,
+                  StepLog& log) {
+    const std::vector<int64_t>& at = acquisition_->options().rounds_at;
+    if (acquisition_->options().selection != Selection::full)
+        while (rounds_done_ < int64_t(at.size()) && step >= at[size_t(rounds_done_)])
+            run_round(step, log);
+    Batch target;
+    target_->next(target);
+    nn::Optimizer& optimizer = opt["model"];
+    optimizer.zero_grad();
+    double total = source_backward(source, step, log);
+    total += target_backward(target, step, log);
+    optimizer.step();
+    log.extra.emplace_back("labelled_percent", labelled_percent_);
+    return total;
+}
+
+std::unique_ptr<Method> make_ripu(const MethodContext& context) {
+    return std::make_unique<Ripu>(context);
+}
+
+} // namespace pg::seg

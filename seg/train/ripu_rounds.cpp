@@ -1,0 +1,282 @@
+// RIPU's acquisition rounds and their files (seg/train/ripu_rounds.h).
+#include "seg/train/ripu_rounds.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "autograd/node.h"
+#include "autograd/softmax.h"
+#include "nn/losses.h"
+#include "seg/data_config.h"
+#include "seg/visualize.h"
+#include "tensor/error.h"
+#include "tensor/file_io.h"
+
+namespace pg::seg::ripu {
+
+namespace fs = std::filesystem;
+
+RipuOptions read_options(const Config& c) {
+    RipuOptions o;
+    const std::string s = "trainer.ripu.";
+    o.selection = parse_selection(c.get_string(s + "selection", "region"),
+                                  c.source() + ": " + s + "selection");
+    o.ratio = c.get_float(s + "ratio", o.ratio);
+    o.pixels = c.get_int(s + "pixels", o.pixels);
+    o.radius_k = c.get_int(s + "radius_k", o.selection == Selection::pixel ? 32 : 1);
+    if (c.has(s + "rounds_at")) o.rounds_at = c.get_int_list(s + "rounds_at");
+    o.lambda_lc = c.get_float(s + "lambda_lc", o.lambda_lc);
+    o.lambda_nl = c.get_float(s + "lambda_nl", o.lambda_nl);
+    o.tau = float(c.get_float(s + "tau", o.tau));
+    PG_CHECK(o.ratio > 0 && o.ratio <= 1, c.source(), ": ", s, "ratio is ", o.ratio,
+             ", expected 0..1 (the share of target pixels labelled after the last round)");
+    PG_CHECK(o.pixels >= 1 && o.radius_k >= 0, c.source(), ": ", s,
+             "pixels must be >= 1 and radius_k >= 0");
+    PG_CHECK(o.selection == Selection::full || !o.rounds_at.empty(), c.source(), ": ", s,
+             "rounds_at is empty: no round would label anything");
+    for (size_t i = 0; i < o.rounds_at.size(); ++i)
+        PG_CHECK(o.rounds_at[i] >= 0 && (i == 0 || o.rounds_at[i] > o.rounds_at[i - 1]), c.source(),
+                 ": ", s, "rounds_at must be increasing steps >= 0");
+    PG_CHECK(o.lambda_lc >= 0 && o.lambda_nl >= 0 && o.tau > 0 && o.tau < 1, c.source(), ": ", s,
+             "needs lambda_lc, lambda_nl >= 0 and 0 < tau < 1");
+    return o;
+}
+
+std::string RoundSummary::to_json() const {
+    nlohmann::json j{{"round", round},
+                     {"step", step},
+                     {"images", images},
+                     {"picks", picks},
+                     {"selected_pixels", selected},
+                     {"target_pixels", total},
+                     {"labelled_percent", percent()},
+                     {"budget_percent", budget_percent}};
+    return j.dump(2);
+}
+
+std::string round_dir(const std::string& dir, int64_t round) {
+    return (fs::path(dir) / ("round_" + std::to_string(round))).string();
+}
+
+Acquisition::Acquisition(const Config& config, int num_classes)
+    : o_(read_options(config)), num_classes_(num_classes) {
+    Config data = config.section("dataset");
+    PG_CHECK(data.has("target"), config.source(),
+             ": ripu needs dataset.target (the target domain's training images, with labels for "
+             "the oracle)");
+    target_ = open_split(data, "target", num_classes, /*labeled=*/true);
+    AugmentConfig train = train_augment(data, "target");
+    predict_ = resize_only(train.resize_height, train.resize_width, train.interp, train.normalize);
+    predict_.keep_label_size = true;
+    maps_ = std::make_shared<const std::vector<ActiveMaps>>(size_t(target_.size()));
+    for (int64_t i = 0; i < target_.size(); ++i) index_of_id_[target_.id(i)] = i;
+}
+
+int64_t Acquisition::index_of(const std::string& id) const {
+    auto it = index_of_id_.find(id);
+    PG_CHECK(it != index_of_id_.end(), "ripu: '", id, "' is not an image of dataset.target");
+    return it->second;
+}
+
+double Acquisition::labelled_percent() const {
+    std::shared_ptr<const std::vector<ActiveMaps>> all = maps();
+    int64_t selected = 0, total = 0;
+    for (const ActiveMaps& m : *all) selected += m.selected_count(), total += m.height * m.width;
+    return total > 0 ? 100.0 * double(selected) / double(total) : 0.0;
+}
+
+std::shared_ptr<const std::vector<ActiveMaps>> Acquisition::maps() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return maps_;
+}
+
+void Acquisition::publish(std::vector<ActiveMaps> maps) {
+    auto next = std::make_shared<const std::vector<ActiveMaps>>(std::move(maps));
+    std::lock_guard<std::mutex> lock(mutex_);
+    maps_ = next;
+}
+
+LabelMap Acquisition::label_map(int64_t index, int height, int width) const {
+    std::shared_ptr<const std::vector<ActiveMaps>> all = maps();
+    const ActiveMaps& m = all->at(size_t(index));
+    LabelMap l;
+    l.height = height, l.width = width;
+    l.values.assign(size_t(height) * size_t(width), 255);
+    if (m.height == 0) return l;
+    PG_CHECK(m.height == height && m.width == width, "ripu: target image '", target_.id(index),
+             "' is ", height, "x", width, " but its active-label map is ", m.height, "x", m.width);
+    for (size_t i = 0; i < l.values.size(); ++i) l.values[i] = m.labels[i];
+    return l;
+}
+
+// Softmax of the prediction at the native size H x W: (H, W, C) on the CPU.
+static Tensor native_probs(nn::SegmentationNet& net, const Tensor& image, const Device& device,
+                           int64_t H, int64_t W) {
+    Tensor x = image.alias_with_shape({1, image.size(0), image.size(1), 3}).to(device);
+    Tensor logits = nn::upsample_logits(net.forward(x).logits, H, W);
+    Tensor p = softmax(logits).to(Device::cpu());
+    return p.alias_with_shape({H, W, p.size(3)});
+}
+
+RoundSummary Acquisition::run_round(nn::SegmentationNet& net, const Device& device, int64_t round,
+                                    int64_t step, uint64_t seed) {
+    PG_CHECK(o_.selection != Selection::full, "ripu: selection full has no rounds");
+    nn::EvalModeGuard eval_mode(net);
+    NoGradGuard no_grad;
+    std::vector<ActiveMaps> next = *maps();
+    RoundSummary s;
+    s.round = round, s.step = step, s.images = target_.size();
+    const bool pixel = o_.selection == Selection::pixel;
+    const int64_t k = o_.radius_k, label_radius = pixel ? 0 : k, block_radius = pixel ? k : 2 * k;
+    double budget_pixels = 0;
+    for (int64_t i = 0; i < target_.size(); ++i) {
+        Generator unused(0);
+        TensorSample t = augment(target_.load(i), predict_, unused);
+        const int64_t H = t.label.size(0), W = t.label.size(1);
+        ActiveMaps& m = next[size_t(i)];
+        if (m.height == 0) m = ActiveMaps::empty(H, W);
+        PG_CHECK(m.height == H && m.width == W, "ripu: target image '", target_.id(i), "' is ", H,
+                 "x", W, " but its active-label map is ", m.height, "x", m.width);
+        Tensor score;
+        if (o_.selection == Selection::random) {
+            Generator gen(seed + uint64_t(round) * 0x9E3779B97F4A7C15ULL + uint64_t(i));
+            score = random_score(H, W, gen);
+        } else {
+            score = acquisition_score(native_probs(net, t.image, device, H, W), o_.selection, k);
+        }
+        int64_t th = predict_.resize_height > 0 ? predict_.resize_height : H;
+        int64_t tw = predict_.resize_width > 0 ? predict_.resize_width : W;
+        int64_t count = pixel ? pixels_per_round(H, W, th, tw, o_.pixels, rounds())
+                              : regions_per_round(H, W, o_.ratio, rounds(), k);
+        std::vector<int64_t> picks =
+            greedy_select(score, count, label_radius, block_radius, t.label.to_i32_vector(), m);
+        double side = double(2 * label_radius + 1);
+        budget_pixels += double(count) * side * side * double(round);
+        s.picks += int64_t(picks.size());
+        s.selected += m.selected_count();
+        s.total += H * W;
+    }
+    s.budget_percent = s.total > 0 ? 100.0 * budget_pixels / double(s.total) : 0;
+    publish(std::move(next));
+    return s;
+}
+
+void Acquisition::label_everything() {
+    std::vector<ActiveMaps> all(size_t(target_.size()));
+    for (int64_t i = 0; i < target_.size(); ++i) {
+        Sample sample = target_.load(i);
+        ActiveMaps& m = all[size_t(i)];
+        m = ActiveMaps::empty(sample.label.height, sample.label.width);
+        for (size_t p = 0; p < m.labels.size(); ++p) {
+            m.labels[p] = uint8_t(sample.label.values[p]);
+            m.selected[p] = m.active[p] = 1;
+        }
+    }
+    publish(std::move(all));
+}
+
+// ---- files ----
+
+static Image binary_image(const std::vector<uint8_t>& bits, int64_t H, int64_t W) {
+    Image im;
+    im.height = int(H), im.width = int(W), im.channels = 1;
+    im.pixels.resize(bits.size());
+    for (size_t i = 0; i < bits.size(); ++i) im.pixels[i] = bits[i] ? 255 : 0;
+    return im;
+}
+
+void Acquisition::save_round(const std::string& dir, const RoundSummary& summary) const {
+    std::string root = round_dir(dir, summary.round);
+    for (const char* sub : {"masks", "active", "selected"})
+        fs::create_directories(fs::path(root) / sub);
+    std::shared_ptr<const std::vector<ActiveMaps>> all = maps();
+    Palette palette = voc_palette(); // 256 entries: 255 (not labelled) has a colour too
+    for (int64_t i = 0; i < target_.size(); ++i) {
+        const ActiveMaps& m = (*all)[size_t(i)];
+        if (m.height == 0) continue;
+        std::string name = safe_id(target_.id(i)) + ".png";
+        LabelMap l;
+        l.height = int(m.height), l.width = int(m.width);
+        l.values.assign(m.labels.begin(), m.labels.end());
+        write_palette_png((fs::path(root) / "masks" / name).string(), l, palette);
+        write_png((fs::path(root) / "active" / name).string(),
+                  binary_image(m.active, m.height, m.width));
+        write_png((fs::path(root) / "selected" / name).string(),
+                  binary_image(m.selected, m.height, m.width));
+    }
+    write_file_atomic((fs::path(root) / "summary.json").string(), "ripu", summary.to_json() + "\n");
+}
+
+// A 0 / 255 map written by save_round -> 0 / 1.
+static std::vector<uint8_t> read_binary(const std::string& path, int64_t H, int64_t W) {
+    PG_CHECK(fs::exists(path), "ripu: ", path, " is missing (the run's acquisition round files)");
+    Image im = read_image(path);
+    PG_CHECK(im.height == H && im.width == W, "ripu: ", path, " is ", im.height, "x", im.width,
+             ", expected ", H, "x", W, " like its mask");
+    std::vector<uint8_t> bits(size_t(H * W));
+    for (size_t i = 0; i < bits.size(); ++i) bits[i] = im.pixels[i * 3] > 127;
+    return bits;
+}
+
+void Acquisition::load_round(const std::string& dir, int64_t round) {
+    std::string root = round_dir(dir, round);
+    PG_CHECK(fs::is_directory(root), "ripu: ", root, " is missing: the state file says ", round,
+             " acquisition round(s) were done");
+    std::vector<ActiveMaps> all(size_t(target_.size()));
+    for (int64_t i = 0; i < target_.size(); ++i) {
+        std::string name = safe_id(target_.id(i)) + ".png";
+        std::string mask = (fs::path(root) / "masks" / name).string();
+        if (!fs::exists(mask)) continue; // no round reached this image (an empty target list)
+        LabelMap l = read_label_png(mask);
+        ActiveMaps& m = all[size_t(i)];
+        m = ActiveMaps::empty(l.height, l.width);
+        for (size_t p = 0; p < m.labels.size(); ++p) {
+            PG_CHECK(l.values[p] == 255 || (l.values[p] >= 0 && l.values[p] < num_classes_),
+                     "ripu: ", mask, " holds ", l.values[p], ", expected a class (0..",
+                     num_classes_ - 1, ") or 255");
+            m.labels[p] = uint8_t(l.values[p]);
+        }
+        m.active = read_binary((fs::path(root) / "active" / name).string(), l.height, l.width);
+        m.selected = read_binary((fs::path(root) / "selected" / name).string(), l.height, l.width);
+    }
+    publish(std::move(all));
+}
+
+void Acquisition::write_overlays(const std::string& dir, int64_t round, int count) const {
+    fs::path out = fs::path(round_dir(dir, round)) / "overlays";
+    fs::create_directories(out);
+    std::shared_ptr<const std::vector<ActiveMaps>> all = maps();
+    Palette palette = palette_for(num_classes_);
+    for (int64_t i = 0; i < std::min<int64_t>(count, target_.size()); ++i) {
+        const ActiveMaps& m = (*all)[size_t(i)];
+        Image image = target_.load(i).image;
+        if (m.height != image.height || m.width != image.width) continue;
+        // image | the labelled pixels in their class colour over the image dimmed to 35%.
+        Image right = image;
+        for (size_t p = 0; p < m.labels.size(); ++p)
+            for (int c = 0; c < 3; ++c) {
+                uint8_t& v = right.pixels[p * 3 + size_t(c)];
+                bool shown = m.selected[p] && m.labels[p] != 255;
+                v = shown ? palette[m.labels[p]][size_t(c)] : uint8_t(0.35f * float(v));
+            }
+        Image row;
+        row.height = image.height, row.width = 2 * image.width + kSeparatorWidth, row.channels = 3;
+        row.pixels.assign(size_t(row.height) * size_t(row.width) * 3, kSeparatorColour[0]);
+        for (int y = 0; y < image.height; ++y)
+            for (int x = 0; x < image.width; ++x)
+                for (int c = 0; c < 3; ++c) {
+                    size_t src = (size_t(y) * size_t(image.width) + size_t(x)) * 3 + size_t(c);
+                    row.pixels[(size_t(y) * size_t(row.width) + size_t(x)) * 3 + size_t(c)] =
+                        image.pixels[src];
+                    row.pixels[(size_t(y) * size_t(row.width) +
+                                size_t(x + image.width + kSeparatorWidth)) *
+                                   3 +
+                               size_t(c)] = right.pixels[src];
+                }
+        char prefix[16];
+        std::snprintf(prefix, sizeof prefix, "%03lld_", (long long)i);
+        write_png((out / (prefix + safe_id(target_.id(i)) + ".png")).string(), row);
+    }
+}
+
+} // namespace pg::seg::ripu

@@ -1,0 +1,147 @@
+// RIPU end to end on tiny source and target worlds (seg/train/ripu.cpp): rounds at the configured
+// steps with the budget's labelled share, masks that are the union of the rounds' picks with the
+// true labels copied, the random and pixel selections, bit-exact resume across a round (before it
+// and right after it), native-size evaluation labels and clear config errors.
+#include "seg/data_config.h"
+#include "seg/train/ripu_rounds.h"
+#include "tests/seg/train_helpers.h"
+
+namespace pg::seg {
+namespace {
+
+// A target world beside the tiny source world: another style and seed, 24x40 native, resized to
+// 16x24 for the network (RIPU's 2048x1024 -> 1280x640).
+std::string target_world(const std::string& name) {
+    synth::WorldOptions o;
+    o.out_dir = ::testing::TempDir() + "pg_ripu_target_" + name;
+    o.scene.height = 24, o.scene.width = 40;
+    o.scene.num_classes = 5;
+    o.scene.style = synth::Style::target;
+    o.scene.min_size = 0.2f, o.scene.max_size = 0.4f, o.scene.max_objects = 3;
+    o.num_train = 8, o.num_val = 4, o.seed = 7, o.force = true;
+    synth::write_world(o);
+    return o.out_dir;
+}
+
+// write_config's tiny world is the source; 6 steps, rounds before steps 2 and 4 (0-based).
+std::vector<std::string> ripu_overrides(const std::string& name, const std::string& selection) {
+    std::string t = target_world(name);
+    return {"dataset.source={split: train, flip: false}",
+            "dataset.target={root: " + t +
+                ", split: train, resize: [16, 24], interp: bicubic, "
+                "flip: false}",
+            "dataset.val={root: " + t +
+                ", split: val, resize: [16, 24], interp: bicubic, native_labels: true}",
+            "trainer.method=ripu",
+            "trainer.ripu={selection: " + selection + ", ratio: 0.1, rounds_at: [2, 4]" +
+                (selection == "pixel" ? ", radius_k: 1}" : "}")};
+}
+
+std::string ripu_config(const std::string& name) {
+    return write_config("ripu_" + name, "  iterations: 6\n  eval_interval: 6\n");
+}
+
+TrainResult run(const std::string& name, const std::string& selection) {
+    TrainOptions o;
+    o.config = ripu_config(name);
+    o.overrides = ripu_overrides(name, selection);
+    o.run_dir = fresh_dir("ripu_" + name);
+    o.quiet = true;
+    o.finish = false;
+    return train(o);
+}
+
+nlohmann::json summary(const std::string& run_dir, int round) {
+    std::ifstream in(ripu::round_dir(run_dir + "/ripu", round) + "/summary.json");
+    return nlohmann::json::parse(in);
+}
+
+TEST(Ripu, RoundsLabelTheBudgetAndMasksAreTheUnionOfPicksWithTrueLabels) {
+    TrainResult r = run("rounds", "region");
+    ASSERT_TRUE(r.completed);
+    // 24x40 = 960 pixels, 10% over 2 rounds in 3x3 regions: ceil(960 * 0.05 / 9) = 6 per image.
+    for (int round : {1, 2}) {
+        nlohmann::json s = summary(r.run_dir, round);
+        EXPECT_EQ(s["step"], round == 1 ? 2 : 4);
+        EXPECT_EQ(s["picks"], 8 * 6);
+        EXPECT_NEAR(double(s["budget_percent"]), round * 100.0 * 6 * 9 / 960, 1e-9);
+        // Windows cut by the border label fewer pixels than the budget, never more.
+        EXPECT_LE(double(s["labelled_percent"]), double(s["budget_percent"]) + 1e-9);
+        EXPECT_GT(double(s["labelled_percent"]), 0.5 * double(s["budget_percent"]));
+    }
+    // Round 2's masks: round 1's selection plus new pixels, labels copied from the truth.
+    Config config = Config::load(ripu_config("rounds"), ripu_overrides("rounds", "region"));
+    ripu::Acquisition first(config, 5), second(config, 5);
+    first.load_round(r.run_dir + "/ripu", 1);
+    second.load_round(r.run_dir + "/ripu", 2);
+    const Dataset& target = second.target();
+    int64_t labelled = 0;
+    for (int64_t i = 0; i < target.size(); ++i) {
+        Sample truth = target.load(i);
+        const ripu::ActiveMaps& a = (*first.maps())[size_t(i)];
+        const ripu::ActiveMaps& b = (*second.maps())[size_t(i)];
+        for (size_t p = 0; p < b.labels.size(); ++p) {
+            if (a.selected[p]) EXPECT_EQ(b.selected[p], 1) << "image " << i << " pixel " << p;
+            EXPECT_EQ(int(b.labels[p]), b.selected[p] ? truth.label.values[p] : 255);
+            if (b.selected[p]) EXPECT_EQ(b.active[p], 1);
+        }
+        labelled += b.selected_count();
+    }
+    EXPECT_EQ(labelled, int64_t(summary(r.run_dir, 2)["selected_pixels"]));
+    EXPECT_TRUE(fs::exists(ripu::round_dir(r.run_dir + "/ripu", 2) + "/overlays"));
+    // The labelled share is logged every step.
+    std::vector<nlohmann::json> train_rows = rows(r.run_dir, "train");
+    ASSERT_FALSE(train_rows.empty());
+    EXPECT_TRUE(train_rows.back().contains("labelled_percent")) << train_rows.back().dump();
+}
+
+TEST(Ripu, PixelAndRandomSelectionsKeepTheirBudgets) {
+    TrainResult pa = run("pixel", "pixel");
+    // PA: 40 pixels at 16x24 -> 40 * 960 / 384 / 2 = 50 per image per round, one pixel each.
+    nlohmann::json s = summary(pa.run_dir, 2);
+    EXPECT_EQ(int64_t(s["selected_pixels"]), int64_t(s["picks"]) + 8 * 50);
+    TrainResult random = run("random", "random");
+    EXPECT_EQ(summary(random.run_dir, 1)["picks"], 8 * 6);
+}
+
+TEST(Ripu, ResumeAcrossARoundIsBitExact) {
+    std::string config = ripu_config("resume");
+    std::vector<std::string> o = ripu_overrides("resume", "region");
+    // Stopped before round 2 (it runs after the resume) and right after it (its maps reloaded).
+    for (int64_t stop : {3, 5}) {
+        auto [straight, resumed] =
+            straight_and_resumed("ripu_resume_" + std::to_string(stop), config, o, 6, stop);
+        expect_same_checkpoints(straight, resumed, {"last.safetensors"});
+        std::vector<nlohmann::json> a = rows(straight, "train"), b = rows(resumed, "train");
+        ASSERT_EQ(a.size(), b.size());
+        for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i]["loss"], b[i]["loss"]) << i;
+    }
+}
+
+TEST(Ripu, ValLabelsStayNative) {
+    Config config = Config::load(ripu_config("native"), ripu_overrides("native", "region"));
+    Config data = config.section("dataset");
+    Dataset val = open_split(data, "val", 5);
+    Generator gen(0);
+    TensorSample s = augment(val.load(0), eval_augment(data), gen);
+    EXPECT_EQ(s.image.shape(), Shape({16, 24, 3}));
+    EXPECT_EQ(s.label.shape(), Shape({24, 40}));
+}
+
+TEST(Ripu, ConfigErrors) {
+    TrainOptions o;
+    o.config = ripu_config("errors");
+    o.run_dir = fresh_dir("ripu_errors");
+    o.quiet = true;
+    o.overrides = ripu_overrides("errors", "best");
+    expect_errors([&] { train(o); }, {"trainer.ripu.selection", "'best'", "region"});
+    o.overrides = ripu_overrides("errors", "region");
+    o.overrides.push_back("trainer.ripu.rounds_at=[4, 2]");
+    expect_errors([&] { train(o); }, {"rounds_at must be increasing"});
+    o.overrides = ripu_overrides("errors", "region");
+    o.overrides.push_back("dataset.target=null");
+    expect_errors([&] { train(o); }, {"dataset.target"});
+}
+
+} // namespace
+} // namespace pg::seg
