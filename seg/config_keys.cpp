@@ -24,7 +24,8 @@ static const char* kSplitOrDataset[] = {"type",
                                         "label_ext",
                                         "train_ids",
                                         "strict_labels",
-                                        "resize_mismatched_labels"};
+                                        "resize_mismatched_labels",
+                                        "synthia_classes"};
 // Keys of one split only (augmentation and evaluation settings).
 static const char* kSplitOnly[] = {"split",      "flip",      "rand_resize",  "resize_mode",
                                    "scale_step", "crop.size", "crop.type",    "pad",

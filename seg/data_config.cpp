@@ -60,7 +60,9 @@ static Dataset open_reader(const Config& d, const std::string& split, int num_cl
                          num_classes, options});
     } else if (type == "cityscapes") {
         bool train_ids = d.get_bool(split + ".train_ids", d.get_bool("train_ids", false));
-        data = open_cityscapes({root, split_name, list, train_ids, options});
+        bool synthia_classes =
+            d.get_bool(split + ".synthia_classes", d.get_bool("synthia_classes", false));
+        data = open_cityscapes({root, split_name, list, train_ids, options, synthia_classes});
     } else if (type == "gtav") {
         data = open_gtav({root, list, options});
     } else if (type == "synthia") {

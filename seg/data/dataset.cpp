@@ -31,6 +31,19 @@ LabelMapping cityscapes_label_id_mapping() {
     return m;
 }
 
+LabelMapping to_synthia_classes(const LabelMapping& nineteen) {
+    // trainId -> SYNTHIA's 16: terrain (9), truck (14) and train (16) are not among them.
+    static const int32_t kTo16[19] = {
+        0,  1, 2, 3, 4, 5, 6, 7, 8, kIgnoreLabel, 9, 10, 11, 12, kIgnoreLabel, 13, kIgnoreLabel,
+        14, 15};
+    LabelMapping m = nineteen;
+    m.what += ", evaluated on SYNTHIA's 16 classes";
+    m.num_classes = 16;
+    for (int32_t& t : m.table)
+        if (t >= 0 && t < 19) t = kTo16[t];
+    return m;
+}
+
 LabelMapping synthia_mapping() {
     // SYNTHIA id -> class in Cityscapes order: road, sidewalk, building, wall, fence, pole,
     // traffic light, traffic sign, vegetation, sky, person, rider, car, bus, motorcycle, bicycle.

@@ -42,6 +42,9 @@ LabelMapping identity_mapping(int num_classes, const std::string& what);
 // Cityscapes labelIds (also GTAV's palette indices) -> the 19 trainIds; ids 0..33 that are not
 // one of the 19 classes -> 255; 255 stays 255; anything else (34..254) is unknown.
 LabelMapping cityscapes_label_id_mapping();
+// A 19-trainId mapping narrowed to SYNTHIA's 16 classes (Cityscapes order without terrain,
+// truck and train, which become 255): the Cityscapes target of SYNTHIA -> Cityscapes.
+LabelMapping to_synthia_classes(const LabelMapping& nineteen);
 // SYNTHIA class ids (0..22, channel 0 of its 16-bit labels) -> the 16 Cityscapes-ordered classes.
 LabelMapping synthia_mapping();
 
@@ -125,6 +128,7 @@ struct CityscapesConfig {
     std::string list;
     bool train_ids = false; // read _gtFine_labelTrainIds.png instead of mapping _labelIds.png
     DatasetOptions options;
+    bool synthia_classes = false; // SYNTHIA's 16 classes (to_synthia_classes), not the 19
 };
 Dataset open_cityscapes(const CityscapesConfig& config);
 

@@ -211,6 +211,7 @@ Dataset open_cityscapes(const CityscapesConfig& c) {
     LabelMapping mapping = c.train_ids
                                ? identity_mapping(19, "a Cityscapes trainId (0..18, or 255)")
                                : cityscapes_label_id_mapping();
+    if (c.synthia_classes) mapping = to_synthia_classes(mapping);
     return finish("cityscapes", candidates, std::move(mapping), c.options, source);
 }
 

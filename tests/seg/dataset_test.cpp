@@ -288,5 +288,17 @@ TEST(Dataset, LabelMappings) {
     EXPECT_EQ(hits, std::vector<int>(19, 1));
 }
 
+TEST(Dataset, CityscapesOnSynthiasSixteenClasses) {
+    // labelIds -> trainIds -> SYNTHIA's 16: road 7 -> 0, terrain 22 -> 255, sky 23 -> 9,
+    // truck 27 -> 255, bus 28 -> 13, train 31 -> 255, bicycle 33 -> 15; voids stay 255.
+    LabelMapping m = to_synthia_classes(cityscapes_label_id_mapping());
+    EXPECT_EQ(m.num_classes, 16);
+    std::vector<std::pair<int, int>> pairs{{7, 0},   {8, 1},    {22, 255}, {23, 9},
+                                           {24, 10}, {27, 255}, {28, 13},  {31, 255},
+                                           {32, 14}, {33, 15},  {0, 255},  {255, 255}};
+    for (auto [id, want] : pairs) EXPECT_EQ(m.table[size_t(id)], want) << "labelId " << id;
+    EXPECT_EQ(m.table[40], kUnknownLabel);
+}
+
 } // namespace
 } // namespace pg::seg
