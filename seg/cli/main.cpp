@@ -15,6 +15,7 @@
 #include "seg/cli/forward_command.h"
 #include "seg/cli/predict_command.h"
 #include "seg/cli/report_command.h"
+#include "seg/cli/select_command.h"
 #include "seg/cli/synth_command.h"
 #include "seg/cli/train_command.h"
 #include "seg/runtime.h"
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
     std::vector<std::function<void()>> commands{add_info_command(app),    add_synth_command(app),
                                                 add_train_command(app),   add_eval_command(app),
                                                 add_predict_command(app), add_forward_command(app),
-                                                add_report_command(app)};
+                                                add_report_command(app),  add_select_command(app)};
     CLI11_PARSE(app, argc, argv);
     try {
         pg::init_backends();

@@ -2,6 +2,7 @@
 // steps with the budget's labelled share, masks that are the union of the rounds' picks with the
 // true labels copied, the random and pixel selections, bit-exact resume across a round (before it
 // and right after it), native-size evaluation labels and clear config errors.
+#include "seg/cli/select_command.h"
 #include "seg/data_config.h"
 #include "seg/train/ripu_rounds.h"
 #include "tests/seg/train_helpers.h"
@@ -141,6 +142,59 @@ TEST(Ripu, ConfigErrors) {
     o.overrides = ripu_overrides("errors", "region");
     o.overrides.push_back("dataset.target=null");
     expect_errors([&] { train(o); }, {"dataset.target"});
+}
+
+std::string file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The files of a round folder are byte-identical in two folders.
+void expect_same_round(const std::string& a, const std::string& b) {
+    int files = 0;
+    for (const char* sub : {"masks", "active", "selected"})
+        for (const auto& e : fs::directory_iterator(fs::path(a) / sub)) {
+            fs::path other = fs::path(b) / sub / e.path().filename();
+            ASSERT_TRUE(fs::exists(other)) << other;
+            EXPECT_EQ(file_bytes(e.path().string()), file_bytes(other.string())) << e.path();
+            ++files;
+        }
+    EXPECT_EQ(files, 3 * 8);
+}
+
+TEST(Ripu, SelectFromACheckpointIsTheRoundTrainingTakes) {
+    // Stopped after 2 steps, before round 1 (it runs before step index 2): `select --round 1`
+    // from that checkpoint must pick what the resumed run then picks with the same weights.
+    TrainOptions o;
+    o.config = ripu_config("select");
+    o.overrides = ripu_overrides("select", "region");
+    o.run_dir = fresh_dir("ripu_select");
+    o.quiet = true;
+    o.finish = false;
+    o.stop_after = 2;
+    train(o);
+    SelectArgs a;
+    a.config = o.run_dir + "/config.yaml";
+    a.weights = o.run_dir + "/checkpoints/last.safetensors";
+    a.out = fresh_dir("ripu_select_out");
+    a.round = 1;
+    nlohmann::json s = nlohmann::json::parse(run_select(a));
+    EXPECT_EQ(s["picks"], 8 * 6);
+    EXPECT_TRUE(fs::exists(ripu::round_dir(a.out, 1) + "/overlays"));
+    test::expect_error([&] { run_select(a); }, "already exists");
+    a.round = 2; // reads round 1 from --out
+    nlohmann::json s2 = nlohmann::json::parse(run_select(a));
+    EXPECT_GT(int64_t(s2["selected_pixels"]), int64_t(s["selected_pixels"]));
+    a.round = 3;
+    test::expect_error([&] { run_select(a); }, "plans 2 rounds");
+
+    TrainOptions rest;
+    rest.run_dir = o.run_dir;
+    rest.resume = true;
+    rest.quiet = true;
+    rest.finish = false;
+    train(rest);
+    expect_same_round(ripu::round_dir(o.run_dir + "/ripu", 1), ripu::round_dir(a.out, 1));
 }
 
 } // namespace
