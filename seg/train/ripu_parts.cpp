@@ -38,30 +38,40 @@ Tensor pixel_entropy(const Tensor& probs) {
     return h;
 }
 
+// out[y][x] = sum of in over rows y-k..y+k and columns x-k..x+k clipped to the image, for one
+// (H, W) plane: a running sum along each row, then along each column (doubles: exact for the
+// counts and sums of a million pixels). O(H W) whatever k.
+static void box_sum_plane(const float* in, int64_t H, int64_t W, int64_t k, float* out,
+                          std::vector<double>& rows) {
+    rows.assign(size_t(H * W), 0.0);
+    std::vector<double> prefix(size_t(std::max(H, W) + 1));
+    for (int64_t y = 0; y < H; ++y) {
+        for (int64_t x = 0; x < W; ++x) prefix[size_t(x + 1)] = prefix[size_t(x)] + in[y * W + x];
+        for (int64_t x = 0; x < W; ++x)
+            rows[size_t(y * W + x)] = prefix[size_t(std::min(W, x + k + 1))] -
+                                      prefix[size_t(std::max<int64_t>(0, x - k))];
+    }
+    for (int64_t x = 0; x < W; ++x) {
+        for (int64_t y = 0; y < H; ++y)
+            prefix[size_t(y + 1)] = prefix[size_t(y)] + rows[size_t(y * W + x)];
+        for (int64_t y = 0; y < H; ++y)
+            out[y * W + x] = float(prefix[size_t(std::min(H, y + k + 1))] -
+                                   prefix[size_t(std::max<int64_t>(0, y - k))]);
+    }
+}
+
 Tensor window_sum(const Tensor& x, int64_t k) {
     PG_CHECK(x.dim() == 3 && x.dtype() == DType::f32 && x.device().is_cpu() && k >= 0,
              "ripu::window_sum: expected (H, W, K) f32 on the CPU and k >= 0, got ",
              shape_str(x.shape()), ", k ", k);
     const int64_t H = x.size(0), W = x.size(1), K = x.size(2);
-    // S[y][x] = sum of rows < y, columns < x (double: sums of a million pixels stay exact enough).
-    std::vector<double> S(size_t((H + 1) * (W + 1) * K), 0.0);
-    auto at = [&](int64_t y, int64_t xx) { return S.data() + (y * (W + 1) + xx) * K; };
-    const float* in = x.f32();
-    for (int64_t y = 0; y < H; ++y)
-        for (int64_t xx = 0; xx < W; ++xx)
-            for (int64_t c = 0; c < K; ++c)
-                at(y + 1, xx + 1)[c] =
-                    in[(y * W + xx) * K + c] + at(y, xx + 1)[c] + at(y + 1, xx)[c] - at(y, xx)[c];
     Tensor out = Tensor::empty(x.shape());
-    float* o = out.f32();
-    for (int64_t y = 0; y < H; ++y) {
-        int64_t y0 = std::max<int64_t>(0, y - k), y1 = std::min(H, y + k + 1);
-        for (int64_t xx = 0; xx < W; ++xx) {
-            int64_t x0 = std::max<int64_t>(0, xx - k), x1 = std::min(W, xx + k + 1);
-            for (int64_t c = 0; c < K; ++c)
-                o[(y * W + xx) * K + c] =
-                    float(at(y1, x1)[c] - at(y0, x1)[c] - at(y1, x0)[c] + at(y0, x0)[c]);
-        }
+    std::vector<float> plane(size_t(H * W)), summed(size_t(H * W));
+    std::vector<double> scratch;
+    for (int64_t c = 0; c < K; ++c) {
+        for (int64_t i = 0; i < H * W; ++i) plane[size_t(i)] = x.f32()[i * K + c];
+        box_sum_plane(plane.data(), H, W, k, summed.data(), scratch);
+        for (int64_t i = 0; i < H * W; ++i) out.f32()[i * K + c] = summed[size_t(i)];
     }
     return out;
 }
@@ -87,24 +97,36 @@ Tensor region_uncertainty(const Tensor& entropy, int64_t k) {
 
 Tensor region_impurity(const Tensor& probs, int64_t k) {
     check_probs(probs, "ripu::region_impurity");
-    const int64_t H = probs.size(0), W = probs.size(1), C = probs.size(2);
-    // One-hot of the argmax, summed over the window: n_c per pixel.
-    Tensor onehot = Tensor::zeros({H, W, C});
+    const int64_t H = probs.size(0), W = probs.size(1), C = probs.size(2), HW = H * W;
+    std::vector<int32_t> winner(static_cast<size_t>(HW));
+    std::vector<bool> present(size_t(C), false);
     const float* p = probs.f32();
-    for (int64_t i = 0; i < H * W; ++i) {
-        int64_t best = std::max_element(p + i * C, p + (i + 1) * C) - (p + i * C);
-        onehot.f32()[i * C + best] = 1.f;
+    for (int64_t i = 0; i < HW; ++i) {
+        winner[size_t(i)] = int32_t(std::max_element(p + i * C, p + (i + 1) * C) - (p + i * C));
+        present[size_t(winner[size_t(i)])] = true;
     }
-    Tensor counts = window_sum(onehot, k);
+    // winner: the argmax class per pixel. One class at a time: n_c = the window sum of its
+    // indicator, P -= q ln(q + eps) with q = n_c / n. A class predicted nowhere adds q = 0
+    // everywhere (0 ln eps = 0) and is skipped.
+    const size_t count = static_cast<size_t>(HW);
+    std::vector<float> indicator(count), n_c(count), in_window(count);
+    for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) in_window[size_t(y * W + x)] = window_pixels(y, x, H, W, k);
+    std::vector<double> scratch;
+    std::vector<float> impurity(count, 0.f);
+    for (int64_t c = 0; c < C; ++c) {
+        if (!present[size_t(c)]) continue;
+        for (int64_t i = 0; i < HW; ++i) indicator[size_t(i)] = winner[size_t(i)] == c;
+        box_sum_plane(indicator.data(), H, W, k, n_c.data(), scratch);
+        for (int64_t i = 0; i < HW; ++i) {
+            if (n_c[size_t(i)] == 0.f) continue; // most windows miss most classes: no log
+            float q = n_c[size_t(i)] / in_window[size_t(i)];
+            impurity[size_t(i)] -= q * std::log(q + kLogEps);
+        }
+    }
     const float inv_log_c = 1.f / std::log(float(C));
     Tensor out = Tensor::empty({H, W});
-    for (int64_t y = 0; y < H; ++y)
-        for (int64_t x = 0; x < W; ++x) {
-            const float* n_c = counts.f32() + (y * W + x) * C;
-            float n = window_pixels(y, x, H, W, k), e = 0.f;
-            for (int64_t c = 0; c < C; ++c) e -= n_c[c] / n * std::log(n_c[c] / n + kLogEps);
-            out.f32()[y * W + x] = e * inv_log_c;
-        }
+    for (int64_t i = 0; i < HW; ++i) out.f32()[i] = impurity[size_t(i)] * inv_log_c;
     return out;
 }
 
@@ -187,15 +209,25 @@ std::vector<int64_t> greedy_select(const Tensor& score, int64_t count, int64_t l
                  int64_t(truth.size()) == H * W,
              "ripu::greedy_select: score ", shape_str(score.shape()), " and truth (", truth.size(),
              " pixels) must match the maps' ", H, "x", W);
-    // Repeated argmax with -inf on blocked pixels is the walk down one sort (score descending,
-    // index ascending) that skips blocked pixels: blocking only ever removes candidates.
+    // Repeated argmax with -inf on blocked pixels is a walk down the pixels in (score descending,
+    // index ascending) order that skips blocked ones: blocking only ever removes candidates. Only
+    // the head of that order is sorted (nth_element), the rest only if the head runs out.
     const float* s = score.f32();
-    std::vector<int64_t> order(size_t(H * W));
+    const int64_t N = H * W;
+    for (int64_t i = 0; i < N; ++i)
+        PG_CHECK(!std::isnan(s[i]), "ripu::greedy_select: the score is NaN at pixel ", i,
+                 " (the prediction is not finite)");
+    auto better = [s](int64_t a, int64_t b) { return s[a] > s[b] || (s[a] == s[b] && a < b); };
+    std::vector<int64_t> order(static_cast<size_t>(N));
     std::iota(order.begin(), order.end(), int64_t(0));
-    std::stable_sort(order.begin(), order.end(), [s](int64_t a, int64_t b) { return s[a] > s[b]; });
+    const int64_t side = 2 * block_radius + 1;
+    const int64_t head = std::min(N, std::max<int64_t>(4096, 4 * count * side * side));
+    std::nth_element(order.begin(), order.begin() + head, order.end(), better);
+    std::sort(order.begin(), order.begin() + head, better);
     std::vector<int64_t> picks;
-    for (int64_t p : order) {
-        if (int64_t(picks.size()) >= count) break;
+    for (int64_t j = 0; j < N && int64_t(picks.size()) < count; ++j) {
+        if (j == head) std::sort(order.begin() + head, order.end(), better);
+        int64_t p = order[size_t(j)];
         if (maps.active[size_t(p)]) continue;
         picks.push_back(p);
         for_window(p, label_radius, H, W, [&](int64_t q) {
