@@ -372,7 +372,10 @@ int png_width(const std::string& bytes) {
     return int(b(16) << 24 | b(17) << 16 | b(18) << 8 | b(19));
 }
 
-void write_overlays(std::ostringstream& out, const fs::path& dir, std::vector<std::string>& notes) {
+// The PNGs of `dir` (named `label` in notes) under `heading` with `caption`.
+void write_overlays(std::ostringstream& out, const fs::path& dir, const std::string& label,
+                    const std::string& heading, const std::string& caption,
+                    std::vector<std::string>& notes) {
     std::vector<fs::path> files;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(dir, ec))
@@ -380,15 +383,15 @@ void write_overlays(std::ostringstream& out, const fs::path& dir, std::vector<st
             files.push_back(entry.path());
     std::sort(files.begin(), files.end());
     if (files.empty()) {
-        notes.push_back("overlays/ holds no PNG files");
+        notes.push_back(label + " holds no PNG files");
         return;
     }
-    out << "<h2>Samples</h2>\n<p>image | truth | prediction</p>\n";
+    out << "<h2>" << html_escape(heading) << "</h2>\n<p>" << html_escape(caption) << "</p>\n";
     for (size_t i = 0; i < files.size() && i < size_t(kMaxOverlays); i++) {
         std::string name = files[i].filename().string(), bytes;
         if (fs::file_size(files[i], ec) > kMaxOverlayBytes || !read_file(files[i], &bytes) ||
             png_width(bytes) <= 0) {
-            notes.push_back("overlays/" + name + " is not a readable PNG of at most 8 MB");
+            notes.push_back(label + name + " is not a readable PNG of at most 8 MB");
             continue;
         }
         int width = png_width(bytes);
@@ -399,6 +402,26 @@ void write_overlays(std::ostringstream& out, const fs::path& dir, std::vector<st
     }
     if (files.size() > size_t(kMaxOverlays))
         out << "<p>" << files.size() - kMaxOverlays << " more overlays not shown.</p>\n";
+}
+
+// RIPU's acquisition rounds: ripu/round_<r>/overlays with the round's summary.json, in round order.
+void write_rounds(std::ostringstream& out, const fs::path& ripu, std::vector<std::string>& notes) {
+    for (int r = 1; r < 1000; ++r) {
+        fs::path round = ripu / ("round_" + std::to_string(r));
+        if (!fs::is_directory(round)) return;
+        std::string text, caption = "image | the labelled pixels in their class colours";
+        json s =
+            read_file(round / "summary.json", &text) ? json::parse(text, nullptr, false) : json();
+        if (s.is_object())
+            caption += " (" + number(number_at(s, "labelled_percent")) +
+                       "% of the target pixels "
+                       "labelled, budget " +
+                       number(number_at(s, "budget_percent")) + "%)";
+        std::string label = "ripu/round_" + std::to_string(r) + "/overlays/";
+        if (fs::is_directory(round / "overlays"))
+            write_overlays(out, round / "overlays", label, "Acquisition round " + std::to_string(r),
+                           caption, notes);
+    }
 }
 
 // The run's name: the directory's own name, also for "runs/a/" and ".".
@@ -467,9 +490,11 @@ std::string render_report(const std::string& run_dir) {
         write_iou_table(body, log.last_iou, json(), NAN);
     }
     if (fs::is_directory(dir / "overlays"))
-        write_overlays(body, dir / "overlays", notes);
+        write_overlays(body, dir / "overlays", "overlays/", "Samples", "image | truth | prediction",
+                       notes);
     else
         notes.push_back("overlays/ is missing: no sample images");
+    write_rounds(body, dir / "ripu", notes);
     if (has_config)
         body << "<h2>Config</h2>\n<details><summary>config.yaml</summary><pre>"
              << html_escape(config) << "</pre></details>\n";

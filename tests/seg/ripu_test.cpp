@@ -4,6 +4,7 @@
 // and right after it), native-size evaluation labels and clear config errors.
 #include "seg/cli/select_command.h"
 #include "seg/data_config.h"
+#include "seg/report.h"
 #include "seg/train/ripu_rounds.h"
 #include "tests/seg/train_helpers.h"
 
@@ -82,14 +83,19 @@ TEST(Ripu, RoundsLabelTheBudgetAndMasksAreTheUnionOfPicksWithTrueLabels) {
         const ripu::ActiveMaps& a = (*first.maps())[size_t(i)];
         const ripu::ActiveMaps& b = (*second.maps())[size_t(i)];
         for (size_t p = 0; p < b.labels.size(); ++p) {
-            if (a.selected[p]) EXPECT_EQ(b.selected[p], 1) << "image " << i << " pixel " << p;
+            if (a.selected[p]) { EXPECT_EQ(b.selected[p], 1) << "image " << i << " pixel " << p; }
             EXPECT_EQ(int(b.labels[p]), b.selected[p] ? truth.label.values[p] : 255);
-            if (b.selected[p]) EXPECT_EQ(b.active[p], 1);
+            if (b.selected[p]) { EXPECT_EQ(b.active[p], 1); }
         }
         labelled += b.selected_count();
     }
     EXPECT_EQ(labelled, int64_t(summary(r.run_dir, 2)["selected_pixels"]));
     EXPECT_TRUE(fs::exists(ripu::round_dir(r.run_dir + "/ripu", 2) + "/overlays"));
+    // The report shows each round's overlays with its labelled share.
+    std::string html = render_report(r.run_dir);
+    EXPECT_NE(html.find("Acquisition round 1"), std::string::npos);
+    EXPECT_NE(html.find("Acquisition round 2"), std::string::npos);
+    EXPECT_NE(html.find("% of the target pixels labelled"), std::string::npos);
     // The labelled share is logged every step.
     std::vector<nlohmann::json> train_rows = rows(r.run_dir, "train");
     ASSERT_FALSE(train_rows.empty());
