@@ -7,6 +7,7 @@
 #   make fuzz           libFuzzer on the file readers, 10 minutes each (make fuzz-smoke: 30 s each)
 #   make bench    build and run the benchmarks
 #   make demo     synthetic world -> train on few / all labels -> evaluate -> table (CPU, minutes)
+#   make demo-ripu  RIPU on source / target synthetic worlds: source only, random, RA (CPU, ~10 min)
 #   make deps     install missing build dependencies (Debian packages)
 #   make format   apply .clang-format to every source file
 #   make clean    remove the build folder
@@ -14,7 +15,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-gpu test-numerics test-asan fuzz fuzz-smoke bench demo format clean
+.PHONY: all deps configure build test test-gpu test-numerics test-asan fuzz fuzz-smoke bench demo demo-ripu format clean
 
 all: build
 
@@ -68,6 +69,9 @@ bench: build
 
 demo: build
 	BUILD=$(BUILD) tools/demo.sh
+
+demo-ripu: build
+	BUILD=$(BUILD) tools/demo_ripu.sh
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu' '*.cuh')
