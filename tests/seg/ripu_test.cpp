@@ -193,6 +193,12 @@ TEST(Ripu, SelectFromACheckpointIsTheRoundTrainingTakes) {
     EXPECT_GT(int64_t(s2["selected_pixels"]), int64_t(s["selected_pixels"]));
     a.round = 3;
     test::expect_error([&] { run_select(a); }, "plans 2 rounds");
+    a.round = 0;
+    test::expect_error([&] { run_select(a); }, "expected 1 or more");
+    SelectArgs fresh = a;
+    fresh.out = fresh_dir("ripu_select_fresh");
+    fresh.round = 2; // round 1 was never selected into this folder
+    test::expect_error([&] { run_select(fresh); }, "round_1 is missing");
 
     TrainOptions rest;
     rest.run_dir = o.run_dir;
