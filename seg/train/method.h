@@ -55,6 +55,7 @@ struct MethodContext {
     int64_t total_steps = 0; // steps the run trains (the schedule's horizon may be longer)
     int64_t steps_per_epoch = 0;
     std::string method_dir; // RUN_DIR/<method>: the method's own files (made by the method)
+    bool quiet = false;     // no progress lines (train --quiet)
 };
 
 // The optimizers of the run's trained parts, their lr already set for this step.

@@ -46,6 +46,7 @@ class Ripu : public Method {
     Device device_;
     uint64_t seed_;
     std::string dir_; // RUN_DIR/ripu
+    bool quiet_;
     std::unique_ptr<Acquisition> acquisition_;
     std::unique_ptr<Loader> target_;
     nn::SegLossConfig criterion_;
@@ -54,7 +55,8 @@ class Ripu : public Method {
 };
 
 Ripu::Ripu(const MethodContext& ctx)
-    : model_(ctx.model), device_(ctx.device), seed_(ctx.seed), dir_(ctx.method_dir) {
+    : model_(ctx.model), device_(ctx.device), seed_(ctx.seed), dir_(ctx.method_dir),
+      quiet_(ctx.quiet) {
     const Config& c = *ctx.config;
     criterion_ = criterion_config(c, /*has_aux=*/false);
     Config data = c.section("dataset");
@@ -93,11 +95,12 @@ void Ripu::run_round(int64_t step, StepLog& log) {
     acquisition_->write_overlays(dir_, s.round, 6);
     ++rounds_done_;
     labelled_percent_ = s.percent();
-    std::printf("ripu round %lld before step %lld: %lld %s picked, %.3f%% of the target pixels "
-                "labelled (budget %.3f%%) -> %s\n",
-                (long long)s.round, (long long)step + 1, (long long)s.picks,
-                acquisition_->options().selection == Selection::pixel ? "pixels" : "regions",
-                s.percent(), s.budget_percent, ripu::round_dir(dir_, s.round).c_str());
+    if (!quiet_)
+        std::printf("ripu round %lld before step %lld: %lld %s picked, %.3f%% of the target pixels "
+                    "labelled (budget %.3f%%) -> %s\n",
+                    (long long)s.round, (long long)step + 1, (long long)s.picks,
+                    acquisition_->options().selection == Selection::pixel ? "pixels" : "regions",
+                    s.percent(), s.budget_percent, ripu::round_dir(dir_, s.round).c_str());
     log.extra.emplace_back("round", double(s.round));
     // Batches built ahead of this round carry the old masks: build them again.
     target_->seek_batches(step);

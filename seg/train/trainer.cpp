@@ -190,7 +190,8 @@ static void setup(Run& run) {
                       run.seed,
                       run.total_steps,
                       run.steps_per_epoch,
-                      (run.dir / method).string()};
+                      (run.dir / method).string(),
+                      run.options.quiet};
     run.method = make_method(method, ctx);
     setup_parts(run);
 }
