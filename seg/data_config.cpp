@@ -294,6 +294,9 @@ std::vector<std::string> class_names(const Config& d, int num_classes) {
         names = d.get_string_list("class_names");
     else
         names = world_class_names(d.get_string("root", ""));
+    // A synthetic world in the Cityscapes or GTAV layout names its K shapes but is read as the 19
+    // trainIds: its names do not fit, the defaults below do.
+    if (!d.has("class_names") && int(names.size()) != num_classes) names.clear();
     std::string type = d.get_string("type", "");
     if (names.empty() && type == "voc" && num_classes == 21)
         names.assign(kVocNames, kVocNames + 21);

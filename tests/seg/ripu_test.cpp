@@ -209,5 +209,47 @@ TEST(Ripu, SelectFromACheckpointIsTheRoundTrainingTakes) {
     expect_same_round(ripu::round_dir(o.run_dir + "/ripu", 1), ripu::round_dir(a.out, 1));
 }
 
+// The real readers: a GTAV-layout source world and a Cityscapes-layout target world (labelIds,
+// mapped to the 19 trainIds), as GTAV -> Cityscapes is read.
+TEST(Ripu, GtavSourceAndCityscapesTarget) {
+    auto world = [](const std::string& name, synth::Layout layout, synth::Style style, int val) {
+        synth::WorldOptions o;
+        o.out_dir = ::testing::TempDir() + "pg_ripu_layout_" + name;
+        o.layout = layout;
+        o.scene.height = 24, o.scene.width = 40;
+        o.scene.num_classes = 4;
+        o.scene.style = style;
+        o.num_train = 8, o.num_val = val, o.seed = 3, o.force = true;
+        synth::write_world(o);
+        return o.out_dir;
+    };
+    std::string source = world("gtav", synth::Layout::gtav, synth::Style::source, 0);
+    std::string target = world("cityscapes", synth::Layout::cityscapes, synth::Style::target, 4);
+    TrainOptions o;
+    o.config = ripu_config("layouts");
+    o.overrides = {"dataset.type=null",
+                   "dataset.root=" + target,
+                   "dataset.source={type: gtav, root: " + source +
+                       ", resize: [16, 24], flip: false}",
+                   "dataset.target={type: cityscapes, root: " + target +
+                       ", split: train, resize: [16, 24], flip: false}",
+                   "dataset.val={type: cityscapes, root: " + target +
+                       ", split: val, resize: [16, 24], native_labels: true}",
+                   "net.num_classes=19",
+                   "net.aux_loss=null",
+                   "trainer.method=ripu",
+                   "trainer.ripu={ratio: 0.1, rounds_at: [1]}",
+                   "trainer.iterations=3",
+                   "trainer.eval_interval=3"};
+    o.run_dir = fresh_dir("ripu_layouts");
+    o.quiet = true;
+    o.finish = false;
+    TrainResult r = train(o);
+    EXPECT_TRUE(r.completed);
+    EXPECT_GE(r.best_miou, 0.0);
+    // 10% in one round: ceil(960 * 0.1 / 9) = 11 regions per image.
+    EXPECT_EQ(summary(r.run_dir, 1)["picks"], 8 * 11);
+}
+
 } // namespace
 } // namespace pg::seg
