@@ -268,25 +268,41 @@ LoaderConfig train_loader_config(const Config& d, uint64_t seed) {
     return l;
 }
 
+static const char* kCityscapesNames[19] = {
+    "road",         "sidewalk",   "building", "wall",       "fence",  "pole",  "traffic light",
+    "traffic sign", "vegetation", "terrain",  "sky",        "person", "rider", "car",
+    "truck",        "bus",        "train",    "motorcycle", "bicycle"};
+
+// The class names of a synthetic world (root/world.json). A world in the Cityscapes or GTAV layout
+// stores Cityscapes labelIds, read as the 19 trainIds: Cityscapes' names with the world's shape
+// names at the trainIds of its classes.
 static std::vector<std::string> world_class_names(const std::string& root) {
     std::ifstream in(fs::path(root) / "world.json");
     if (!in) return {};
     nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
     std::vector<std::string> names;
     if (!j.is_object() || !j.contains("classes")) return {};
-    for (const auto& c : j["classes"])
+    bool label_ids = false;
+    for (const auto& c : j["classes"]) {
         if (c.contains("name") && c["name"].is_string()) names.push_back(c["name"]);
-    return names;
+        label_ids |= c.contains("label_id");
+    }
+    if (!label_ids) return names;
+    std::vector<std::string> nineteen(kCityscapesNames, kCityscapesNames + 19);
+    LabelMapping to_train_id = cityscapes_label_id_mapping();
+    for (const auto& c : j["classes"]) {
+        int id = c.value("label_id", -1);
+        int train_id = id >= 0 && id < 256 ? to_train_id.table[size_t(id)] : -1;
+        if (train_id >= 0 && train_id < 19 && c.contains("name") && c["name"].is_string())
+            nineteen[size_t(train_id)] = c["name"];
+    }
+    return nineteen;
 }
 
 static const char* kVocNames[21] = {
     "background", "aeroplane", "bicycle",     "bird",  "boat",        "bottle", "bus",
     "car",        "cat",       "chair",       "cow",   "diningtable", "dog",    "horse",
     "motorbike",  "person",    "pottedplant", "sheep", "sofa",        "train",  "tvmonitor"};
-static const char* kCityscapesNames[19] = {
-    "road",         "sidewalk",   "building", "wall",       "fence",  "pole",  "traffic light",
-    "traffic sign", "vegetation", "terrain",  "sky",        "person", "rider", "car",
-    "truck",        "bus",        "train",    "motorcycle", "bicycle"};
 
 std::vector<std::string> class_names(const Config& d, int num_classes) {
     std::vector<std::string> names;
@@ -294,9 +310,6 @@ std::vector<std::string> class_names(const Config& d, int num_classes) {
         names = d.get_string_list("class_names");
     else
         names = world_class_names(d.get_string("root", ""));
-    // A synthetic world in the Cityscapes or GTAV layout names its K shapes but is read as the 19
-    // trainIds: its names do not fit, the defaults below do.
-    if (!d.has("class_names") && int(names.size()) != num_classes) names.clear();
     std::string type = d.get_string("type", "");
     if (names.empty() && type == "voc" && num_classes == 21)
         names.assign(kVocNames, kVocNames + 21);

@@ -249,6 +249,12 @@ TEST(Ripu, GtavSourceAndCityscapesTarget) {
     EXPECT_GE(r.best_miou, 0.0);
     // 10% in one round: ceil(960 * 0.1 / 9) = 11 regions per image.
     EXPECT_EQ(summary(r.run_dir, 1)["picks"], 8 * 11);
+    // The world's shape names sit at the trainIds of their labelIds (disc: labelId 8, sidewalk).
+    Config c = Config::load(o.run_dir + "/config.yaml");
+    std::vector<std::string> names = class_names(c.section("dataset"), 19);
+    EXPECT_EQ(names[0], "background");
+    EXPECT_EQ(names[1], "disc");
+    EXPECT_EQ(names[18], "bicycle");
 }
 
 } // namespace
