@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "autograd/elementwise.h"
+#include "autograd/index.h"
 #include "autograd/layout.h"
 #include "autograd/node.h"
 #include "autograd/pool.h"
@@ -161,6 +162,31 @@ Tensor acquisition_score(const Tensor& probs, Selection s, int64_t k) {
     Tensor score = Tensor::empty(h.shape());
     for (int64_t i = 0; i < h.numel(); ++i) score.f32()[i] = first.f32()[i] * impurity.f32()[i];
     return score;
+}
+
+// -sum_c q_c ln(q_c + eps) / ln C over the last axis: (1, H, W, C) -> (1, H, W).
+static Tensor normalised_entropy(const Tensor& q) {
+    Tensor e = neg(sum(mul(q, log(add(q, kLogEps))), 3));
+    return mul(e, 1.f / std::log(float(q.size(3))));
+}
+
+// The mean of x (1, H, W, K) over each in-image (2k+1)^2 window.
+static Tensor window_mean(const Tensor& x, int64_t k) {
+    return avg_pool2d(x, 2 * k + 1, 1, k, /*ceil_mode=*/false, /*count_include_pad=*/false);
+}
+
+Tensor acquisition_score_ops(const Tensor& probs, Selection s, int64_t k) {
+    PG_CHECK(probs.dim() == 3 && (s == Selection::region || s == Selection::pixel),
+             "ripu::acquisition_score_ops: expected (H, W, C) probabilities and region or pixel");
+    NoGradGuard no_grad;
+    const int64_t H = probs.size(0), W = probs.size(1), C = probs.size(2);
+    Tensor p = reshape(probs, {1, H, W, C});
+    Tensor h = normalised_entropy(p); // (1, H, W)
+    Tensor counts = window_mean(one_hot(argmax(p, 3), C, 255), k);
+    Tensor impurity = normalised_entropy(counts);
+    Tensor first =
+        s == Selection::region ? reshape(window_mean(reshape(h, {1, H, W, 1}), k), {1, H, W}) : h;
+    return reshape(mul(first, impurity), {H, W});
 }
 
 int64_t regions_per_round(int64_t height, int64_t width, double ratio, int64_t rounds, int64_t k) {

@@ -42,6 +42,13 @@ const char* selection_name(Selection s);
 // The score map of `s` (region or pixel) -> (H, W).
 Tensor acquisition_score(const Tensor& probs, Selection s, int64_t k);
 
+// The same score with engine ops on probs' device (the acquisition's path when training on CUDA):
+// probs (H, W, C) f32 on any device -> (H, W) on that device. Window means are avg_pool2d without
+// the padding in the count; the impurity's counts pool the one-hot argmax. Equal to
+// acquisition_score up to rounding (a test); on the CPU the host path above is the fast one (a
+// 65x65 pooling window costs 4225 reads per pixel there).
+Tensor acquisition_score_ops(const Tensor& probs, Selection s, int64_t k);
+
 // ---- the budget ----
 
 // RA: regions per image per round, ceil(H W (ratio / rounds) / (2k + 1)^2): 1026 for

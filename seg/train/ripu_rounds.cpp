@@ -109,13 +109,16 @@ LabelMap Acquisition::label_map(int64_t index, int height, int width) const {
     return l;
 }
 
-// Softmax of the prediction at the native size H x W: (H, W, C) on the CPU.
-static Tensor native_probs(nn::SegmentationNet& net, const Tensor& image, const Device& device,
-                           int64_t H, int64_t W) {
+// The score map (H, W) on the CPU of the prediction at the native size H x W: computed on the
+// training device with engine ops when that is a GPU, else by the host path of ripu_parts.h.
+static Tensor native_score(nn::SegmentationNet& net, const Tensor& image, const Device& device,
+                           int64_t H, int64_t W, Selection s, int64_t k) {
     Tensor x = image.alias_with_shape({1, image.size(0), image.size(1), 3}).to(device);
     Tensor logits = nn::upsample_logits(net.forward(x).logits, H, W);
-    Tensor p = softmax(logits).to(Device::cpu());
-    return p.alias_with_shape({H, W, p.size(3)});
+    Tensor p = softmax(logits);
+    p = p.alias_with_shape({H, W, p.size(3)});
+    if (device.is_cuda()) return acquisition_score_ops(p, s, k).to(Device::cpu());
+    return acquisition_score(p, s, k);
 }
 
 RoundSummary Acquisition::run_round(nn::SegmentationNet& net, const Device& device, int64_t round,
@@ -142,7 +145,7 @@ RoundSummary Acquisition::run_round(nn::SegmentationNet& net, const Device& devi
             Generator gen(seed + uint64_t(round) * 0x9E3779B97F4A7C15ULL + uint64_t(i));
             score = random_score(H, W, gen);
         } else {
-            score = acquisition_score(native_probs(net, t.image, device, H, W), o_.selection, k);
+            score = native_score(net, t.image, device, H, W, o_.selection, k);
         }
         int64_t th = predict_.resize_height > 0 ? predict_.resize_height : H;
         int64_t tw = predict_.resize_width > 0 ? predict_.resize_width : W;

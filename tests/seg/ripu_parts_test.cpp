@@ -217,5 +217,30 @@ TEST(RipuLosses, LocalConsistencyAgainstLoopsAndGradcheck) {
         {logits});
 }
 
+// The engine-op path of the score (the one a CUDA run takes) against the host path, on each
+// device: random smooth predictions, windows cut by the border, RA and PA windows.
+class RipuScoreDevice : public test::DeviceTest {};
+
+TEST_P(RipuScoreDevice, OpsPathEqualsHostPath) {
+    Generator gen(21);
+    // Piecewise-constant logits (2x2 blocks) so that windows hold both pure and mixed argmax.
+    Tensor coarse = Tensor::normal({6, 9, 4}, gen, 0.f, 2.f);
+    std::vector<float> logits(12 * 18 * 4);
+    for (int64_t y = 0; y < 12; ++y)
+        for (int64_t x = 0; x < 18; ++x)
+            for (int64_t c = 0; c < 4; ++c)
+                logits[size_t((y * 18 + x) * 4 + c)] = coarse.f32()[((y / 2) * 9 + x / 2) * 4 + c];
+    Tensor probs = softmax(Tensor::from_vector(logits, {12, 18, 4}));
+    for (Selection s : {Selection::region, Selection::pixel})
+        for (int64_t k : {1, 3}) {
+            Tensor host = acquisition_score(probs, s, k);
+            Tensor ops = acquisition_score_ops(probs.to(device()), s, k);
+            EXPECT_TRUE(test::all_close(ops, host, 1e-5f, 1e-4f))
+                << selection_name(s) << " k " << k;
+        }
+}
+
+PG_INSTANTIATE_DEVICE_SUITE(RipuScoreDevice);
+
 } // namespace
 } // namespace pg::seg
