@@ -40,10 +40,11 @@ std::string run_select(const SelectArgs& a) {
                                                  uint64_t(c.get_int("trainer.seed", 0)));
     acquisition.save_round(out, s);
     acquisition.write_overlays(out, a.round, a.overlays);
-    std::printf("select: round %lld over %lld images: %lld picked, %.3f%% of the pixels labelled "
-                "(budget %.3f%%) -> %s\n",
-                (long long)s.round, (long long)s.images, (long long)s.picks, s.percent(),
-                s.budget_percent, dir.c_str());
+    std::printf(
+        "select: round %lld over %lld images: %lld picked, %.3f%% of the pixels labelled "
+        "(budget %.3f%%); the model was wrong on %.1f%% of the new pixels, %.1f%% of all -> %s\n",
+        (long long)s.round, (long long)s.images, (long long)s.picks, s.percent(), s.budget_percent,
+        s.picked_error_percent(), s.error_percent(), dir.c_str());
     return s.to_json();
 }
 

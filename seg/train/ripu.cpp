@@ -97,11 +97,14 @@ void Ripu::run_round(int64_t step, StepLog& log) {
     labelled_percent_ = s.percent();
     if (!quiet_)
         std::printf("ripu round %lld before step %lld: %lld %s picked, %.3f%% of the target pixels "
-                    "labelled (budget %.3f%%) -> %s\n",
+                    "labelled (budget %.3f%%); the model was wrong on %.1f%% of the new pixels, "
+                    "%.1f%% of all -> %s\n",
                     (long long)s.round, (long long)step + 1, (long long)s.picks,
                     acquisition_->options().selection == Selection::pixel ? "pixels" : "regions",
-                    s.percent(), s.budget_percent, ripu::round_dir(dir_, s.round).c_str());
+                    s.percent(), s.budget_percent, s.picked_error_percent(), s.error_percent(),
+                    ripu::round_dir(dir_, s.round).c_str());
     log.extra.emplace_back("round", double(s.round));
+    log.extra.emplace_back("picked_error_percent", s.picked_error_percent());
     // Batches built ahead of this round carry the old masks: build them again.
     target_->seek_batches(step);
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/node.h"
+#include "autograd/reduce.h"
 #include "autograd/softmax.h"
 #include "nn/losses.h"
 #include "seg/data_config.h"
@@ -50,7 +51,9 @@ std::string RoundSummary::to_json() const {
                      {"selected_pixels", selected},
                      {"target_pixels", total},
                      {"labelled_percent", percent()},
-                     {"budget_percent", budget_percent}};
+                     {"budget_percent", budget_percent},
+                     {"picked_error_percent", picked_error_percent()},
+                     {"error_percent", error_percent()}};
     return j.dump(2);
 }
 
@@ -109,16 +112,38 @@ LabelMap Acquisition::label_map(int64_t index, int height, int width) const {
     return l;
 }
 
-// The score map (H, W) on the CPU of the prediction at the native size H x W: computed on the
-// training device with engine ops when that is a GPU, else by the host path of ripu_parts.h.
-static Tensor native_score(nn::SegmentationNet& net, const Tensor& image, const Device& device,
-                           int64_t H, int64_t W, Selection s, int64_t k) {
+// The prediction at the native size H x W: its argmax (H W, on the host) and, unless the
+// selection is random, the score map (H, W) on the CPU, computed on the training device with
+// engine ops when that is a GPU, else by the host path of ripu_parts.h.
+struct NativePrediction {
+    std::vector<int32_t> argmax;
+    Tensor score;
+};
+static NativePrediction predict_native(nn::SegmentationNet& net, const Tensor& image,
+                                       const Device& device, int64_t H, int64_t W, Selection s,
+                                       int64_t k) {
     Tensor x = image.alias_with_shape({1, image.size(0), image.size(1), 3}).to(device);
     Tensor logits = nn::upsample_logits(net.forward(x).logits, H, W);
+    NativePrediction out{argmax(logits, 3).to_i32_vector(), Tensor()};
+    if (s == Selection::random) return out;
     Tensor p = softmax(logits);
     p = p.alias_with_shape({H, W, p.size(3)});
-    if (device.is_cuda()) return acquisition_score_ops(p, s, k).to(Device::cpu());
-    return acquisition_score(p, s, k);
+    out.score = device.is_cuda() ? acquisition_score_ops(p, s, k).to(Device::cpu())
+                                 : acquisition_score(p, s, k);
+    return out;
+}
+
+// Counts, over the pixels with a true label, the newly selected ones (selected now, not before)
+// and all of them, and how many of each the prediction got wrong.
+static void count_errors(const std::vector<int32_t>& truth, const std::vector<int32_t>& predicted,
+                         const std::vector<uint8_t>& before, const ActiveMaps& after,
+                         RoundSummary& s) {
+    for (size_t p = 0; p < truth.size(); ++p) {
+        if (truth[p] == 255) continue;
+        bool wrong = predicted[p] != truth[p];
+        s.known += 1, s.known_wrong += wrong;
+        if (after.selected[p] && !before[p]) s.picked_known += 1, s.picked_wrong += wrong;
+    }
 }
 
 RoundSummary Acquisition::run_round(nn::SegmentationNet& net, const Device& device, int64_t round,
@@ -140,19 +165,21 @@ RoundSummary Acquisition::run_round(nn::SegmentationNet& net, const Device& devi
         if (m.height == 0) m = ActiveMaps::empty(H, W);
         PG_CHECK(m.height == H && m.width == W, "ripu: target image '", target_.id(i), "' is ", H,
                  "x", W, " but its active-label map is ", m.height, "x", m.width);
-        Tensor score;
+        NativePrediction pred = predict_native(net, t.image, device, H, W, o_.selection, k);
+        Tensor score = pred.score;
         if (o_.selection == Selection::random) {
             Generator gen(seed + uint64_t(round) * 0x9E3779B97F4A7C15ULL + uint64_t(i));
             score = random_score(H, W, gen);
-        } else {
-            score = native_score(net, t.image, device, H, W, o_.selection, k);
         }
         int64_t th = predict_.resize_height > 0 ? predict_.resize_height : H;
         int64_t tw = predict_.resize_width > 0 ? predict_.resize_width : W;
         int64_t count = pixel ? pixels_per_round(H, W, th, tw, o_.pixels, rounds())
                               : regions_per_round(H, W, o_.ratio, rounds(), k);
+        std::vector<int32_t> truth = t.label.to_i32_vector();
+        std::vector<uint8_t> before = m.selected;
         std::vector<int64_t> picks =
-            greedy_select(score, count, label_radius, block_radius, t.label.to_i32_vector(), m);
+            greedy_select(score, count, label_radius, block_radius, truth, m);
+        count_errors(truth, pred.argmax, before, m, s);
         double side = double(2 * label_radius + 1);
         budget_pixels += double(count) * side * side * double(round);
         s.picks += int64_t(picks.size());

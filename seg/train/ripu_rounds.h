@@ -45,6 +45,15 @@ struct RoundSummary {
     int64_t selected = 0, total = 0; // labelled pixels after the round, all target pixels
     double percent() const { return total > 0 ? 100.0 * double(selected) / double(total) : 0; }
     double budget_percent = 0; // what the budget allows after this round
+    // How well the acquisition targets the model's mistakes: of the pixels this round labelled
+    // (with a true label), the share the model predicted wrong, beside the share over all pixels.
+    int64_t picked_known = 0, picked_wrong = 0, known = 0, known_wrong = 0;
+    double picked_error_percent() const {
+        return picked_known > 0 ? 100.0 * double(picked_wrong) / double(picked_known) : 0;
+    }
+    double error_percent() const {
+        return known > 0 ? 100.0 * double(known_wrong) / double(known) : 0;
+    }
     std::string to_json() const;
 };
 

@@ -70,6 +70,10 @@ TEST(Ripu, RoundsLabelTheBudgetAndMasksAreTheUnionOfPicksWithTrueLabels) {
         // Windows cut by the border label fewer pixels than the budget, never more.
         EXPECT_LE(double(s["labelled_percent"]), double(s["budget_percent"]) + 1e-9);
         EXPECT_GT(double(s["labelled_percent"]), 0.5 * double(s["budget_percent"]));
+        for (const char* key : {"picked_error_percent", "error_percent"}) {
+            EXPECT_GE(double(s[key]), 0.0) << key;
+            EXPECT_LE(double(s[key]), 100.0) << key;
+        }
     }
     // Round 2's masks: round 1's selection plus new pixels, labels copied from the truth.
     Config config = Config::load(ripu_config("rounds"), ripu_overrides("rounds", "region"));
