@@ -37,9 +37,13 @@ TargetScores score_targets(const Tensor& logits, const Tensor& targets, const Te
     Tensor picked = logical_and(ne(cast(targets, DType::f32), 255.f), known);
     Tensor right = logical_and(eq(cast(targets, DType::f32), truth), picked);
     Tensor argmax_right = logical_and(eq(cast(argmax(logits, 3), DType::f32), truth), known);
+    Tensor picked_foreground = logical_and(picked, ne(cast(targets, DType::f32), 0.f));
+    Tensor foreground = logical_and(known, ne(truth, 0.f));
     double picked_n = count(picked), known_n = count(known);
     return {picked_n > 0 ? count(right) / picked_n : 0.0,
-            known_n > 0 ? count(argmax_right) / known_n : 0.0};
+            known_n > 0 ? count(argmax_right) / known_n : 0.0,
+            picked_n > 0 ? count(picked_foreground) / picked_n : 0.0,
+            known_n > 0 ? count(foreground) / known_n : 0.0};
 }
 
 } // namespace pg::seg::adversarial

@@ -29,9 +29,11 @@ Tensor labeled_pixels(const Tensor& labels);
 // Diagnostics from an unlabeled batch's hidden labels (N, H, W), over the pixels that have one
 // (255, e.g. padding, counts nowhere): the fraction of the self-training targets (255 = none)
 // that are right, and the fraction of all argmax predictions of `logits` (N, H, W, C) that are.
-// 0 where nothing counts.
+// 0 where nothing counts. Also the share of the targets that are not class 0 (background) beside
+// the share of the labelled pixels that are not: whether D's trust leans towards the background.
 struct TargetScores {
     double target_accuracy = 0, pixel_accuracy = 0;
+    double target_foreground = 0, foreground = 0;
 };
 TargetScores score_targets(const Tensor& logits, const Tensor& targets, const Tensor& labels);
 

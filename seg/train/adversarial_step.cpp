@@ -46,6 +46,8 @@ Tensor unlabeled_backward(nn::SegmentationNet& g, nn::FCDiscriminator& d, const 
             TargetScores scores = score_targets(pred, target, b.unlabeled_labels);
             log.extra.emplace_back("semi_target_accuracy", scores.target_accuracy);
             log.extra.emplace_back("unlabeled_pixel_accuracy", scores.pixel_accuracy);
+            log.extra.emplace_back("semi_target_foreground", scores.target_foreground);
+            log.extra.emplace_back("unlabeled_foreground", scores.foreground);
         }
     }
     total += finite_loss_value(loss, step);

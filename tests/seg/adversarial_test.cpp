@@ -101,6 +101,8 @@ TEST(AdversarialParts, TargetScoresCountOnlyLabeledPixels) {
     TargetScores s = score_targets(logits, targets, truth);
     EXPECT_DOUBLE_EQ(s.target_accuracy, 2.0 / 3.0);
     EXPECT_DOUBLE_EQ(s.pixel_accuracy, 2.0 / 3.0);
+    EXPECT_DOUBLE_EQ(s.target_foreground, 2.0 / 3.0); // targets 1, 0, 1
+    EXPECT_DOUBLE_EQ(s.foreground, 1.0);              // truth 1, 1, 1 where labelled
     Tensor padded = Tensor::from_vector(std::vector<int32_t>{255, 255, 255, 1}, {1, 1, 4});
     s = score_targets(logits, targets, padded);
     EXPECT_DOUBLE_EQ(s.target_accuracy, 1.0); // only pixel 3 has a label: right
