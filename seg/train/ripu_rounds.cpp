@@ -53,7 +53,8 @@ std::string RoundSummary::to_json() const {
                      {"labelled_percent", percent()},
                      {"budget_percent", budget_percent},
                      {"picked_error_percent", picked_error_percent()},
-                     {"error_percent", error_percent()}};
+                     {"error_percent", error_percent()},
+                     {"picked_void_percent", picked_void_percent()}};
     return j.dump(2);
 }
 
@@ -134,12 +135,16 @@ static NativePrediction predict_native(nn::SegmentationNet& net, const Tensor& i
 }
 
 // Counts, over the pixels with a true label, the newly selected ones (selected now, not before)
-// and all of them, and how many of each the prediction got wrong.
+// and all of them, and how many of each the prediction got wrong; and the newly selected pixels
+// whose truth is 255 (budget spent on pixels no loss sees).
 static void count_errors(const std::vector<int32_t>& truth, const std::vector<int32_t>& predicted,
                          const std::vector<uint8_t>& before, const ActiveMaps& after,
                          RoundSummary& s) {
     for (size_t p = 0; p < truth.size(); ++p) {
-        if (truth[p] == 255) continue;
+        if (truth[p] == 255) {
+            s.picked_void += after.selected[p] && !before[p];
+            continue;
+        }
         bool wrong = predicted[p] != truth[p];
         s.known += 1, s.known_wrong += wrong;
         if (after.selected[p] && !before[p]) s.picked_known += 1, s.picked_wrong += wrong;

@@ -47,7 +47,12 @@ struct RoundSummary {
     double budget_percent = 0; // what the budget allows after this round
     // How well the acquisition targets the model's mistakes: of the pixels this round labelled
     // (with a true label), the share the model predicted wrong, beside the share over all pixels.
-    int64_t picked_known = 0, picked_wrong = 0, known = 0, known_wrong = 0;
+    // And the share of them whose truth is 255 (void: labelled, but no loss sees them).
+    int64_t picked_known = 0, picked_wrong = 0, known = 0, known_wrong = 0, picked_void = 0;
+    double picked_void_percent() const {
+        int64_t picked = picked_known + picked_void;
+        return picked > 0 ? 100.0 * double(picked_void) / double(picked) : 0;
+    }
     double picked_error_percent() const {
         return picked_known > 0 ? 100.0 * double(picked_wrong) / double(picked_known) : 0;
     }

@@ -70,7 +70,7 @@ TEST(Ripu, RoundsLabelTheBudgetAndMasksAreTheUnionOfPicksWithTrueLabels) {
         // Windows cut by the border label fewer pixels than the budget, never more.
         EXPECT_LE(double(s["labelled_percent"]), double(s["budget_percent"]) + 1e-9);
         EXPECT_GT(double(s["labelled_percent"]), 0.5 * double(s["budget_percent"]));
-        for (const char* key : {"picked_error_percent", "error_percent"}) {
+        for (const char* key : {"picked_error_percent", "error_percent", "picked_void_percent"}) {
             EXPECT_GE(double(s[key]), 0.0) << key;
             EXPECT_LE(double(s[key]), 100.0) << key;
         }
