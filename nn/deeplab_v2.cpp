@@ -56,7 +56,8 @@ void DeepLabV2::on_train(bool on) {
 }
 
 SegOutput DeepLabV2::forward(const Tensor& x) {
-    return {layer5->forward(backbone->forward(x).layer4), Tensor(), Tensor()};
+    Tensor layer4 = backbone->forward(x).layer4;
+    return {layer5->forward(layer4), Tensor(), Tensor(), layer4};
 }
 
 Tensor DeepLabV2::forward_upsampled(const Tensor& x) {

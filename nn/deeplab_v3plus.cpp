@@ -84,6 +84,7 @@ DeepLabV3PlusOutput DeepLabV3PlusDecoder::forward(const Tensor& layer1, const Te
     DeepLabV3PlusOutput out;
     out.logits = classifier->forward(fused);
     if (representation) out.rep = representation->forward(fused);
+    out.features = fused;
     return out;
 }
 

@@ -29,8 +29,9 @@ struct DeepLabV3PlusOptions {
 };
 
 struct DeepLabV3PlusOutput {
-    Tensor logits; // (N, H1, W1, num_classes) at layer1's resolution (stride 4)
-    Tensor rep;    // (N, H1, W1, rep_planes), not normalised; undefined without use_rep
+    Tensor logits;   // (N, H1, W1, num_classes) at layer1's resolution (stride 4)
+    Tensor rep;      // (N, H1, W1, rep_planes), not normalised; undefined without use_rep
+    Tensor features; // (N, H1, W1, low + head): what the classifier and representation read
 };
 
 // Children in U2PL's registration order (Sequential indices in brackets):

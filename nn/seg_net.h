@@ -15,6 +15,9 @@ struct SegOutput {
     Tensor logits; // (N, H / stride, W / stride, num_classes)
     Tensor rep;    // (N, H / stride, W / stride, rep_planes), or undefined
     Tensor aux;    // (N, H / 8, W / 8, num_classes) from layer3, or undefined
+    // What the classifier reads: v3+'s fused decoder features (N, H / 4, W / 4, low + head), v2's
+    // layer4 (N, H / 8, W / 8, 2048 x width). The label-noise pipeline's superpixel node features.
+    Tensor features;
 };
 
 class SegmentationNet : public Module {

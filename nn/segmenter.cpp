@@ -24,7 +24,7 @@ DeepLabV3Plus::DeepLabV3Plus(const DeepLabV3PlusNetOptions& o, Generator& gen)
 SegOutput DeepLabV3Plus::forward(const Tensor& image) {
     ResNetFeatures f = encoder->forward(image);
     DeepLabV3PlusOutput d = decoder->forward(f.layer1, f.layer4);
-    SegOutput out{d.logits, d.rep, Tensor()};
+    SegOutput out{d.logits, d.rep, Tensor(), d.features};
     if (auxor) out.aux = auxor->forward(f.layer3);
     return out;
 }

@@ -17,7 +17,7 @@ class PointwiseNet : public nn::SegmentationNet {
         conv =
             register_module("conv", std::make_shared<nn::Conv2d>(nn::Conv2dOptions{3, 4, 1}, gen));
     }
-    nn::SegOutput forward(const Tensor& x) override { return {conv->forward(x), {}, {}}; }
+    nn::SegOutput forward(const Tensor& x) override { return {conv->forward(x), {}, {}, {}}; }
     int64_t num_classes() const override { return 4; }
     int64_t output_stride() const override { return 1; }
     std::vector<Tensor> backbone_parameters() const override { return {}; }
@@ -49,7 +49,7 @@ class GlobalMeanNet : public nn::SegmentationNet {
     nn::SegOutput forward(const Tensor& x) override {
         Tensor m = mean(mean(x, 1, true), 2, true); // (N, 1, 1, 3)
         m = concat({m, Tensor::zeros({x.size(0), 1, 1, 1})}, 3);
-        return {broadcast_to(m, {x.size(0), x.size(1), x.size(2), 4}), {}, {}};
+        return {broadcast_to(m, {x.size(0), x.size(1), x.size(2), 4}), {}, {}, {}};
     }
     int64_t num_classes() const override { return 4; }
     int64_t output_stride() const override { return 1; }
