@@ -8,8 +8,8 @@
 namespace pg::seg {
 
 const std::vector<std::string>& dataset_splits() {
-    static const std::vector<std::string> splits{"train",     "val",    "test",
-                                                 "unlabeled", "source", "target"};
+    static const std::vector<std::string> splits{"train",  "val",    "test", "unlabeled",
+                                                 "source", "target", "weak"};
     return splits;
 }
 
@@ -145,6 +145,44 @@ static const char* kRipu[] = {"trainer.ripu.selection", "trainer.ripu.ratio",
                               "trainer.ripu.rounds_at", "trainer.ripu.lambda_lc",
                               "trainer.ripu.lambda_nl", "trainer.ripu.tau"};
 
+// The label-noise pipeline (`pixelgrad correct`; seg/correct/correct_options.h), any method.
+static const char* kCorrect[] = {"correct.out",
+                                 "correct.tags",
+                                 "correct.weak_truth",
+                                 "correct.clean_weights",
+                                 "correct.cam.weights",
+                                 "correct.cam.pretrain",
+                                 "correct.cam.iterations",
+                                 "correct.cam.batch_size",
+                                 "correct.cam.lr",
+                                 "correct.cam.size",
+                                 "correct.cam.flip",
+                                 "correct.cam.background_threshold",
+                                 "correct.detection.delta",
+                                 "correct.slic.pixels_per_superpixel",
+                                 "correct.slic.compactness",
+                                 "correct.slic.iterations",
+                                 "correct.slic.min_size_factor",
+                                 "correct.graph.prune_k",
+                                 "correct.graph.features",
+                                 "correct.nodes.min_clean_fraction",
+                                 "correct.gat.hidden",
+                                 "correct.gat.heads",
+                                 "correct.gat.dropout",
+                                 "correct.gat.lr",
+                                 "correct.gat.weight_decay",
+                                 "correct.gat.epochs",
+                                 "correct.gat.batch_graphs",
+                                 "correct.crf.enabled",
+                                 "correct.crf.iterations",
+                                 "correct.crf.label_confidence",
+                                 "correct.crf.gaussian_sxy",
+                                 "correct.crf.gaussian_weight",
+                                 "correct.crf.bilateral_sxy",
+                                 "correct.crf.bilateral_srgb",
+                                 "correct.crf.bilateral_weight",
+                                 "correct.rows"};
+
 const std::vector<ConfigKey>& config_keys() {
     static const std::vector<ConfigKey> keys = [] {
         std::vector<ConfigKey> k;
@@ -157,6 +195,7 @@ const std::vector<ConfigKey>& config_keys() {
         for (const char* key : kU2pl) k.push_back({key, "u2pl"});
         for (const char* key : kAdversarial) k.push_back({key, "adversarial"});
         for (const char* key : kRipu) k.push_back({key, "ripu"});
+        for (const char* key : kCorrect) k.push_back({key, ""});
         return k;
     }();
     return keys;

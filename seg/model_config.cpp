@@ -14,7 +14,7 @@ static nn::BatchNormMode parse_bn(const std::string& value, const std::string& w
     throw Error(where + ": bn is '" + value + "', expected trainable, frozen_affine or frozen");
 }
 
-static nn::ResNetOptions backbone_options(const Config& net, nn::ResNetVariant default_variant) {
+nn::ResNetOptions backbone_options(const Config& net, nn::ResNetVariant default_variant) {
     nn::ResNetVariant variant = default_variant;
     if (net.has("backbone.variant"))
         variant = nn::parse_resnet_variant(net.get_string("backbone.variant"));

@@ -16,5 +16,7 @@
 namespace pg::seg {
 
 nn::SegmenterOptions segmenter_options(const Config& net);
+// The `net.backbone` keys alone (the label-noise pipeline's CAM classifier reuses them).
+nn::ResNetOptions backbone_options(const Config& net, nn::ResNetVariant default_variant);
 
 } // namespace pg::seg

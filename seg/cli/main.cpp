@@ -1,7 +1,8 @@
 // The pixelgrad binary: `pixelgrad <command> [options]`. `info` prints the build configuration,
 // `synth` writes the synthetic world, `train` trains a segmenter, `eval` scores a checkpoint,
 // `predict` writes label PNGs and overlays, `report` re-renders a run's report.html, `forward`
-// runs a network on a tensor file (one *_command.h per command).
+// runs a network on a tensor file, `select` runs a RIPU round, `correct` the label-noise
+// pipeline, `superpixels` SLIC alone (one *_command.h per command).
 // The one place that catches errors: any exception (pg::Error, a std::filesystem_error from a
 // folder that cannot be created, std::bad_alloc, ...) becomes one clear line and exit 1.
 #include <CLI/CLI.hpp>
@@ -11,11 +12,13 @@
 #include <unistd.h>
 #include <vector>
 
+#include "seg/cli/correct_command.h"
 #include "seg/cli/eval_command.h"
 #include "seg/cli/forward_command.h"
 #include "seg/cli/predict_command.h"
 #include "seg/cli/report_command.h"
 #include "seg/cli/select_command.h"
+#include "seg/cli/superpixels_command.h"
 #include "seg/cli/synth_command.h"
 #include "seg/cli/train_command.h"
 #include "seg/runtime.h"
@@ -47,10 +50,11 @@ int main(int argc, char** argv) {
     // Every verb registers the same way: add_<verb>_command(app) adds its options and returns
     // the callback that runs it when it is the one parsed (the others return at once).
     using namespace pg::seg;
-    std::vector<std::function<void()>> commands{add_info_command(app),    add_synth_command(app),
-                                                add_train_command(app),   add_eval_command(app),
-                                                add_predict_command(app), add_forward_command(app),
-                                                add_report_command(app),  add_select_command(app)};
+    std::vector<std::function<void()>> commands{
+        add_info_command(app),       add_synth_command(app),   add_train_command(app),
+        add_eval_command(app),       add_predict_command(app), add_forward_command(app),
+        add_report_command(app),     add_select_command(app),  add_correct_command(app),
+        add_superpixels_command(app)};
     CLI11_PARSE(app, argc, argv);
     try {
         pg::init_backends();
