@@ -131,6 +131,25 @@ CsrGraph add_self_loops(const CsrGraph& graph) {
 
 // ---- the attention layer ----
 
+Tensor gat_attend(const Tensor& z, const Tensor& s_src, const Tensor& s_dst, const CsrGraph& graph,
+                  bool concat, float negative_slope, float attention_dropout, bool training,
+                  Generator* gen) {
+    const int64_t V = z.size(0), K = z.size(1), F = z.size(2), E = graph.num_edges();
+    // e_ij for edge j -> i = a_src . z_j + a_dst . z_i, then LeakyReLU and the softmax over the
+    // in-edges of i (one CSR segment).
+    Tensor score = index_select(s_src, graph.col()) + index_select(s_dst, graph.dst()); // (E, K)
+    Tensor alpha = segment_softmax(leaky_relu(score, negative_slope), graph.row_ptr());
+    if (training && attention_dropout > 0.f) {
+        PG_CHECK(gen != nullptr, "gat_conv: attention dropout ", attention_dropout,
+                 " in training needs a generator (set_generator)");
+        alpha = dropout(alpha, attention_dropout, true, *gen);
+    }
+    // h'_i = sum_j alpha_ij z_j: messages (E, K, F) summed per destination segment.
+    Tensor messages = index_select(z, graph.col()) * reshape(alpha, {E, K, 1});
+    Tensor h = segment_sum(messages, graph.row_ptr()); // (V, K, F)
+    return concat ? reshape(h, {V, K * F}) : mean(h, 1);
+}
+
 Tensor gat_conv(const Tensor& x, const Tensor& weight, const Tensor& att_src, const Tensor& att_dst,
                 const Tensor& bias, const CsrGraph& graph, bool concat, float negative_slope,
                 float attention_dropout, bool training, Generator* gen) {
@@ -146,23 +165,10 @@ Tensor gat_conv(const Tensor& x, const Tensor& weight, const Tensor& att_src, co
              " node feature rows for a graph of ", graph.num_nodes(), " nodes");
     PG_CHECK(x.device() == graph.device(), "gat_conv: features on ", x.device().name(),
              ", graph on ", graph.device().name());
-    const int64_t V = x.size(0), E = graph.num_edges();
-
-    Tensor z = reshape(linear(x, weight), {V, K, F});                  // z_i per head: (V, K, F)
+    Tensor z = reshape(linear(x, weight), {x.size(0), K, F});          // z_i per head: (V, K, F)
     Tensor s_src = sum(z * att_src, -1), s_dst = sum(z * att_dst, -1); // a . z per node: (V, K)
-    // e_ij for edge j -> i = a_src . z_j + a_dst . z_i, then LeakyReLU and the softmax over the
-    // in-edges of i (one CSR segment).
-    Tensor score = index_select(s_src, graph.col()) + index_select(s_dst, graph.dst()); // (E, K)
-    Tensor alpha = segment_softmax(leaky_relu(score, negative_slope), graph.row_ptr());
-    if (training && attention_dropout > 0.f) {
-        PG_CHECK(gen != nullptr, "gat_conv: attention dropout ", attention_dropout,
-                 " in training needs a generator (set_generator)");
-        alpha = dropout(alpha, attention_dropout, true, *gen);
-    }
-    // h'_i = sum_j alpha_ij z_j: messages (E, K, F) summed per destination segment.
-    Tensor messages = index_select(z, graph.col()) * reshape(alpha, {E, K, 1});
-    Tensor h = segment_sum(messages, graph.row_ptr()); // (V, K, F)
-    Tensor out = concat ? reshape(h, {V, K * F}) : mean(h, 1);
+    Tensor out = gat_attend(z, s_src, s_dst, graph, concat, negative_slope, attention_dropout,
+                            training, gen);
     if (bias.defined()) {
         PG_CHECK(bias.dim() == 1 && bias.size(0) == out.size(1), "gat_conv: bias ",
                  shape_str(bias.shape()), " must be (", out.size(1), ",)");

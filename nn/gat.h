@@ -98,6 +98,13 @@ Tensor gat_conv(const Tensor& x, const Tensor& weight, const Tensor& att_src, co
                 const Tensor& bias, const CsrGraph& graph, bool concat, float negative_slope,
                 float attention_dropout = 0.f, bool training = false, Generator* gen = nullptr);
 
+// The attention half of gat_conv, shared with the graph-batched GATs (nn/gat_batch.h): z (V, K, F)
+// the projected features, s_src / s_dst (V, K) each node's a_src . z and a_dst . z. Returns
+// sum_j alpha_ij z_j, (V, K F) concatenated or (V, F) averaged over heads, without bias.
+Tensor gat_attend(const Tensor& z, const Tensor& s_src, const Tensor& s_dst, const CsrGraph& graph,
+                  bool concat, float negative_slope, float attention_dropout, bool training,
+                  Generator* gen);
+
 struct GATOptions {
     int64_t in_channels = 0, num_classes = 0;
     int64_t hidden = 8;       // F: features per head of layer 1

@@ -1,6 +1,6 @@
 // Graph-batched GATs (nn/gat_batch.h): the block-diagonal layout, gat_conv with per-graph weights
 // (a batched matrix product for the projections, per-node gathers of each graph's attention vectors
-// and bias) and the per-graph loss. The attention itself is gat_conv's: scores per edge, a softmax
+// and bias) and the per-graph loss. The attention itself is gat_conv's (gat_attend): scores per edge, a softmax
 // per destination segment, a weighted segment sum.
 #include "nn/gat_batch.h"
 
@@ -61,25 +61,15 @@ Tensor gat_conv_batched(const Tensor& x, const Tensor& weight, const Tensor& att
                  weight.size(2) == x.size(1),
              "gat_conv_batched: weight ", shape_str(weight.shape()), " must be (", G, ", ", K * F,
              ", ", x.size(1), ")");
-    const CsrGraph& graph = batch.graph;
-    const int64_t E = graph.num_edges();
     // z = W_g h per graph: (G, Vp, F_in) x (G, F_in, K F) -> (V, K, F).
     Tensor z =
         reshape(matmul(reshape(x, {G, Vp, x.size(1)}), permute(weight, {0, 2, 1})), {V, K, F});
     // Every node's own graph's attention vectors: (G, K F) rows gathered by node_graph.
     Tensor a_src = reshape(index_select(reshape(att_src, {G, K * F}), batch.node_graph), {V, K, F});
     Tensor a_dst = reshape(index_select(reshape(att_dst, {G, K * F}), batch.node_graph), {V, K, F});
-    Tensor s_src = sum(z * a_src, -1), s_dst = sum(z * a_dst, -1);                      // (V, K)
-    Tensor score = index_select(s_src, graph.col()) + index_select(s_dst, graph.dst()); // (E, K)
-    Tensor alpha = segment_softmax(leaky_relu(score, negative_slope), graph.row_ptr());
-    if (training && attention_dropout > 0.f) {
-        PG_CHECK(gen != nullptr, "gat_conv_batched: attention dropout ", attention_dropout,
-                 " in training needs a generator (set_generator)");
-        alpha = dropout(alpha, attention_dropout, true, *gen);
-    }
-    Tensor messages = index_select(z, graph.col()) * reshape(alpha, {E, K, 1});
-    Tensor h = segment_sum(messages, graph.row_ptr()); // (V, K, F)
-    Tensor out = concat ? reshape(h, {V, K * F}) : mean(h, 1);
+    Tensor s_src = sum(z * a_src, -1), s_dst = sum(z * a_dst, -1); // (V, K)
+    Tensor out = gat_attend(z, s_src, s_dst, batch.graph, concat, negative_slope, attention_dropout,
+                            training, gen);
     if (bias.defined()) {
         PG_CHECK(bias.dim() == 2 && bias.size(0) == G && bias.size(1) == out.size(1),
                  "gat_conv_batched: bias ", shape_str(bias.shape()), " must be (", G, ", ",
