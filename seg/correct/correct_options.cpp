@@ -22,7 +22,7 @@ static void read_cam(const Config& c, CorrectOptions& o) {
         o.cam.height = s[0];
         o.cam.width = s[1];
     }
-    o.background_threshold = float(c.get_float("correct.cam.background_threshold", 0.25));
+    o.background_threshold = float(c.get_float("correct.cam.background_threshold", 0.15));
     PG_CHECK(o.background_threshold >= 0 && o.background_threshold <= 1, c.source(),
              ": correct.cam.background_threshold ", o.background_threshold,
              " must be in [0, 1] (CAMs are max-normalised)");
@@ -42,7 +42,7 @@ static void read_graph(const Config& c, CorrectOptions& o) {
              "in [0, 1); got ",
              o.slic.compactness, ", ", o.slic.iterations, ", ", o.slic.min_size_factor);
     o.prune_k = float(c.get_float("correct.graph.prune_k", 0));
-    std::string f = c.get_string("correct.graph.features", "both");
+    std::string f = c.get_string("correct.graph.features", "probs");
     PG_CHECK(f == "decoder" || f == "probs" || f == "both", c.source(),
              ": correct.graph.features is '", f, "', expected decoder, probs or both");
     o.features = f == "decoder" ? NodeFeatures::decoder

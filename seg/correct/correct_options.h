@@ -6,11 +6,11 @@
 //   correct.weak_truth: true            the weak split has hidden labels to score against
 //   correct.clean_weights: ""           stage 2 checkpoint; empty: train it (this config) in OUT/clean
 //   correct.cam: {weights: "", pretrain: "" (ImageNet ResNet for its backbone), iterations: 600, batch_size: 16, lr: 0.01, size: [h, w] (0 = keep),
-//                 flip: true, background_threshold: 0.25}
+//                 flip: true, background_threshold: 0.15}
 //   correct.detection.delta: auto | a number
 //   correct.slic: {pixels_per_superpixel: 187.5 (VOC's 1000 per 500x375), compactness: 10,
 //                  iterations: 10, min_size_factor: 0.25}
-//   correct.graph: {prune_k: 0 (t = mu + k sigma), features: both (decoder | probs | both)}
+//   correct.graph: {prune_k: 0 (t = mu + k sigma), features: probs (decoder | probs | both)}
 //   correct.nodes.min_clean_fraction: 0.5
 //   correct.gat: {hidden: 8, heads: 8, dropout: 0.6, lr: 0.005, weight_decay: 0.0005, epochs: 200,
 //                 batch_graphs: 64}
@@ -34,13 +34,13 @@ struct CorrectOptions {
     std::string out, tags, clean_weights, cam_weights, cam_pretrain;
     bool weak_truth = true;
     CamTrainOptions cam;
-    float background_threshold = 0.25f;
+    float background_threshold = 0.15f;
     bool auto_delta = true;
     float delta = 0.f;
     double pixels_per_superpixel = 187.5;
     SlicOptions slic;
     float prune_k = 0.f;
-    NodeFeatures features = NodeFeatures::both;
+    NodeFeatures features = NodeFeatures::probs;
     float min_clean_fraction = 0.5f;
     int64_t gat_hidden = 8, gat_heads = 8, gat_epochs = 200, batch_graphs = 64;
     double gat_dropout = 0.6, gat_lr = 0.005, gat_weight_decay = 0.0005;

@@ -312,7 +312,7 @@ struct Outputs {
     std::string out;
     Palette palette = voc_palette(), colours;
     LabelQuality cam, detection, gat, crf, prediction;
-    std::ofstream list_cam, list_gat, list_crf;
+    std::ofstream list_cam, list_gat, list_crf, list_prediction;
     int64_t rows_left = 0;
     explicit Outputs(int C) : cam(C), detection(C), gat(C), crf(C), prediction(C) {}
 };
@@ -346,6 +346,7 @@ void finish_chunk(std::vector<WeakImage>& chunk, const CorrectOptions& o, int C,
         write_label(w, "cam", im.id, im.cam, im.image_path, w.list_cam);
         write_label(w, "gat", im.id, gat, im.image_path, w.list_gat);
         write_label(w, "crf", im.id, crf, im.image_path, w.list_crf);
+        write_label(w, "prediction", im.id, im.prediction, im.image_path, w.list_prediction);
         LabelMap detected = im.cam;
         for (size_t p = 0; p < detected.values.size(); p++)
             if (!im.clean[p]) detected.values[p] = 255;
@@ -375,6 +376,7 @@ void write_strong_lists(const Dataset& strong, Outputs& w) {
         w.list_cam << line;
         w.list_gat << line;
         w.list_crf << line;
+        w.list_prediction << line;
     }
 }
 
@@ -444,7 +446,8 @@ CorrectResult run_correct(const CorrectArgs& a) {
     PG_CHECK(a.force || !fs::exists(r.out), "correct: ", r.out,
              " already exists; pass --force to replace it");
     fs::remove_all(r.out);
-    for (const char* d : {"labels/cam", "labels/gat", "labels/crf", "lists", "rows"})
+    for (const char* d :
+         {"labels/cam", "labels/gat", "labels/crf", "labels/prediction", "lists", "rows"})
         fs::create_directories(fs::path(r.out) / d);
     auto log = [&](const std::string& line) {
         if (!a.quiet) std::fprintf(stderr, "%s\n", line.c_str());
@@ -475,6 +478,7 @@ CorrectResult run_correct(const CorrectArgs& a) {
     w.list_cam.open(r.out + "/lists/strong_plus_cam.txt");
     w.list_gat.open(r.out + "/lists/strong_plus_gat.txt");
     w.list_crf.open(r.out + "/lists/strong_plus_crf.txt");
+    w.list_prediction.open(r.out + "/lists/strong_plus_prediction.txt");
     write_strong_lists(strong, w);
     const uint64_t seed = uint64_t(c.get_int("trainer.seed", 0));
     std::vector<WeakImage> chunk;

@@ -3,10 +3,11 @@
 // -> dense CRF) over the weak split, with the clean model (stage 2) loaded or trained first. Reads
 // the config's `correct` section (keys and defaults in seg/correct/correct_options.h) and writes
 // OUT/ (correct.out):
-//   labels/{cam,gat,crf}/<id>.png   the weak images' labels after each stage (palette PNG)
-//   lists/strong_plus_{cam,gat,crf}.txt  "image label" lines (absolute paths): the strong images
-//                                   with their labels + the weak images with that stage's labels,
-//                                   for stage 8 (`pixelgrad train --set dataset.train.list=...`)
+//   labels/{cam,gat,crf}/<id>.png   the weak images' labels after each stage (palette PNG), and
+//   labels/prediction/<id>.png      the clean model's own argmax (plain self-training's labels)
+//   lists/strong_plus_{cam,gat,crf,prediction}.txt  "image label" lines (absolute paths): the
+//                                   strong images with their labels + the weak images with those
+//                                   labels, for stage 8 (`pixelgrad train --set dataset.train.list=`)
 //   quality.json, quality.md        label quality per stage against the weak images' hidden truth
 //   rows/<id>.png                   image | CAM | after detection | after GAT | after CRF | truth
 //   cam.safetensors, clean/         the stage 1 classifier and the stage 2 run (when trained here)

@@ -60,7 +60,7 @@ TEST(Correct, OnATinyWorldWritesOneLabelPerWeakImageAndStage) {
     EXPECT_EQ(r.weak_images, 16); // 32 train images, 16 strong
     EXPECT_GT(r.nodes, 16 * 10);
     EXPECT_GT(r.delta.samples, 0);
-    for (const char* stage : {"cam", "gat", "crf"}) {
+    for (const char* stage : {"cam", "gat", "crf", "prediction"}) {
         int64_t files = 0;
         for (const auto& f : fs::directory_iterator(out + "/labels/" + stage)) {
             LabelMap l = read_label_png(f.path().string());

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "seg/config_keys.h"
+#include "seg/correct/correct_options.h"
 #include "seg/data_config.h"
 #include "seg/model_config.h"
 #include "seg/train/method.h"
@@ -47,10 +48,14 @@ TEST(RunConfigs, EveryShippedConfigParses) {
         EXPECT_TRUE(c.has("trainer.epochs") || c.has("trainer.iterations"));
         EXPECT_FALSE(c.get_string("saver.snapshot_dir").empty());
         if (c.get_string("trainer.method", "") == "ripu") ripu::read_options(c);
+        if (c.has("correct")) { // the label-noise pipeline's section, and its weak split
+            EXPECT_FALSE(correct_options(c).out.empty());
+            EXPECT_TRUE(d.has("weak.list"));
+        }
         ++checked;
     }
     // supervised + U2PL: VOC x5 + x5, Cityscapes x3 + x4; AdvSemiSeg: VOC x4, Cityscapes x4;
-    // RIPU: GTAV and SYNTHIA -> Cityscapes x3 each; the synthetic ones
+    // RIPU: GTAV and SYNTHIA -> Cityscapes x3 each; GAT: VOC x2; the synthetic ones
     EXPECT_GE(checked, 50);
 }
 
