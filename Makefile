@@ -8,6 +8,7 @@
 #   make bench    build and run the benchmarks
 #   make demo     synthetic world -> train on few / all labels -> evaluate -> table (CPU, minutes)
 #   make demo-ripu  RIPU on source / target synthetic worlds: source only, random, RA (CPU, ~10 min)
+#   make demo-gat   GAT label-noise correction on the synthetic world: stages, final models (CPU, ~8 min)
 #   make deps     install missing build dependencies (Debian packages)
 #   make format   apply .clang-format to every source file
 #   make clean    remove the build folder
@@ -15,7 +16,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-gpu test-numerics test-asan fuzz fuzz-smoke bench demo demo-ripu format clean
+.PHONY: all deps configure build test test-gpu test-numerics test-asan fuzz fuzz-smoke bench demo demo-ripu demo-gat format clean
 
 all: build
 
@@ -72,6 +73,9 @@ demo: build
 
 demo-ripu: build
 	BUILD=$(BUILD) tools/demo_ripu.sh
+
+demo-gat: build
+	BUILD=$(BUILD) tools/demo_gat.sh
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu' '*.cuh')

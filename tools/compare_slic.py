@@ -18,6 +18,7 @@ import tempfile
 import time
 
 import numpy as np
+from PIL import Image
 from skimage import io, segmentation
 from scipy import ndimage
 
@@ -84,7 +85,7 @@ def main():
     sk_s = 0.0
     for image_path, truth_path, i in zip(images, truths, ids):
         image = io.imread(image_path)
-        truth = io.imread(truth_path)  # palette PNG: imread gives the indices
+        truth = np.array(Image.open(truth_path))  # palette PNG: PIL keeps the indices (imread: RGB)
         if truth.ndim == 3:
             sys.exit(f"compare_slic: {truth_path} is not a palette or grey PNG")
         k = max(1, round(image.shape[0] * image.shape[1] / a.pixels_per_superpixel))
