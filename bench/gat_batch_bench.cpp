@@ -1,9 +1,10 @@
 // The label-noise pipeline's GAT stage (nn/gat_batch.h): one training epoch (forward, per-graph
 // loss, backward, Adam) of G per-image GATs batched as one block-diagonal graph, on VOC-sized
-// superpixel graphs (1000 nodes, ~6 neighbours each, 512-d features, 21 classes, 8 heads of 8).
-// items_per_second = graph-epochs per second; a whole image needs `epochs` (200) of them, so G = 1
-// against G = 64 is what batching buys.
-//   pg_bench --benchmark_filter=^GatBatch
+// superpixel graphs (1000 nodes, ~6 neighbours each, 21 classes, 8 heads of 8), with F-d node
+// features: 512 (decoder features) or 21 (the clean model's softmax, `graph.features: probs`).
+// Arguments G/F; items_per_second = graph-epochs per second; a whole image needs `epochs` (200) of
+// them, so G = 1 against G = 64 is what batching buys.
+//   pg_bench --benchmark_filter=^BM_GatBatch
 #include <benchmark/benchmark.h>
 
 #include "autograd/engine.h"
@@ -14,7 +15,7 @@
 namespace pg {
 namespace {
 
-constexpr int64_t kNodes = 1000, kFeatures = 512, kClasses = 21;
+constexpr int64_t kNodes = 1000, kClasses = 21;
 
 // A superpixel-like graph: nodes on a 40 x 25 grid, each joined to its right, lower and lower-right
 // neighbours (6 neighbours inside the grid), symmetric, with self-loops.
@@ -32,16 +33,16 @@ nn::CsrGraph grid_graph() {
 }
 
 void BM_GatBatchEpoch(benchmark::State& state) {
-    const int64_t G = state.range(0);
+    const int64_t G = state.range(0), features = state.range(1);
     nn::GraphBatch batch = nn::batch_graphs(std::vector<nn::CsrGraph>(size_t(G), grid_graph()));
     Generator gen(1);
-    Tensor x = Tensor::normal({G * kNodes, kFeatures}, gen);
+    Tensor x = Tensor::normal({G * kNodes, features}, gen);
     std::vector<int32_t> y(size_t(G * kNodes), 255);
     for (size_t v = 0; v < y.size(); v += 2)
         y[v] = int32_t(v % kClasses); // half the nodes labelled
     Tensor labels = Tensor::from_vector(y, {G * kNodes});
     nn::GATOptions o;
-    o.in_channels = kFeatures;
+    o.in_channels = features;
     o.num_classes = kClasses;
     nn::BatchedGAT net(o, G, gen);
     net.set_generator(&gen);
@@ -58,7 +59,10 @@ void BM_GatBatchEpoch(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * G);
 }
 
-BENCHMARK(BM_GatBatchEpoch)->Arg(1)->Arg(16)->Arg(64)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GatBatchEpoch)
+    ->ArgsProduct({{1, 16, 64}, {512, 21}})
+    ->ArgNames({"G", "F"})
+    ->Unit(benchmark::kMillisecond);
 
 } // namespace
 } // namespace pg
