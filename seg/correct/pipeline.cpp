@@ -325,24 +325,44 @@ void write_label(Outputs& w, const std::string& stage, const std::string& id, co
     list << fs::absolute(image_path).string() << " " << path << "\n";
 }
 
+// Stage 6's corrected labels of one image from its nodes' predictions, and stage 7's in `crf`.
+LabelMap gat_and_crf(const WeakImage& im, const std::vector<int32_t>& nodes,
+                     const CorrectOptions& o, int C, LabelMap& crf) {
+    bool any_label = false;
+    for (int32_t l : im.node_labels) any_label |= l != 255;
+    // A graph without a labelled node has an untrained GAT: keep the CAM label there.
+    LabelMap gat =
+        any_label ? corrected_labels(im.superpixels.labels, im.cam, im.clean, nodes) : im.cam;
+    crf = gat;
+    if (o.crf) {
+        std::vector<float> q =
+            dense_crf(im.image, label_probs(gat, C, o.label_confidence), C, o.crf_options);
+        crf = argmax_map(q, im.image.height, im.image.width, C);
+    }
+    return gat;
+}
+
 // Stages 6-7 for a prepared chunk, then the outputs of its images.
 void finish_chunk(std::vector<WeakImage>& chunk, const CorrectOptions& o, int C,
                   const Device& device, uint64_t seed, Outputs& w) {
     std::vector<std::vector<int32_t>> nodes = gat_stage(chunk, o, C, device, seed);
+    const int64_t n = int64_t(chunk.size());
+    std::vector<LabelMap> gats(chunk.size()), crfs(chunk.size());
+    std::vector<std::string> errors(chunk.size());
+    // The CRFs are independent host computations, one image per thread.
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t g = 0; g < n; g++) {
+        try {
+            gats[size_t(g)] =
+                gat_and_crf(chunk[size_t(g)], nodes[size_t(g)], o, C, crfs[size_t(g)]);
+        } catch (const std::exception& e) { // no exception may leave an OpenMP region
+            errors[size_t(g)] = e.what();
+        }
+    }
+    for (const std::string& e : errors) PG_CHECK(e.empty(), e);
     for (size_t g = 0; g < chunk.size(); g++) {
         WeakImage& im = chunk[g];
-        bool any_label = false;
-        for (int32_t l : im.node_labels) any_label |= l != 255;
-        // A graph without a labelled node has an untrained GAT: keep the CAM label there.
-        LabelMap gat = any_label
-                           ? corrected_labels(im.superpixels.labels, im.cam, im.clean, nodes[g])
-                           : im.cam;
-        LabelMap crf = gat;
-        if (o.crf) {
-            std::vector<float> q =
-                dense_crf(im.image, label_probs(gat, C, o.label_confidence), C, o.crf_options);
-            crf = argmax_map(q, im.image.height, im.image.width, C);
-        }
+        const LabelMap &gat = gats[g], &crf = crfs[g];
         write_label(w, "cam", im.id, im.cam, im.image_path, w.list_cam);
         write_label(w, "gat", im.id, gat, im.image_path, w.list_gat);
         write_label(w, "crf", im.id, crf, im.image_path, w.list_crf);
