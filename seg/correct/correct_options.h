@@ -13,7 +13,8 @@
 //   correct.graph: {prune_k: 0 (t = mu + k sigma), features: probs (decoder | probs | both)}
 //   correct.nodes.min_clean_fraction: 0.5
 //   correct.gat: {hidden: 8, heads: 8, dropout: 0.6, lr: 0.005, weight_decay: 0.0005, epochs: 200,
-//                 batch_graphs: 64}
+//                 batch_graphs: 64 (images per block-diagonal batch; for the GPU: on the CPU
+//                 batching buys no speed, README "GAT")}
 //   correct.crf: {enabled: true, iterations: 10, label_confidence: 0.7, gaussian_sxy: 3,
 //                 gaussian_weight: 3, bilateral_sxy: 80, bilateral_srgb: 13, bilateral_weight: 10}
 //   correct.rows: 8                      pictures in rows/
