@@ -7,6 +7,7 @@
 # supervised 64 < U2PL 64 < supervised 512, and it says whether that held for this seed (it did
 # for every seed and kernel set measured: README, "U2PL").
 set -euo pipefail
+. "$(dirname "$0")/demo_common.sh"
 BUILD=${BUILD:-build}
 PG="$BUILD/pixelgrad"
 WORLD=data/synth
@@ -26,13 +27,12 @@ echo "== 3/3 evaluation of the best 64-label checkpoint (whole images, with flip
 "$PG" eval --config "$RUNS/supervised_64/config.yaml" --flip \
     --weights "$RUNS/supervised_64/checkpoints/best.safetensors" --out "$RUNS/supervised_64/eval_flip.json"
 
-miou() { sed -n 's/^ *"miou": *\([0-9.eE+-]*\),*$/\1/p' "$1" | head -n 1; }
 echo
 echo "method        labels  val mIoU (%)  report"
 for run in "${RUNS_TO_TRAIN[@]}"; do
     m=$(miou "$RUNS/$run/eval.json")
     labels=${run##*_}; [ "$labels" = all ] && labels=512
-    printf "%-13s %6s  %12.2f  %s\n" "${run%_*}" "$labels" "$(awk -v m="$m" 'BEGIN{print 100*m}')" \
+    printf "%-13s %6s  %12.2f  %s\n" "${run%_*}" "$labels" "$(percent "$m")" \
         "$RUNS/$run/report.html"
 done
 

@@ -8,6 +8,7 @@
 # each time). The digits depend on the CPU's BLAS kernels; the README's tables ("GAT") are over 3
 # seeds.
 set -euo pipefail
+. "$(dirname "$0")/demo_common.sh"
 BUILD=${BUILD:-build}
 PG="$BUILD/pixelgrad"
 WORLD=data/synth
@@ -26,16 +27,14 @@ for row in cam crf; do
         --set "dataset.train.list=$PWD/$RUNS/correct/lists/strong_plus_$row.txt"
 done
 
-miou() { sed -n 's/^ *"miou": *\([0-9.eE+-]*\),*$/\1/p' "$1" | head -n 1; }
-pct() { awk -v m="$1" 'BEGIN{printf "%.2f", 100*m}'; }
 strong=$(miou "$RUNS/correct/clean/eval.json")
 cam=$(miou "$RUNS/final_cam/eval.json"); crf=$(miou "$RUNS/final_crf/eval.json")
 echo
 echo "weak labels per stage: $RUNS/correct/quality.md, pictures: $RUNS/correct/report.html"
 echo
 echo "training labels                      val mIoU (%)"
-printf "%-36s %12s\n" "strong only (64)" "$(pct "$strong")" "strong + raw CAM labels (64 + 448)" \
-    "$(pct "$cam")" "strong + corrected labels (64 + 448)" "$(pct "$crf")"
+printf "%-36s %12.2f\n" "strong only (64)" "$(percent "$strong")" "strong + raw CAM labels (64 + 448)" \
+    "$(percent "$cam")" "strong + corrected labels (64 + 448)" "$(percent "$crf")"
 echo
 if awk -v s="$strong" -v c="$cam" -v k="$crf" 'BEGIN{exit !(k > c && k > s)}'; then
     echo "as expected: the corrected labels beat both strong only and the raw CAM labels"

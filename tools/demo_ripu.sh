@@ -6,6 +6,7 @@
 # rounds' picks). About 10 minutes on 2 cores. Runs land in runs/demo_ripu/ (replaced each time).
 # The digits depend on the CPU's BLAS kernels; the README's table ("RIPU") is over 3 seeds.
 set -euo pipefail
+. "$(dirname "$0")/demo_common.sh"
 BUILD=${BUILD:-build}
 PG="$BUILD/pixelgrad"
 RUNS=runs/demo_ripu
@@ -22,12 +23,11 @@ for row in "${ROWS[@]}"; do
     "$PG" train --config "configs/synth/$row.yaml" --run-dir "$RUNS/$row"
 done
 
-miou() { sed -n 's/^ *"miou": *\([0-9.eE+-]*\),*$/\1/p' "$1" | head -n 1; }
 echo
 echo "row                 target val mIoU (%)  report"
 for row in "${ROWS[@]}"; do
     printf "%-19s %20.2f  %s\n" "${row#ripu_}" \
-        "$(awk -v m="$(miou "$RUNS/$row/eval.json")" 'BEGIN{print 100*m}')" "$RUNS/$row/report.html"
+        "$(percent "$(miou "$RUNS/$row/eval.json")")" "$RUNS/$row/report.html"
 done
 so=$(miou "$RUNS/ripu_source_only/eval.json"); rnd=$(miou "$RUNS/ripu_random/eval.json")
 ra=$(miou "$RUNS/ripu_ra/eval.json")
