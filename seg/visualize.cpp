@@ -75,13 +75,35 @@ Image overlay_row(const Image& image, const LabelMap* truth, const LabelMap& pre
     std::vector<Image> panels = {image};
     if (truth) panels.push_back(blend(image, *truth, palette));
     panels.push_back(blend(image, prediction, palette));
-    const int n = int(panels.size());
-    const int width = n * image.width + (n - 1) * kSeparatorWidth;
-    Image row{image.height, width, 3, std::vector<uint8_t>(size_t(image.height) * width * 3)};
+    return panel_row(panels);
+}
+
+Image panel_row(const std::vector<Image>& panels) {
+    PG_CHECK(!panels.empty(), "panel_row: no panels");
+    const int height = panels[0].height;
+    int width = -kSeparatorWidth;
+    for (const Image& p : panels) {
+        PG_CHECK(p.height == height && p.channels == 3, "panel_row: a ", p.height, "x", p.width,
+                 "x", p.channels, " panel in a row of height ", height, " (RGB)");
+        width += p.width + kSeparatorWidth;
+    }
+    Image row{height, width, 3, std::vector<uint8_t>(size_t(height) * width * 3)};
     for (size_t i = 0; i < row.pixels.size(); i += 3)
         std::copy(kSeparatorColour.begin(), kSeparatorColour.end(), row.pixels.begin() + i);
-    for (int k = 0; k < n; k++) paste(row, panels[size_t(k)], k * (image.width + kSeparatorWidth));
+    int x0 = 0;
+    for (const Image& p : panels) {
+        paste(row, p, x0);
+        x0 += p.width + kSeparatorWidth;
+    }
     return row;
+}
+
+Tensor image_batch(const Image& image, const Normalize& n, const Device& device) {
+    Sample sample;
+    sample.image = image;
+    TensorSample s = to_tensors(sample);
+    normalize(s, n);
+    return s.image.alias_with_shape({1, image.height, image.width, 3}).to(device);
 }
 
 std::string safe_id(const std::string& id) {
@@ -94,13 +116,7 @@ std::string safe_id(const std::string& id) {
 LabelMap predict_label_map(nn::SegmentationNet& net, const Image& image, const Normalize& n,
                            const EvalOptions& options, const Device& device) {
     PG_CHECK(image.channels == 3, "predict: image has ", image.channels, " channels, expected 3");
-    Sample sample;
-    sample.image = image;
-    TensorSample s = to_tensors(sample);
-    normalize(s, n);
-    // (H, W, 3) -> a batch of one (1, H, W, 3).
-    Tensor x = s.image.alias_with_shape({1, image.height, image.width, 3}).to(device);
-    Tensor logits = predict_logits(net, x, options);
+    Tensor logits = predict_logits(net, image_batch(image, n, device), options);
     check_finite_logits(logits, "predict");
     return LabelMap{image.height, image.width, predict_labels(logits).to_i32_vector()};
 }

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "nn/seg_net.h"
 #include "seg/data/dataset.h"
@@ -26,6 +27,12 @@ Palette cityscapes_palette();
 // num_classes entries: Cityscapes' colours when num_classes == 19, else the first num_classes
 // colours of VOC's map (distinct for up to 256 classes).
 Palette palette_for(int num_classes);
+
+// Panels of one height side by side with kSeparatorWidth-px grey separators between them.
+Image panel_row(const std::vector<Image>& panels);
+
+// One RGB image as a normalised batch of one, (1, H, W, 3) f32 on `device`.
+Tensor image_batch(const Image& image, const Normalize& n, const Device& device);
 
 // (H, W) labels -> (H, W, 3) RGB: class c -> palette[c], 255 -> kIgnoreColour. Any other value
 // outside the palette is an error naming it.

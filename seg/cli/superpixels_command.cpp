@@ -2,7 +2,6 @@
 //                       --pixels-per-superpixel P] [--compactness M] [--iterations N]
 #include "seg/cli/superpixels_command.h"
 
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -50,8 +49,7 @@ int run_superpixels(const SuperpixelsArgs& a) {
         Image im = read_image(path);
         SlicOptions o{a.segments, a.compactness, a.iterations, a.min_size_factor};
         if (a.segments == 0)
-            o.num_segments = std::max(
-                1, int(std::lround(double(im.height) * im.width / a.pixels_per_superpixel)));
+            o.num_segments = segments_for_area(im.height, im.width, a.pixels_per_superpixel);
         Superpixels s = slic(im, o);
         PG_CHECK(s.count <= 65536, "superpixels: ", path, " has ", s.count,
                  " superpixels, more than a 16-bit PNG holds");

@@ -44,14 +44,6 @@ struct WeakImage {
     std::vector<int32_t> node_labels; // (count,), 255 = unlabelled
 };
 
-Tensor image_tensor(const Image& image, const Normalize& n, const Device& device) {
-    Sample sample;
-    sample.image = image;
-    TensorSample s = to_tensors(sample);
-    normalize(s, n);
-    return s.image.alias_with_shape({1, image.height, image.width, 3}).to(device);
-}
-
 // The clean model's per-pixel probabilities (H, W, C) and node-feature maps (H, W, D), both
 // upsampled bilinearly (align_corners = true, as U2PL upsamples its logits) to the image size.
 struct CleanView {
@@ -170,7 +162,7 @@ DeltaChoice choose_strong_delta(nn::SegmentationNet& clean, CamNet& cam, const D
     std::vector<DeltaSample> samples;
     for (int64_t i = 0; i < strong.size(); i++) {
         Sample s = strong.load(i);
-        Tensor x = image_tensor(s.image, n, device);
+        Tensor x = image_batch(s.image, n, device);
         LabelMap cl = cam_label_of(cam, x, tags, s.id, o.background_threshold);
         std::vector<float> loss =
             pixel_losses(clean_view(clean, x, NodeFeatures::probs).probs, cl, C);
@@ -201,14 +193,13 @@ WeakImage prepare(const Dataset& weak, int64_t i, nn::SegmentationNet& clean, Ca
     w.image = s.image;
     w.has_truth = weak.labeled();
     w.truth = s.label;
-    Tensor x = image_tensor(s.image, n, device);
+    Tensor x = image_batch(s.image, n, device);
     w.cam = cam_label_of(cam, x, tags, s.id, o.background_threshold);
     CleanView v = clean_view(clean, x, o.features);
     w.clean = clean_mask(pixel_losses(v.probs, w.cam, C), w.cam, delta);
     w.prediction = argmax_map(v.probs, s.image.height, s.image.width, C);
     SlicOptions so = o.slic;
-    so.num_segments = std::max(
-        1, int(std::lround(double(s.image.height) * s.image.width / o.pixels_per_superpixel)));
+    so.num_segments = segments_for_area(s.image.height, s.image.width, o.pixels_per_superpixel);
     w.superpixels = slic(s.image, so);
     const int count = w.superpixels.count;
     auto adjacent =
@@ -287,20 +278,6 @@ std::vector<float> label_probs(const LabelMap& l, int C, float confidence) {
                                            : l.values[i] == c ? confidence
                                                               : rest;
     return p;
-}
-
-Image side_by_side(const std::vector<Image>& tiles) {
-    Image row{tiles[0].height, 0, 3, {}};
-    for (const Image& t : tiles) row.width += t.width + 2;
-    row.pixels.assign(size_t(row.height) * size_t(row.width) * 3, 255);
-    int x0 = 0;
-    for (const Image& t : tiles) {
-        for (int y = 0; y < t.height; y++)
-            std::copy_n(t.pixels.data() + size_t(y) * size_t(t.width) * 3, size_t(t.width) * 3,
-                        row.pixels.data() + (size_t(y) * size_t(row.width) + size_t(x0)) * 3);
-        x0 += t.width + 2;
-    }
-    return row;
 }
 
 } // namespace
@@ -383,7 +360,7 @@ void finish_chunk(std::vector<WeakImage>& chunk, const CorrectOptions& o, int C,
                                      colorize(detected, w.colours), colorize(gat, w.colours),
                                      colorize(crf, w.colours)};
             if (im.has_truth) tiles.push_back(colorize(im.truth, w.colours));
-            write_png(w.out + "/rows/" + safe_id(im.id) + ".png", side_by_side(tiles));
+            write_png(w.out + "/rows/" + safe_id(im.id) + ".png", panel_row(tiles));
         }
     }
     chunk.clear();

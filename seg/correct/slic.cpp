@@ -167,6 +167,10 @@ int enforce_connectivity(std::vector<int32_t>& labels, int H, int W, int64_t min
 
 } // namespace
 
+int segments_for_area(int height, int width, double pixels_per_superpixel) {
+    return std::max(1, int(std::lround(double(height) * width / pixels_per_superpixel)));
+}
+
 Superpixels slic(const Image& image, const SlicOptions& o) {
     const int H = image.height, W = image.width;
     PG_CHECK(H > 0 && W > 0 && image.pixels.size() == size_t(H) * W * 3,

@@ -25,6 +25,10 @@ struct Superpixels {
 // sRGB (8-bit) -> CIELAB under D65, (H, W, 3) floats: L in [0, 100], a and b about [-128, 127].
 std::vector<float> rgb_to_lab(const Image& image);
 
+// The superpixel count requested for an image of H x W pixels: one per `pixels_per_superpixel`
+// pixels (at least 1), so the count scales with the area.
+int segments_for_area(int height, int width, double pixels_per_superpixel);
+
 // Superpixels of an RGB image. Every pixel belongs to exactly one superpixel and each superpixel
 // is 4-connected; the count is near num_segments (the grid rounds it, small fragments merge).
 Superpixels slic(const Image& image, const SlicOptions& options);
