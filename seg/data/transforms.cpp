@@ -113,6 +113,33 @@ static Tensor resize_bicubic(const Tensor& image, int64_t height, int64_t width)
     return Tensor::from_vector(pixels, {height, width, 3});
 }
 
+// PIL's NEAREST samples at pixel centres, src = floor((dst + 0.5) * in / out), with the position
+// accumulated in doubles one step at a time as Pillow's ImagingScaleAffine does (so 4.5 * 128 / 96
+// lands on 5.99.. -> 5, as PIL gives). torchvision resizes a PIL label this way beside a PIL bicubic
+// image (RIPU), so both stay centre-aligned; PyTorch's floor(dst * in / out) would shift the labels
+// up to one source pixel up-left of the image, putting boundary labels (RIPU's region picks) on
+// the wrong side of the edge.
+static std::vector<int64_t> pil_nearest_sources(int64_t in, int64_t out) {
+    const double step = double(in) / double(out);
+    std::vector<int64_t> src(static_cast<size_t>(out));
+    double pos = 0.5 * step;
+    for (int64_t o = 0; o < out; o++, pos += step) src[size_t(o)] = std::min(in - 1, int64_t(pos));
+    return src;
+}
+
+static Tensor resize_labels_pil_nearest(const Tensor& label, int64_t height, int64_t width) {
+    const int64_t W = label.size(1); // (H, W) i32
+    const std::vector<int64_t> rows = pil_nearest_sources(label.size(0), height);
+    const std::vector<int64_t> cols = pil_nearest_sources(W, width);
+    Tensor out = Tensor::empty({height, width}, label.dtype());
+    const int32_t* src = label.i32();
+    int32_t* dst = out.i32();
+    for (int64_t y = 0; y < height; y++)
+        for (int64_t x = 0; x < width; x++)
+            dst[y * width + x] = src[rows[size_t(y)] * W + cols[size_t(x)]];
+    return out;
+}
+
 void resize(TensorSample& s, int64_t height, int64_t width, Interp interp) {
     PG_CHECK(height >= 1 && width >= 1, "resize: '", s.id, "' to ", height, "x", width,
              "; sizes must be >= 1");
@@ -126,7 +153,9 @@ void resize(TensorSample& s, int64_t height, int64_t width, Interp interp) {
                                               : resize_nearest(x, height, width);
         s.image = y.alias_with_shape({height, width, 3});
     }
-    if (s.label.defined()) {
+    if (s.label.defined() && interp == Interp::bicubic) {
+        s.label = resize_labels_pil_nearest(s.label, height, width);
+    } else if (s.label.defined()) {
         Tensor y = resize_nearest(s.label.alias_with_shape({1, H, W}), height, width);
         s.label = y.alias_with_shape({height, width});
     }

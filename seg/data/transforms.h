@@ -28,7 +28,8 @@ enum class Interp {
     nearest,  // src = floor(dst * in / out), PyTorch's 'nearest' and cv2's INTER_NEAREST
 };
 
-// Resizes the image with `interp` and the label with nearest (labels are never blended).
+// Resizes the image with `interp` and the label with nearest (labels are never blended): PIL's
+// centre-sampled nearest beside bicubic (as torchvision resizes a PIL pair), PyTorch's otherwise.
 void resize(TensorSample& s, int64_t height, int64_t width, Interp interp);
 // Mirrors left <-> right.
 void hflip(TensorSample& s);

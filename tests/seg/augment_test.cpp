@@ -91,6 +91,32 @@ TEST(Transforms, ResizeLabelsNearestImagesBilinearOrBicubic) {
     }
 }
 
+// Beside PIL's bicubic the label is resized as PIL resizes it (torchvision on a PIL pair, RIPU):
+// centre-sampled nearest. Expected values printed by Pillow 9.4 (Image.resize(..., NEAREST)).
+TEST(Transforms, BicubicPairResizesLabelsAsPil) {
+    TensorSample down = to_tensors(ramp_sample(3, 4));
+    resize(down, 2, 2, Interp::bicubic);
+    EXPECT_EQ(down.label.to_i32_vector(),
+              (std::vector<int32_t>{1, 3, 21, 23})); // PyTorch: 0 2 10 12
+    TensorSample up = to_tensors(ramp_sample(3, 4));
+    resize(up, 7, 9, Interp::bicubic);
+    const std::vector<int32_t> up_row = {0, 0, 1, 1, 2, 2, 2, 3, 3};
+    const std::vector<int32_t> up_rows = {0, 0, 1, 1, 1, 2, 2}; // source row of each output row
+    std::vector<int32_t> labels = up.label.to_i32_vector();
+    for (int y = 0; y < 7; y++)
+        for (int x = 0; x < 9; x++)
+            EXPECT_EQ(labels[size_t(y * 9 + x)], 10 * up_rows[size_t(y)] + up_row[size_t(x)]);
+    // 64x128 -> 48x96 (RIPU's synthetic target): position 4.5 * 128 / 96 accumulates to 5.99...
+    Sample big{Image{64, 128, 3, std::vector<uint8_t>(64 * 128 * 3, 0)}, LabelMap{64, 128, {}},
+               "big"};
+    for (int i = 0; i < 64 * 128; i++) big.label.values.push_back(i % 251);
+    TensorSample t = to_tensors(big);
+    resize(t, 48, 96, Interp::bicubic);
+    const std::vector<int32_t> row5 = t.label.to_i32_vector();
+    const std::vector<int32_t> pil = {143, 145, 146, 147, 148, 150, 151, 153, 154, 155, 157, 158};
+    EXPECT_EQ(std::vector<int32_t>(row5.begin() + 5 * 96, row5.begin() + 5 * 96 + 12), pil);
+}
+
 TEST(Augment, NormalisationConventions) {
     Sample s{Image{1, 1, 3, {10, 20, 30}}, LabelMap{1, 1, {1}}, "px"};
     Generator gen(0);
