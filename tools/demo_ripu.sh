@@ -11,7 +11,7 @@ BUILD=${BUILD:-build}
 PG="$BUILD/pixelgrad"
 RUNS=runs/demo_ripu
 ROWS=(ripu_source_only ripu_random ripu_ra)
-SHAPES=(--classes 3 --object-size 0.15,0.35 --max-objects 4 --size 64x128)
+SHAPES=(--classes 5 --object-size 0.15,0.35 --max-objects 4 --size 64x128)
 
 echo "== 1/2 the worlds: data/ripu/source (source style, 512 images), data/ripu/target (target style)"
 "$PG" synth --out data/ripu/source --style source --val 0 --seed 1 "${SHAPES[@]}" --force
