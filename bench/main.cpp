@@ -5,6 +5,7 @@
 #include "seg/runtime.h"
 
 int main(int argc, char** argv) {
+    pg::reexec_with_fast_cpu_settings(argv); // the kernels and spin the pixelgrad binary runs with
     pg::init_backends();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

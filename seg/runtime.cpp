@@ -3,6 +3,10 @@
 
 #include <omp.h>
 
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -16,9 +20,53 @@
 #endif
 
 extern "C" char* openblas_get_config(void);
+extern "C" char* openblas_get_corename(void);
 extern "C" int openblas_get_num_threads(void);
 
 namespace pg {
+
+std::string openblas_kernels_for_this_cpu() {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    if (__builtin_cpu_supports("avx")) return "Sandybridge";
+    return "";
+}
+
+int openblas_isa_level(std::string core) {
+    for (char& c : core) c = char(std::tolower(static_cast<unsigned char>(c)));
+    for (const char* name : {"skylakex", "cooperlake", "sapphirerapids"})
+        if (core == name) return 4;
+    for (const char* name : {"haswell", "zen", "excavator", "steamroller"})
+        if (core == name) return 3;
+    for (const char* name : {"sandybridge", "bulldozer", "piledriver"})
+        if (core == name) return 2;
+    for (const char* name :
+         {"prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "opteron", "opteron_sse3",
+          "barcelona", "bobcat", "katmai", "coppermine", "northwood"})
+        if (core == name) return 1;
+    return 0;
+}
+
+void reexec_with_fast_cpu_settings(char** argv) {
+    bool changed = false;
+    if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT")) {
+        setenv("GOMP_SPINCOUNT", "3000", 1);
+        changed = true;
+    }
+    const std::string kernels = openblas_kernels_for_this_cpu();
+    if (!std::getenv("OPENBLAS_CORETYPE") && !kernels.empty()) {
+        const int picked = openblas_isa_level(openblas_get_corename());
+        if (picked > 0 && picked < openblas_isa_level(kernels)) {
+            setenv("OPENBLAS_CORETYPE", kernels.c_str(), 1);
+            setenv("PG_OPENBLAS_PICKED", openblas_get_corename(), 1); // for `pixelgrad info`
+            changed = true;
+        }
+    }
+    if (changed) execv("/proc/self/exe", argv); // returns only on failure: go on as we are
+}
 
 void init_backends() {
 #if PG_WITH_CUDA
@@ -45,6 +93,16 @@ std::string build_info() {
     out << "  compiler:   " << PG_CXX_COMPILER << ", C++17\n";
     out << "  cpu:        OpenMP " << omp_get_max_threads() << " threads, BLAS "
         << openblas_get_config() << " (" << openblas_get_num_threads() << " threads)\n";
+    const std::string best = openblas_kernels_for_this_cpu();
+    const char* forced = std::getenv("OPENBLAS_CORETYPE");
+    const char* picked = std::getenv("PG_OPENBLAS_PICKED");
+    std::string why = "OpenBLAS's choice";
+    if (picked)
+        why = std::string("set at start-up; OpenBLAS picked ") + picked;
+    else if (forced)
+        why = std::string("OPENBLAS_CORETYPE=") + forced;
+    out << "  kernels:    OpenBLAS " << openblas_get_corename() << " (" << why
+        << "; this CPU's best: " << (best.empty() ? "pre-AVX" : best) << ")\n";
 #if PG_WITH_CUDA
     cuda::RuntimeInfo info = cuda::runtime_info();
     out << "  cuda:       built for sm_" << PG_CUDA_ARCHITECTURES << " with nvcc "

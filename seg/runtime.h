@@ -12,6 +12,21 @@ namespace pg {
 void init_backends();
 // Why the CUDA backend is not registered (empty when it is).
 std::string& cuda_unavailable_reason();
+// Process settings that must be in the environment before libgomp and OpenBLAS load (they read
+// it before main), so a program calls this first thing in main: it sets what the user left unset
+// and re-executes itself once (/proc/self/exe) when it changed anything.
+//  - GOMP_SPINCOUNT=3000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set: libgomp's idle threads
+//    otherwise spin so long that beside another busy process a step takes many times longer.
+//  - OPENBLAS_CORETYPE, unless set, when OpenBLAS picked kernels for an older ISA than the CPU
+//    has (a model its table does not know falls back to Prescott, SSE3): the best of SkylakeX
+//    (AVX-512), Haswell (AVX2 + FMA), Sandybridge (AVX) that the CPU supports.
+void reexec_with_fast_cpu_settings(char** argv);
+// The OpenBLAS kernels for this CPU's ISA ("SkylakeX", "Haswell", "Sandybridge"), or "" for an
+// older one (then OpenBLAS's own choice stands).
+std::string openblas_kernels_for_this_cpu();
+// The vector ISA an OpenBLAS kernel set (a core name, any case) needs: 4 AVX-512, 3 AVX2,
+// 2 AVX, 1 SSE; 0 for a name not listed.
+int openblas_isa_level(std::string core);
 // A multi-line description: version, compiler, BLAS, OpenMP threads, CUDA/cuDNN/cuBLAS, devices.
 std::string build_info();
 

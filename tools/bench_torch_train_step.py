@@ -22,6 +22,9 @@ in its own process, and the table adds its time, the ratio pixelgrad / PyTorch a
 (CUDA: the allocators' peak bytes instead). Times are the mean of --steps steps after one warm-up
 step (pixelgrad: 3 steps on the CPU, 10 on CUDA), the minimum over --rounds interleaved rounds.
 GFLOP/step = 3 x the forward conv FLOPs (2 x MACs), counted here with hooks, and by pixelgrad.
+On the CPU with --pg-bench the run first measures the machine's limit, OpenBLAS sgemm on 2048^3
+with the same threads (pg_bench's Gemm/sgemm_peak, best of --rounds), and prints each GFLOP/s as
+a percentage of it ("%lim").
 
   /usr/bin/python3 tools/bench_torch_train_step.py 2 --pg-bench build/pg_bench
   /usr/bin/python3 tools/bench_torch_train_step.py --device cuda --pg-bench build/pg_bench
@@ -258,6 +261,15 @@ def run_pixelgrad(args, name, env):
             "peak_gib": r.get("peak_GiB")}
 
 
+def sgemm_limit(args, env):
+    """GFLOP/s of OpenBLAS sgemm on a 2048^3 product with the run's threads: the CPU's own limit."""
+    out, _ = run_child([args.pg_bench, "--benchmark_filter=^Gemm/sgemm_peak/",
+                        "--benchmark_format=json"], env)
+    r = [r for r in json.loads(out)["benchmarks"] if r.get("run_type") != "aggregate"][0]
+    assert r["time_unit"] == "ms", r
+    return 2 * 2048**3 * 1e-9 / (r["real_time"] * 1e-3)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("threads", nargs="?", type=int, default=2)
@@ -288,10 +300,17 @@ def main():
           f"{'channels_last' if args.device == 'cuda' or args.channels_last else 'NCHW'}, "
           f"{args.steps} steps after 1 warm-up, min of {args.rounds} round(s)")
     cuda = args.device == "cuda"
+    limit = None
+    if args.pg_bench and not cuda:
+        limit = max(sgemm_limit(args, env) for _ in range(args.rounds))
+        print(f"machine limit: OpenBLAS sgemm 2048^3, {args.threads} threads: {limit:.1f} GFLOP/s")
     mem = "peak GiB" if cuda else "peak RSS MiB (torch base)"
     header = f"{'config':<28} {'GFLOP/step':>10} {'torch ms':>9} {'img/s':>6} {'GFLOP/s':>7}"
+    header += f" {'%lim':>5}" if limit else ""
     if args.pg_bench:
-        header += f" {'pg ms':>9} {'img/s':>6} {'GFLOP/s':>7} {'pg/torch':>8}"
+        header += f" {'pg ms':>9} {'img/s':>6} {'GFLOP/s':>7}"
+        header += f" {'%lim':>5}" if limit else ""
+        header += f" {'pg/torch':>8}"
     print(header + f"  {mem}")
     for name, (_, _, _, batch, _) in configs.items():
         if args.filter not in name:
@@ -305,14 +324,16 @@ def main():
                 pg_best = p if pg_best is None or p["ms"] < pg_best["ms"] else pg_best
         t = torch_best
         rate = lambda r: (batch * 1e3 / r["ms"], r["gflop_step"] * 1e3 / r["ms"])
+        share = lambda r: f" {100 * rate(r)[1] / limit:5.1f}" if limit else ""
         line = f"{name:<28} {t['gflop_step']:10.1f} {t['ms']:9.1f} {rate(t)[0]:6.2f} {rate(t)[1]:7.1f}"
+        line += share(t)
         if cuda:
             memory = f"torch {t['peak_gib']:.2f}"
         else:
             memory = f"torch {t['peak_rss_mib']:.0f} ({t['base_rss_mib']:.0f})"
         if pg_best:
             p = pg_best
-            line += f" {p['ms']:9.1f} {rate(p)[0]:6.2f} {rate(p)[1]:7.1f} {p['ms'] / t['ms']:8.2f}"
+            line += f" {p['ms']:9.1f} {rate(p)[0]:6.2f} {rate(p)[1]:7.1f}{share(p)} {p['ms'] / t['ms']:8.2f}"
             memory += f", pg {p['peak_gib']:.2f}" if cuda else f", pg {p['peak_rss_mib']:.0f}"
             if abs(p["gflop_step"] - t["gflop_step"]) > 1e-3 * t["gflop_step"]:
                 memory += f"  (pg counts {p['gflop_step']:.1f} GFLOP/step)"

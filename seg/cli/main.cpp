@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <unistd.h>
 #include <vector>
 
 #include "seg/cli/correct_command.h"
@@ -24,18 +23,6 @@
 #include "seg/runtime.h"
 #include "tensor/error.h"
 
-// libgomp's idle threads spin for a long time by default, so beside another busy process a
-// training step takes many times longer: 100 steps of the demo network on 2 cores took 4.0 s
-// alone and 62 s beside two busy loops. A short spin (GOMP_SPINCOUNT=3000) costs ~4% alone (60
-// steps: 2.6 s vs 2.5 s) and takes 4.7 s beside the two loops, a fair share of the cores
-// (OMP_WAIT_POLICY=PASSIVE: 3.4 s alone). libgomp reads its settings when it is loaded, before
-// main, so the binary re-executes itself once with the variable set, unless the user set either.
-static void prefer_short_openmp_spin(char** argv) {
-    if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
-    setenv("GOMP_SPINCOUNT", "3000", 1);
-    execv("/proc/self/exe", argv); // returns only on failure: go on with libgomp's default
-}
-
 static std::function<void()> add_info_command(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("info", "print the build configuration and the devices");
     return [cmd] {
@@ -43,8 +30,13 @@ static std::function<void()> add_info_command(CLI::App& app) {
     };
 }
 
+// Start-up settings (seg/runtime.h, reexec_with_fast_cpu_settings): libgomp's default spin made
+// 100 steps of the demo network on 2 cores take 62 s beside two busy loops instead of 4.0 s alone
+// (GOMP_SPINCOUNT=3000: 4.7 s beside them, ~4% slower alone; OMP_WAIT_POLICY=PASSIVE: 3.4 s alone);
+// and on a Xeon that OpenBLAS 0.3.21 does not recognise (a VM's "Intel(R) Xeon(R) Processor") it
+// picked Prescott kernels: sgemm 2048^3 at 32 GFLOP/s on one thread against 316 with SkylakeX.
 int main(int argc, char** argv) {
-    prefer_short_openmp_spin(argv);
+    pg::reexec_with_fast_cpu_settings(argv);
     CLI::App app{"pixelgrad: label-efficient semantic segmentation on a from-scratch engine"};
     app.require_subcommand(1);
     // Every verb registers the same way: add_<verb>_command(app) adds its options and returns

@@ -1,0 +1,63 @@
+// Start-up settings of the binaries (seg/runtime.h): the OpenBLAS kernels `pixelgrad` runs with
+// are never for an older ISA than the CPU has, and a user's OPENBLAS_CORETYPE always wins.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <string>
+
+#include "seg/runtime.h"
+#include "tests/seg/cli_helpers.h"
+
+namespace pg::seg {
+namespace {
+
+// "  kernels:    OpenBLAS <core> (...)" -> <core>.
+std::string kernels_in_info(const std::string& info) {
+    std::istringstream lines(info);
+    for (std::string line; std::getline(lines, line);) {
+        const std::string key = "kernels:    OpenBLAS ";
+        size_t at = line.find(key);
+        if (at != std::string::npos) {
+            std::string rest = line.substr(at + key.size());
+            return rest.substr(0, rest.find(' '));
+        }
+    }
+    return "";
+}
+
+TEST(Startup, IsaLevelsOfKernelNames) {
+    EXPECT_EQ(openblas_isa_level("SkylakeX"), 4);
+    EXPECT_EQ(openblas_isa_level("COOPERLAKE"), 4);
+    EXPECT_EQ(openblas_isa_level("Haswell"), 3);
+    EXPECT_EQ(openblas_isa_level("Zen"), 3);
+    EXPECT_EQ(openblas_isa_level("Sandybridge"), 2);
+    EXPECT_EQ(openblas_isa_level("Prescott"), 1);
+    EXPECT_EQ(openblas_isa_level("Nehalem"), 1);
+    EXPECT_EQ(openblas_isa_level("NoSuchCore"), 0);
+    // The best set for this CPU is one of the three the start-up may choose, or none.
+    const std::string best = openblas_kernels_for_this_cpu();
+    EXPECT_TRUE(best.empty() || openblas_isa_level(best) >= 2) << best;
+}
+
+TEST(Startup, KernelsAreNeverOlderThanTheCpuAllows) {
+    if (std::getenv("OPENBLAS_CORETYPE")) GTEST_SKIP() << "OPENBLAS_CORETYPE is set here";
+    CliResult r = run_pixelgrad({"info"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const std::string core = kernels_in_info(r.output);
+    ASSERT_FALSE(core.empty()) << r.output;
+    const std::string best = openblas_kernels_for_this_cpu();
+    if (!best.empty()) {
+        EXPECT_GE(openblas_isa_level(core), openblas_isa_level(best)) << r.output;
+    }
+}
+
+TEST(Startup, TheUsersCoretypeWins) {
+    CliResult r = run_pixelgrad({"info"}, {"OPENBLAS_CORETYPE=Nehalem"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(kernels_in_info(r.output), "Nehalem") << r.output;
+    EXPECT_NE(r.output.find("OPENBLAS_CORETYPE=Nehalem"), std::string::npos) << r.output;
+}
+
+} // namespace
+} // namespace pg::seg
