@@ -43,9 +43,9 @@ int openblas_isa_level(std::string core) {
         if (core == name) return 3;
     for (const char* name : {"sandybridge", "bulldozer", "piledriver"})
         if (core == name) return 2;
-    for (const char* name :
-         {"prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "opteron", "opteron_sse3",
-          "barcelona", "bobcat", "katmai", "coppermine", "northwood"})
+    for (const char* name : {"katmai", "coppermine", "northwood", "prescott", "banias", "atom",
+                             "core2", "penryn", "dunnington", "nehalem", "athlon", "opteron",
+                             "opteron(sse3)", "barcelona", "nano", "bobcat"})
         if (core == name) return 1;
     return 0;
 }

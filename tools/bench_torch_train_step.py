@@ -265,9 +265,7 @@ def sgemm_limit(args, env):
     """GFLOP/s of OpenBLAS sgemm on a 2048^3 product with the run's threads: the CPU's own limit."""
     out, _ = run_child([args.pg_bench, "--benchmark_filter=^Gemm/sgemm_peak/",
                         "--benchmark_format=json"], env)
-    r = [r for r in json.loads(out)["benchmarks"] if r.get("run_type") != "aggregate"][0]
-    assert r["time_unit"] == "ms", r
-    return 2 * 2048**3 * 1e-9 / (r["real_time"] * 1e-3)
+    return [r for r in json.loads(out)["benchmarks"] if r.get("run_type") != "aggregate"][0]["GFLOP/s"]
 
 
 def main():

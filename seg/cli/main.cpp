@@ -30,13 +30,8 @@ static std::function<void()> add_info_command(CLI::App& app) {
     };
 }
 
-// Start-up settings (seg/runtime.h, reexec_with_fast_cpu_settings): libgomp's default spin made
-// 100 steps of the demo network on 2 cores take 62 s beside two busy loops instead of 4.0 s alone
-// (GOMP_SPINCOUNT=3000: 4.7 s beside them, ~4% slower alone; OMP_WAIT_POLICY=PASSIVE: 3.4 s alone);
-// and on a Xeon that OpenBLAS 0.3.21 does not recognise (a VM's "Intel(R) Xeon(R) Processor") it
-// picked Prescott kernels: sgemm 2048^3 at 32 GFLOP/s on one thread against 316 with SkylakeX.
 int main(int argc, char** argv) {
-    pg::reexec_with_fast_cpu_settings(argv);
+    pg::reexec_with_fast_cpu_settings(argv); // short OpenMP spin, the CPU's best BLAS kernels
     CLI::App app{"pixelgrad: label-efficient semantic segmentation on a from-scratch engine"};
     app.require_subcommand(1);
     // Every verb registers the same way: add_<verb>_command(app) adds its options and returns
