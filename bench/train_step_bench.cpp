@@ -4,11 +4,17 @@
 // A, frozen BN) at a small crop, plus ResNet-50 / width 0.5 versions as quicker entries.
 // Reports steps/s, images/s and GFLOP/s (3 x forward conv FLOPs). tools/bench_torch_train_step.py
 // times the same steps in PyTorch.  Run: pg_bench --benchmark_filter=^TrainStep/
+// PG_PROFILE=1 also prints the per-kernel table (tensor/profiler.h) of the timed steps to stderr:
+// where the step's time goes, kernel by kernel, and how much of it is host work between kernels.
 #include <benchmark/benchmark.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <string>
 
 #include "bench/train_step.h"
+#include "tensor/profiler.h"
 
 namespace pg {
 namespace {
@@ -26,7 +32,16 @@ const bench::TrainStepConfig kConfigs[] = {
 void run_train_step(benchmark::State& state, const bench::TrainStepConfig& config) {
     bench::TrainStep step(config, Device::cpu());
     step.run(); // warm-up: the momentum buffers, the allocator's first page faults
+    const bool profile = std::getenv("PG_PROFILE") && std::string(std::getenv("PG_PROFILE")) != "0";
+    profiler::reset();
+    profiler::enable(profile);
+    const auto start = std::chrono::steady_clock::now();
     for (auto _ : state) step.run();
+    const std::chrono::duration<double, std::milli> wall = std::chrono::steady_clock::now() - start;
+    profiler::enable(false);
+    if (profile)
+        std::cerr << config.name << ", " << state.iterations() << " steps:\n"
+                  << profiler::format_table(profiler::snapshot(), 30, wall.count()) << "\n";
     const double flops = step.flops_per_step();
     state.counters["steps/s"] =
         benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
