@@ -218,14 +218,14 @@ static void depthwise_backward_weight(float* dw, const float* dy, const float* x
     });
 }
 
-// ---- the Backend entry points ----
+// ---- the convolution over every tap ----
 // Per group gi the weight is the matrix w_gi (Kg, R*S*Cg) at w + gi * Kg * R*S*Cg, its input the
 // channels [gi * Cg, (gi + 1) * Cg) and its output the channels [gi * Kg, (gi + 1) * Kg): GEMMs
 // address them through the leading dimensions C and K, never by copying.
 
 // y (M = N*P*Q, K) = col (M, RSCg) x w_gi^T (RSCg, Kg) per group, plus bias.
-void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
-                    const ConvGeometry& g) {
+static void forward_all_taps(float* y, const float* x, const float* w, const float* bias,
+                             const ConvGeometry& g) {
     if (is_depthwise(g)) return depthwise_forward(y, x, w, bias, g);
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
@@ -252,7 +252,8 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
 }
 
 // dcol (M, RSCg) = dy_gi (M, Kg) x w_gi (Kg, RSCg), then col2im adds it back into dx.
-void conv2d_backward_input(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
+static void backward_input_all_taps(float* dx, const float* dy, const float* w,
+                                    const ConvGeometry& g) {
     if (is_depthwise(g)) return depthwise_backward_input(dx, dy, w, g);
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
@@ -277,7 +278,8 @@ void conv2d_backward_input(float* dx, const float* dy, const float* w, const Con
 
 // dw_gi (Kg, RSCg) = dy_gi^T (Kg, M) x col (M, RSCg), the blocks summed in order (beta 1 after
 // the first) so the result is deterministic.
-void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvGeometry& g) {
+static void backward_weight_all_taps(float* dw, const float* dy, const float* x,
+                                     const ConvGeometry& g) {
     if (is_depthwise(g)) return depthwise_backward_weight(dw, dy, x, g);
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
@@ -298,6 +300,104 @@ void conv2d_backward_weight(float* dw, const float* dy, const float* x, const Co
                  m0 == 0 ? 0.f : 1.f, dw + gi * Kg * RSC, RSC, 0, 1);
         }
     }
+}
+
+// ---- taps that only read padding ----
+// A dilated filter wider than its input reads padding with some taps at every output pixel: ASPP's
+// rates 18-36 on the 17x17 map of a 129 crop leave only the centre tap on real pixels, and the
+// other eight multiply zeros (8/9 of the work). Filter row r is live when some output row p reads
+// an input row, 0 <= p * stride - pad + r * dilation < H. Every row outside [lo, hi) (first and
+// last live row) is dead, so the convolution equals the one whose filter is the live rectangle
+// [r_lo, r_hi) x [s_lo, s_hi) of taps, with padding pad - lo * dilation and the same output size.
+
+static Range live_taps(int64_t taps, int64_t out, int64_t stride, int64_t pad, int64_t dilation,
+                       int64_t size) {
+    int64_t lo = taps, hi = 0;
+    for (int64_t r = 0; r < taps; r++) {
+        const Range reads_input = inside(r * dilation - pad, stride, size, out); // output rows
+        if (reads_input.lo < reads_input.hi) {
+            lo = std::min(lo, r);
+            hi = r + 1;
+        }
+    }
+    return {std::min(lo, hi), hi}; // empty (lo == hi) when no tap reads a real pixel
+}
+
+struct LiveFilter {
+    Range r, s;     // the live taps
+    ConvGeometry g; // the convolution over them alone
+    bool all, none; // every tap live / no tap live
+};
+
+static LiveFilter live_filter(const ConvGeometry& g) {
+    LiveFilter f;
+    f.r = live_taps(g.R, g.P, g.stride_h, g.pad_h, g.dilation_h, g.H);
+    f.s = live_taps(g.S, g.Q, g.stride_w, g.pad_w, g.dilation_w, g.W);
+    f.none = f.r.lo == f.r.hi || f.s.lo == f.s.hi;
+    f.all = f.r.hi - f.r.lo == g.R && f.s.hi - f.s.lo == g.S;
+    f.g = g;
+    f.g.R = f.r.hi - f.r.lo, f.g.S = f.s.hi - f.s.lo;
+    f.g.pad_h = g.pad_h - f.r.lo * g.dilation_h, f.g.pad_w = g.pad_w - f.s.lo * g.dilation_w;
+    return f;
+}
+
+static float* live_weight_buffer(const LiveFilter& f) {
+    thread_local std::vector<float> buffer; // not scratch(): the column matrix lives there
+    buffer.resize(size_t(f.g.K * f.g.R * f.g.S * (f.g.C / f.g.groups)));
+    return buffer.data();
+}
+
+// Calls copy(full, live, n) for each live filter row of each output channel: the offsets of its n
+// floats (S', Cg) in the weight w (K, R, S, Cg) and in the live weight (K, R', S', Cg).
+template <typename Copy>
+static void for_each_live_row(const LiveFilter& f, const ConvGeometry& g, Copy copy) {
+    const int64_t Cg = g.C / g.groups, n = f.g.S * Cg;
+    for (int64_t k = 0; k < g.K; k++)
+        for (int64_t r = 0; r < f.g.R; r++)
+            copy(((k * g.R + f.r.lo + r) * g.S + f.s.lo) * Cg, (k * f.g.R + r) * n, n);
+}
+
+// The live weight of w, in a per-thread buffer.
+static const float* live_weight(const float* w, const LiveFilter& f, const ConvGeometry& g) {
+    float* live = live_weight_buffer(f);
+    for_each_live_row(f, g, [&](int64_t full, int64_t part, int64_t n) {
+        std::copy(w + full, w + full + n, live + part);
+    });
+    return live;
+}
+
+// ---- the Backend entry points: the live taps only ----
+
+void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
+                    const ConvGeometry& g) {
+    const LiveFilter f = live_filter(g);
+    if (f.all) return forward_all_taps(y, x, w, bias, g);
+    if (f.none) { // every product reads padding: y is the bias
+        for (int64_t m = 0; m < g.N * g.P * g.Q; m++)
+            for (int64_t k = 0; k < g.K; k++) y[m * g.K + k] = bias ? bias[k] : 0.f;
+        return;
+    }
+    forward_all_taps(y, x, live_weight(w, f, g), bias, f.g);
+}
+
+void conv2d_backward_input(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
+    const LiveFilter f = live_filter(g);
+    if (f.all) return backward_input_all_taps(dx, dy, w, g);
+    if (f.none) return std::fill(dx, dx + g.N * g.H * g.W * g.C, 0.f);
+    backward_input_all_taps(dx, dy, live_weight(w, f, g), f.g);
+}
+
+// A dead tap's weight gradient is 0: it only ever multiplied padding.
+void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvGeometry& g) {
+    const LiveFilter f = live_filter(g);
+    if (f.all) return backward_weight_all_taps(dw, dy, x, g);
+    std::fill(dw, dw + g.K * g.R * g.S * (g.C / g.groups), 0.f);
+    if (f.none) return;
+    float* live = live_weight_buffer(f);
+    backward_weight_all_taps(live, dy, x, f.g);
+    for_each_live_row(f, g, [&](int64_t full, int64_t part, int64_t n) {
+        std::copy(live + part, live + part + n, dw + full);
+    });
 }
 
 } // namespace pg::cpu

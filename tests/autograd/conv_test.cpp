@@ -156,6 +156,19 @@ TEST(ConvKernels, ColumnBlocksSpanImages) {
     expect_kernels_match_naive(geometry(2, 24, 23, 512, 2, 3, 3, 2, 1, 2, 1, 2, 1, 1), false);
 }
 
+TEST(ConvKernels, DeadTapsMatchNaive) {
+    // Taps that read padding at every output pixel are skipped (tensor/cpu/conv.cpp): only the
+    // centre tap live (the rest of the work is then a plain GEMM), live rows but a dead column
+    // pair, one live row off the centre with padding left over (R' = 1, pad 1), depthwise,
+    // stride 2, and a 1x1 filter that never reads a real pixel (y = bias, zero gradients).
+    expect_kernels_match_naive(geometry(2, 5, 6, 4, 3, 3, 3, 1, 1, 6, 6, 6, 6, 1), true);
+    expect_kernels_match_naive(geometry(1, 9, 4, 3, 2, 3, 3, 1, 1, 2, 5, 2, 5, 1), false);
+    expect_kernels_match_naive(geometry(2, 3, 3, 2, 3, 3, 3, 1, 1, 5, 5, 4, 4, 1), true);
+    expect_kernels_match_naive(geometry(1, 4, 4, 3, 3, 3, 3, 1, 1, 5, 5, 5, 5, 3), true);
+    expect_kernels_match_naive(geometry(2, 5, 5, 2, 3, 3, 3, 2, 2, 7, 7, 7, 7, 1), false);
+    expect_kernels_match_naive(geometry(1, 1, 1, 2, 3, 1, 1, 3, 3, 1, 1, 1, 1, 1), true);
+}
+
 // ---- PyTorch reference (tools/dump_conv.py) ----
 
 struct RefConfig {
@@ -236,6 +249,7 @@ TEST(ConvGrad, DilationsUpTo24) {
     }
     expect_conv_gradcheck({{1, 7, 8, 2}, {2, 3, 3, 2}, 1, 0, 2, 1, false}, gen); // no padding
     expect_conv_gradcheck({{1, 9, 9, 1}, {1, 3, 3, 1}, 2, 4, 4, 1, true}, gen);  // with stride
+    expect_conv_gradcheck({{2, 5, 4, 2}, {2, 3, 3, 2}, 1, 6, 6, 1, true}, gen);  // centre tap only
 }
 
 TEST(ConvGrad, GroupsDepthwiseAndSizeOne) {
