@@ -19,12 +19,13 @@ struct ConvShape {
 };
 
 const ConvShape kConvShapes[] = {
-    {"stem_7x7s2_3to64_161", 1, 161, 161, 3, 64, 7, 2, 3, 1, 1},         // ResNet conv1
-    {"layer3_1x1_1024to256_65", 1, 65, 65, 1024, 256, 1, 1, 0, 1, 1},    // bottleneck reduce
-    {"layer4_3x3d4_512_65", 1, 65, 65, 512, 512, 3, 1, 4, 4, 1},         // dilated bottleneck
-    {"aspp_3x3d12_2048to256_65", 1, 65, 65, 2048, 256, 3, 1, 12, 12, 1}, // v3+ ASPP branch
-    {"decoder_3x3_512to256_129", 1, 129, 129, 512, 256, 3, 1, 1, 1, 1},  // v3+ classifier
-    {"depthwise_3x3_256_129", 1, 129, 129, 256, 256, 3, 1, 1, 1, 256},   // separable-conv half
+    {"stem_7x7s2_3to64_161", 1, 161, 161, 3, 64, 7, 2, 3, 1, 1},          // ResNet conv1
+    {"layer3_1x1_1024to256_65", 1, 65, 65, 1024, 256, 1, 1, 0, 1, 1},     // bottleneck reduce
+    {"layer4_3x3d4_512_65", 1, 65, 65, 512, 512, 3, 1, 4, 4, 1},          // dilated bottleneck
+    {"aspp_3x3d12_2048to256_65", 1, 65, 65, 2048, 256, 3, 1, 12, 12, 1},  // v3+ ASPP branch
+    {"classifier_3x3d6_2048to21_65", 1, 65, 65, 2048, 21, 3, 1, 6, 6, 1}, // v2 ASPP classifier
+    {"decoder_3x3_512to256_129", 1, 129, 129, 512, 256, 3, 1, 1, 1, 1},   // v3+ classifier
+    {"depthwise_3x3_256_129", 1, 129, 129, 256, 256, 3, 1, 1, 1, 256},    // separable-conv half
 };
 
 enum class Pass { forward, backward_input, backward_weight };

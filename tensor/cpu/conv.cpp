@@ -218,6 +218,20 @@ static void depthwise_backward_weight(float* dw, const float* dy, const float* x
     });
 }
 
+// ---- few output channels (conv_few_outputs.cpp) ----
+// The input-side GEMM's buffer holds M_in * R*S * K floats against im2col's M_out * R*S * C: it is
+// taken when that is at most half (DeepLab-v2's classifier 2048 -> 21: 1/49; v3+'s ASPP 1/8).
+static bool few_outputs(const ConvGeometry& g) {
+    const int64_t M_in = g.N * g.H * g.W, M_out = g.N * g.P * g.Q;
+    return g.groups == 1 && g.R * g.S > 1 && M_out > 0 && 2 * M_in * g.K <= M_out * g.C;
+}
+
+// Output channels per block, so that Z or G (M_in, R*S, kb) stays within the column budget.
+static int64_t few_outputs_block(const ConvGeometry& g) {
+    const int64_t per_channel = std::max<int64_t>(1, g.N * g.H * g.W * g.R * g.S);
+    return std::clamp<int64_t>(kColumnBudget / per_channel, 1, g.K);
+}
+
 // ---- the convolution over every tap ----
 // Per group gi the weight is the matrix w_gi (Kg, R*S*Cg) at w + gi * Kg * R*S*Cg, its input the
 // channels [gi * Cg, (gi + 1) * Cg) and its output the channels [gi * Kg, (gi + 1) * Kg): GEMMs
@@ -227,6 +241,7 @@ static void depthwise_backward_weight(float* dw, const float* dy, const float* x
 static void forward_all_taps(float* y, const float* x, const float* w, const float* bias,
                              const ConvGeometry& g) {
     if (is_depthwise(g)) return depthwise_forward(y, x, w, bias, g);
+    if (few_outputs(g)) return conv2d_few_outputs_forward(y, x, w, bias, g, few_outputs_block(g));
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
     // With a bias, y starts as the bias broadcast over the rows and the GEMMs add to it (beta 1).
@@ -255,6 +270,8 @@ static void forward_all_taps(float* y, const float* x, const float* w, const flo
 static void backward_input_all_taps(float* dx, const float* dy, const float* w,
                                     const ConvGeometry& g) {
     if (is_depthwise(g)) return depthwise_backward_input(dx, dy, w, g);
+    if (few_outputs(g))
+        return conv2d_few_outputs_backward_input(dx, dy, w, g, few_outputs_block(g));
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
     if (is_pointwise(g)) { // dx (N*H*W, C) is the column gradient itself
@@ -281,6 +298,8 @@ static void backward_input_all_taps(float* dx, const float* dy, const float* w,
 static void backward_weight_all_taps(float* dw, const float* dy, const float* x,
                                      const ConvGeometry& g) {
     if (is_depthwise(g)) return depthwise_backward_weight(dw, dy, x, g);
+    if (few_outputs(g))
+        return conv2d_few_outputs_backward_weight(dw, dy, x, g, few_outputs_block(g));
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
     if (M == 0) return std::fill(dw, dw + g.K * RSC, 0.f); // an empty batch: no gradient

@@ -64,6 +64,15 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
 void conv2d_backward_input(float* dx, const float* dy, const float* w, const ConvGeometry& g);
 void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvGeometry& g);
 
+// ---- conv_few_outputs.cpp: groups 1, K well below C: the GEMM on the input side, output channels
+// in blocks of kb (conv.cpp picks the path and kb; tests call these with small blocks)
+void conv2d_few_outputs_forward(float* y, const float* x, const float* w, const float* bias,
+                                const ConvGeometry& g, int64_t kb);
+void conv2d_few_outputs_backward_input(float* dx, const float* dy, const float* w,
+                                       const ConvGeometry& g, int64_t kb);
+void conv2d_few_outputs_backward_weight(float* dw, const float* dy, const float* x,
+                                        const ConvGeometry& g, int64_t kb);
+
 // ---- batch_norm.cpp: batch normalisation
 void batch_norm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                               float* running_var, const float* x, const float* weight,

@@ -1,5 +1,5 @@
 // conv2d: values by hand, the CPU kernels against a naive reference (asymmetric geometry, blocks,
-// groups, depthwise), PyTorch reference values and gradients, gradient checks (dilation up to 24,
+// groups, depthwise, dead taps, the few-output-channel path and its blocks), PyTorch reference values and gradients, gradient checks (dilation up to 24,
 // odd sizes, P or Q of 1), determinism, CPU/device parity and argument errors.
 #include <omp.h>
 
@@ -8,6 +8,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/backend.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/error.h"
 #include "tests/common/test_util.h"
 
@@ -96,8 +97,10 @@ ConvGeometry geometry(int64_t N, int64_t H, int64_t W, int64_t C, int64_t K, int
     return g;
 }
 
-// Runs the three CPU kernels and compares them with the naive loops.
-void expect_kernels_match_naive(const ConvGeometry& g, bool with_bias) {
+// Runs the three CPU kernels and compares them with the naive loops. few_outputs_block > 0 calls
+// the few-output-channel kernels directly with blocks of that many output channels.
+void expect_kernels_match_naive(const ConvGeometry& g, bool with_bias,
+                                int64_t few_outputs_block = 0) {
     Generator gen(17);
     Tensor x = random_tensor({g.N, g.H, g.W, g.C}, gen);
     Tensor w = random_tensor({g.K, g.R, g.S, g.C / g.groups}, gen);
@@ -119,9 +122,17 @@ void expect_kernels_match_naive(const ConvGeometry& g, bool with_bias) {
     Backend& be = backend_for(Device::cpu());
     Tensor y_out = Tensor::empty(dy.shape()), dx_out = Tensor::empty(x.shape()),
            dw_out = Tensor::empty(w.shape());
-    be.conv2d_forward(y_out.f32(), x.f32(), w.f32(), with_bias ? b.f32() : nullptr, g);
-    be.conv2d_backward_input(dx_out.f32(), dy.f32(), w.f32(), g);
-    be.conv2d_backward_weight(dw_out.f32(), dy.f32(), x.f32(), g);
+    const float* bias = with_bias ? b.f32() : nullptr;
+    if (few_outputs_block > 0) {
+        const int64_t kb = few_outputs_block;
+        cpu::conv2d_few_outputs_forward(y_out.f32(), x.f32(), w.f32(), bias, g, kb);
+        cpu::conv2d_few_outputs_backward_input(dx_out.f32(), dy.f32(), w.f32(), g, kb);
+        cpu::conv2d_few_outputs_backward_weight(dw_out.f32(), dy.f32(), x.f32(), g, kb);
+    } else {
+        be.conv2d_forward(y_out.f32(), x.f32(), w.f32(), bias, g);
+        be.conv2d_backward_input(dx_out.f32(), dy.f32(), w.f32(), g);
+        be.conv2d_backward_weight(dw_out.f32(), dy.f32(), x.f32(), g);
+    }
     EXPECT_TRUE(all_close(y_out, as_tensor(y, dy.shape()), 1e-4f, 1e-4f)) << "forward";
     EXPECT_TRUE(all_close(dx_out, as_tensor(dx, x.shape()), 1e-4f, 1e-4f)) << "backward_input";
     EXPECT_TRUE(all_close(dw_out, as_tensor(dw, w.shape()), 1e-4f, 1e-4f)) << "backward_weight";
@@ -150,10 +161,11 @@ TEST(ConvKernels, EveryPathMatchesNaive) {
 }
 
 TEST(ConvKernels, ColumnBlocksSpanImages) {
-    // 3x3 x 512 channels: the column buffer holds ~900 output pixels, so 2 x 25x25 images go
-    // through in blocks whose boundary falls inside the second image.
-    expect_kernels_match_naive(geometry(2, 25, 25, 512, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1), true);
-    expect_kernels_match_naive(geometry(2, 24, 23, 512, 2, 3, 3, 2, 1, 2, 1, 2, 1, 1), false);
+    // 5x5 x 256 channels per group: the column buffer holds ~650 output pixels, so 2 x 25x25
+    // images (and 3 x 12x23 at stride 2) go through in blocks whose boundary falls inside an image.
+    // Two groups keep them on the im2col path (the few-output path takes groups 1 with K <= C/2).
+    expect_kernels_match_naive(geometry(2, 25, 25, 512, 4, 5, 5, 1, 1, 2, 2, 1, 1, 2), true);
+    expect_kernels_match_naive(geometry(3, 24, 23, 512, 2, 5, 5, 2, 1, 2, 2, 1, 1, 2), false);
 }
 
 TEST(ConvKernels, DeadTapsMatchNaive) {
@@ -167,6 +179,20 @@ TEST(ConvKernels, DeadTapsMatchNaive) {
     expect_kernels_match_naive(geometry(1, 4, 4, 3, 3, 3, 3, 1, 1, 5, 5, 5, 5, 3), true);
     expect_kernels_match_naive(geometry(2, 5, 5, 2, 3, 3, 3, 2, 2, 7, 7, 7, 7, 1), false);
     expect_kernels_match_naive(geometry(1, 1, 1, 2, 3, 1, 1, 3, 3, 1, 1, 1, 1, 1), true);
+}
+
+TEST(ConvKernels, FewOutputChannelsMatchNaive) {
+    // K at most half of C (the input-side GEMM, tensor/cpu/conv_few_outputs.cpp): 3x3, stride 2
+    // (M_in = 3.5 M_out, so C = 24 K), asymmetric dilation and padding, a 2x3 filter, and an
+    // ASPP-like rate on a map larger than it (every tap live at some pixels only).
+    expect_kernels_match_naive(geometry(2, 5, 6, 8, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1), true);
+    expect_kernels_match_naive(geometry(1, 7, 6, 24, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1), false);
+    expect_kernels_match_naive(geometry(2, 9, 7, 16, 4, 3, 2, 1, 1, 2, 1, 2, 1, 1), true);
+    expect_kernels_match_naive(geometry(1, 8, 9, 12, 5, 3, 3, 1, 1, 4, 4, 4, 4, 1), false);
+    // Output channels in blocks of 2 (5 = 2 + 2 + 1) and of 1, as the column budget makes them at
+    // large sizes: the blocks' dx accumulate, their dw land in their own rows.
+    expect_kernels_match_naive(geometry(2, 5, 6, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1), true, 2);
+    expect_kernels_match_naive(geometry(1, 7, 6, 24, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1), false, 1);
 }
 
 // ---- PyTorch reference (tools/dump_conv.py) ----
