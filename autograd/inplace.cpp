@@ -75,4 +75,25 @@ void copy_(const Tensor& dst, const Tensor& src) {
     dst.bump_version();
 }
 
+void sgd_update_(const Tensor& param, const Tensor& momentum_buffer, const Tensor& grad,
+                 const SgdStep& step) {
+    check_writable("sgd_update_", param);
+    PG_CHECK(grad.defined(), "sgd_update_: undefined gradient");
+    std::vector<Tensor> operands{param, grad};
+    if (momentum_buffer.defined()) {
+        check_writable("sgd_update_", momentum_buffer);
+        operands.push_back(momentum_buffer);
+    }
+    for (const Tensor& t : operands) {
+        check_dtype("sgd_update_", "operand", t, DType::f32);
+        PG_CHECK(t.shape() == param.shape(), "sgd_update_: operand of shape ", shape_str(t.shape()),
+                 " does not match the parameter's ", shape_str(param.shape()));
+    }
+    check_same_device("sgd_update_", operands);
+    float* buffer = momentum_buffer.defined() ? momentum_buffer.f32() : nullptr;
+    backend_of(param).sgd_update(param.f32(), buffer, grad.f32(), param.numel(), step);
+    param.bump_version();
+    if (momentum_buffer.defined()) momentum_buffer.bump_version();
+}
+
 } // namespace pg

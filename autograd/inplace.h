@@ -3,6 +3,7 @@
 // grad mode is on is an error (wrap optimizer steps in NoGradGuard).
 #pragma once
 
+#include "tensor/backend.h"
 #include "tensor/tensor.h"
 
 namespace pg {
@@ -14,5 +15,8 @@ void mul_(const Tensor& t, const Tensor& other); // t *= other (broadcast)
 void fill_(const Tensor& t, double value);
 void zero_(const Tensor& t);
 void copy_(const Tensor& dst, const Tensor& src); // same shape and dtype, any devices
+// One fused SGD step of param (Backend::sgd_update): momentum_buffer undefined when momentum is 0.
+void sgd_update_(const Tensor& param, const Tensor& momentum_buffer, const Tensor& grad,
+                 const SgdStep& step);
 
 } // namespace pg

@@ -81,8 +81,13 @@ Tensor accumulate(const Tensor& existing, const Tensor& incoming); // autograd/e
 std::vector<Tensor> AccumulateGrad::apply(const std::vector<Tensor>& grad_outputs) {
     const Tensor& g = grad_outputs[0];
     Tensor existing = leaf_.grad();
-    // The first gradient is copied so that .grad never aliases a tensor of the graph.
-    leaf_.set_grad(existing.defined() ? accumulate(existing, g) : g.clone());
+    // The first gradient becomes .grad itself when the engine holds the only handle to it (it is
+    // dropped right after this node), as PyTorch steals it; otherwise it is copied, so that .grad
+    // never aliases a tensor of the graph (a saved tensor, a view, the caller's backward seed).
+    if (existing.defined())
+        leaf_.set_grad(accumulate(existing, g));
+    else
+        leaf_.set_grad(g.is_sole_owner() ? g : g.clone());
     return {};
 }
 

@@ -309,6 +309,11 @@ class CudaBackend final : public Backend {
         PG_NVTX_RANGE("bce_with_logits_backward");
         cuda::bce_with_logits_backward(dx, dloss, x, target, valid, n);
     }
+    void sgd_update(float* param, float* momentum_buffer, const float* grad, int64_t n,
+                    const SgdStep& step) override {
+        PG_NVTX_RANGE("sgd_update");
+        cuda::sgd_update(param, momentum_buffer, grad, n, step);
+    }
 };
 
 Backend& backend() {

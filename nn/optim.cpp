@@ -238,22 +238,27 @@ std::vector<std::string> SGD::buffer_names() const {
     return {"momentum_buffer"};
 }
 
+// PyTorch's step, fused into one pass (Backend::sgd_update has the formulas): d_p = grad + wd *
+// param; buf = momentum * buf + (1 - dampening) * d_p, or d_p itself at the first update; d_p =
+// nesterov ? d_p + momentum * buf : buf; param -= lr * d_p. The gradient is left alone.
 void SGD::update(const Tensor& param, const Tensor& grad, ParamState& state, double lr,
                  double weight_decay) {
-    // d_p = grad + wd * param (a new tensor: the gradient itself is left alone)
-    Tensor d_p = weight_decay != 0 ? add_scaled(grad, param, weight_decay) : grad;
-    const double momentum = options_.momentum;
-    if (momentum != 0) {
+    Tensor buffer;
+    bool first = false;
+    if (options_.momentum != 0) {
         Tensor& buf = state.buffers["momentum_buffer"];
-        if (!buf.defined()) {
-            buf = d_p.clone(); // first update: buf = d_p (no dampening), as in PyTorch
-        } else {
-            mul_(buf, float(momentum)); // buf = momentum * buf + (1 - dampening) * d_p
-            add_(buf, d_p, float(1.0 - options_.dampening));
-        }
-        d_p = options_.nesterov ? add_scaled(d_p, buf, momentum) : buf;
+        first = !buf.defined();
+        if (first) buf = Tensor::empty(param.shape(), DType::f32, param.device());
+        buffer = buf;
     }
-    add_(param, d_p, float(-lr));
+    SgdStep step;
+    step.lr = float(lr);
+    step.weight_decay = weight_decay != 0 ? float(weight_decay) : 0.f;
+    step.momentum = float(options_.momentum);
+    step.undamped = float(1.0 - options_.dampening);
+    step.nesterov = options_.nesterov;
+    step.first = first;
+    sgd_update_(param, buffer, grad, step);
 }
 
 // ---- Adam / AdamW ----

@@ -48,6 +48,14 @@ struct ConvGeometry {
     int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
 };
 
+// One SGD step of one parameter (torch.optim.SGD's formulas, see Backend::sgd_update).
+struct SgdStep {
+    float lr, weight_decay, momentum;
+    float undamped; // 1 - dampening, rounded once from double as the unfused add_ would
+    bool nesterov;
+    bool first; // the momentum buffer is new: it starts as the first d (no dampening)
+};
+
 // Max / average pooling over NHWC input, output (N, P, Q, C).
 struct PoolGeometry {
     int64_t N, H, W, C, P, Q;
@@ -255,6 +263,15 @@ class Backend {
                                          const uint8_t* valid, int64_t n) = 0;
     virtual void bce_with_logits_backward(float* dx, const float* dloss, const float* x,
                                           const float* target, const uint8_t* valid, int64_t n) = 0;
+
+    // Optimizers. SGD on n elements in place, one pass (nn/optim.cpp):
+    //   d = grad + weight_decay * param
+    //   buf = first ? d : momentum * buf + undamped * d             (momentum != 0; else buf null)
+    //   d = nesterov ? d + momentum * buf : buf                     (momentum != 0)
+    //   param = param + (-lr) * d
+    // each product and sum rounded to float in that order, as the unfused ops would.
+    virtual void sgd_update(float* param, float* momentum_buffer, const float* grad, int64_t n,
+                            const SgdStep& step) = 0;
 };
 
 // The backend of a device: CPU always; CUDA once registered. Throws a clear error otherwise.

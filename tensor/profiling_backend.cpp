@@ -412,6 +412,13 @@ class ProfilingBackend final : public Backend {
         timed("bce_with_logits_backward", 0, f32_bytes(4 * n) + (valid ? double(n) : 0),
               [&] { inner_.bce_with_logits_backward(dx, dloss, x, target, valid, n); });
     }
+    void sgd_update(float* param, float* momentum_buffer, const float* grad, int64_t n,
+                    const SgdStep& step) override {
+        // param read and written, grad read, the buffer written (and read after the first step)
+        const int64_t buffer = momentum_buffer ? (step.first ? 1 : 2) : 0;
+        timed("sgd_update", 0, f32_bytes((3 + buffer) * n),
+              [&] { inner_.sgd_update(param, momentum_buffer, grad, n, step); });
+    }
 
   private:
     // Runs kernel(); when this thread is being profiled, times it from the host with the device

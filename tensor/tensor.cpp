@@ -203,6 +203,10 @@ Tensor& Tensor::set_requires_grad(bool value) {
 }
 
 bool Tensor::is_leaf() const { return checked_impl().grad_fn == nullptr; }
+
+bool Tensor::is_sole_owner() const {
+    return impl_ && impl_.use_count() == 1 && (!impl_->storage || impl_->storage.use_count() == 1);
+}
 Tensor Tensor::grad() const { return checked_impl().grad; }
 void Tensor::set_grad(const Tensor& grad) const { checked_impl().grad = grad; }
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked_impl().grad_fn; }

@@ -110,6 +110,9 @@ class Tensor {
     void set_grad_accumulator(const std::shared_ptr<Node>& node) const;
 
     TensorImpl* impl() const { return impl_.get(); }
+    // True when this handle is the only one to the tensor and no other tensor (a view) shares its
+    // storage: nothing else can read or write its memory (AccumulateGrad then keeps it as .grad).
+    bool is_sole_owner() const;
 
   private:
     explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}

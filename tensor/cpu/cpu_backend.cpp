@@ -236,6 +236,10 @@ class CpuBackend final : public Backend {
                                   const float* target, const uint8_t* valid, int64_t n) override {
         cpu::bce_with_logits_backward(dx, dloss, x, target, valid, n);
     }
+    void sgd_update(float* param, float* momentum_buffer, const float* grad, int64_t n,
+                    const SgdStep& step) override {
+        cpu::sgd_update(param, momentum_buffer, grad, n, step);
+    }
 
   private:
     CpuAllocator allocator_;

@@ -128,6 +128,9 @@ void cross_entropy_backward(float* dlogits, const float* dloss, const float* log
                             int64_t rows, int64_t classes, int64_t ignore_index);
 void bce_with_logits_forward(float* loss, const float* x, const float* target, const uint8_t* valid,
                              int64_t n);
+void sgd_update(float* param, float* momentum_buffer, const float* grad, int64_t n,
+                const SgdStep& step); // optim.cpp
+
 void bce_with_logits_backward(float* dx, const float* dloss, const float* x, const float* target,
                               const uint8_t* valid, int64_t n);
 

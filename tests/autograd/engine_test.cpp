@@ -1,7 +1,9 @@
 // The backward engine: chain rule, shared subgraphs, accumulation into .grad, no_grad, detach,
-// retain_graph, freeing of saved tensors, in-place misuse, non-scalar roots, errors.
+// retain_graph, freeing of saved tensors, the first gradient kept without a copy, in-place misuse,
+// non-scalar roots, errors.
 #include "autograd/ops.h"
 #include "tensor/error.h"
+#include "tensor/profiler.h"
 #include "tests/common/test_util.h"
 
 namespace pg {
@@ -127,6 +129,27 @@ TEST(Engine, LeafGradientDoesNotAliasGraphTensors) {
     Tensor g = Tensor::from_vector(std::vector<float>{1, 1}, {2});
     backward(x * 1.f, g);
     EXPECT_FALSE(x.grad().same_storage(g));
+}
+
+TEST(Engine, FirstGradientIsKeptWhenNothingElseHoldsIt) {
+    // mul's backward makes a fresh tensor only the engine holds: it becomes .grad, no copy kernel.
+    Tensor x = leaf({1, 2, 3});
+    Tensor y = sum(x * 3.f);
+    profiler::reset();
+    profiler::enable(true);
+    backward(y);
+    profiler::enable(false);
+    for (const profiler::OpStat& op : profiler::snapshot()) EXPECT_NE(op.name, "copy");
+    EXPECT_EQ(x.grad().to_f32_vector(), (std::vector<float>{3, 3, 3}));
+    // add's backward hands the same tensor to both inputs: each .grad gets its own memory.
+    Tensor a = leaf({1, 2}), b = leaf({3, 4});
+    backward(a + b, Tensor::from_vector(std::vector<float>{1, 1}, {2}));
+    EXPECT_FALSE(a.grad().same_storage(b.grad()));
+    {
+        NoGradGuard no_grad;
+        mul_(a.grad(), 5.f);
+    }
+    EXPECT_EQ(b.grad().to_f32_vector(), (std::vector<float>{1, 1}));
 }
 
 TEST(Engine, IntegerTensorsCannotRequireGrad) {

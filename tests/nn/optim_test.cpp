@@ -265,6 +265,65 @@ TEST_P(OptimDevice, StateDictResumesBitExactly) {
     std::remove(path.c_str());
 }
 
+// The fused kernel (Backend::sgd_update) against the unfused ops the step used to be, with
+// PyTorch's formulas: bit for bit, on every device, for each option and for both the first update
+// (the buffer starts as d_p) and a later one.
+struct SgdCase {
+    float lr, weight_decay, momentum, dampening;
+    bool nesterov, first;
+};
+
+void unfused_sgd(const Tensor& param, Tensor& buf, const Tensor& grad, const SgdCase& c) {
+    Tensor d_p = grad.clone();
+    if (c.weight_decay != 0) add_(d_p, param, c.weight_decay);
+    if (c.momentum != 0) {
+        if (c.first) {
+            buf = d_p.clone();
+        } else {
+            mul_(buf, c.momentum);
+            add_(buf, d_p, float(1.0 - double(c.dampening)));
+        }
+        if (c.nesterov) {
+            add_(d_p, buf, c.momentum);
+        } else {
+            d_p = buf;
+        }
+    }
+    add_(param, d_p, -c.lr);
+}
+
+TEST_P(OptimDevice, FusedSgdEqualsUnfusedOpsBitForBit) {
+    const SgdCase cases[] = {
+        {0.01f, 0, 0, 0, false, false},       {0.01f, 1e-4f, 0, 0, false, false},
+        {0.02f, 5e-4f, 0.9f, 0, false, true}, {0.02f, 5e-4f, 0.9f, 0, false, false},
+        {0.1f, 0, 0.9f, 0.1f, false, false},  {0.1f, 1e-3f, 0.8f, 0, true, false},
+        {0.1f, 1e-3f, 0.8f, 0, true, true}};
+    Generator gen(5);
+    for (const SgdCase& c : cases) {
+        SCOPED_TRACE("lr " + std::to_string(c.lr) + " wd " + std::to_string(c.weight_decay) +
+                     " momentum " + std::to_string(c.momentum) + (c.first ? " first" : ""));
+        Tensor p = Tensor::normal({1000}, gen), g = Tensor::normal({1000}, gen);
+        Tensor b = Tensor::normal({1000}, gen);
+        Tensor p_ref = p.clone(), b_ref = b.clone();
+        unfused_sgd(p_ref, b_ref, g, c);
+
+        Tensor p_dev = p.to(device()), g_dev = g.to(device());
+        Tensor b_dev = c.momentum != 0 ? b.to(device()) : Tensor();
+        SgdStep step{c.lr,       c.weight_decay, c.momentum, float(1.0 - double(c.dampening)),
+                     c.nesterov, c.first};
+        sgd_update_(p_dev, b_dev, g_dev, step);
+        EXPECT_TRUE(all_equal(p_dev.to(Device::cpu()), p_ref));
+        if (c.momentum != 0) { EXPECT_TRUE(all_equal(b_dev.to(Device::cpu()), b_ref)); }
+    }
+}
+
+TEST(SGD, FusedStepRejectsMismatchedOperands) {
+    Tensor p = Tensor::zeros({4}), g = Tensor::zeros({5}), b = Tensor::zeros({4});
+    SgdStep step{0.1f, 0, 0.9f, 1, false, false};
+    expect_error("(5,) does not match the parameter's (4,)", [&] { sgd_update_(p, b, g, step); });
+    expect_error("undefined gradient", [&] { sgd_update_(p, b, Tensor(), step); });
+}
+
 PG_INSTANTIATE_DEVICE_SUITE(OptimDevice);
 
 // ---- bad states ----
