@@ -39,10 +39,13 @@ static int64_t block_rows(const ConvGeometry& g) {
 }
 
 // ---- im2col / col2im ----
-// Serial on purpose: a GEMM on OpenBLAS's own (pthread) pool runs right after each of them, and
-// the OpenMP workers of a parallel region spin-wait for milliseconds after it ends, taking cores
-// from that GEMM. With 2 threads the ResNet layer4 3x3 forward took 146 ms with these loops in
-// OpenMP and 106 ms without; the copy is memory-bound and small next to the GEMM anyway.
+// In OpenMP, on the same threads as the GEMMs that follow (OpenBLAS's OpenMP build; with its
+// pthread build, OpenMP workers spinning after a region took cores from the GEMM and these loops
+// were faster serial). im2col splits the rows of the column matrix; col2im adds overlapping
+// receptive fields into dx, so it splits the channels instead: each thread owns a channel slice of
+// every pixel, and each element's sum keeps its order (deterministic for any thread count).
+// Decoder 3x3 512 -> 256 at 129x129 (bench ConvForward): 235 -> 205 ms with 2 threads.
+constexpr int64_t kCol2imChannels = 32; // channels per col2im slice, at least
 
 // The indices i in [0, count) with i * step + offset inside [0, size), as [lo, hi) (maybe empty):
 // which taps of a filter row, or which output columns of a tap, read real pixels, not padding.
@@ -64,7 +67,7 @@ static void im2col(float* col, const float* x, const ConvGeometry& g, int64_t m0
                    int64_t c0) {
     const int64_t Cg = g.C / g.groups;
     const bool adjacent_taps = g.dilation_w == 1 && Cg == g.C;
-    for (int64_t i = 0; i < rows; i++) {
+    parallel_for(rows, 64, [&](int64_t i) {
         const int64_t m = m0 + i, n = m / (g.P * g.Q), p = (m / g.Q) % g.P, q = m % g.Q;
         const int64_t w0 = q * g.stride_w - g.pad_w; // input column of tap s = 0
         const Range taps = inside(w0, g.dilation_w, g.W, g.S);
@@ -85,7 +88,7 @@ static void im2col(float* col, const float* x, const ConvGeometry& g, int64_t m0
                     std::copy(tap(s), tap(s) + Cg, dst + s * Cg);
             std::fill(dst + taps.hi * Cg, dst + g.S * Cg, 0.f);
         }
-    }
+    });
 }
 
 // The adjoint of im2col: adds every dcol (rows, R, S, Cg) entry back onto the x element it was
@@ -93,22 +96,26 @@ static void im2col(float* col, const float* x, const ConvGeometry& g, int64_t m0
 static void col2im(float* dx, const float* dcol, const ConvGeometry& g, int64_t m0, int64_t rows,
                    int64_t c0) {
     const int64_t Cg = g.C / g.groups;
-    for (int64_t i = 0; i < rows; i++) {
-        const int64_t m = m0 + i, n = m / (g.P * g.Q), p = (m / g.Q) % g.P, q = m % g.Q;
-        const int64_t w0 = q * g.stride_w - g.pad_w; // input column of tap s = 0
-        const Range taps = inside(w0, g.dilation_w, g.W, g.S);
-        const float* src = dcol + i * g.R * g.S * Cg; // (R, S, Cg)
-        for (int64_t r = 0; r < g.R; r++) {
-            const int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
-            if (h < 0 || h >= g.H) continue;
-            float* row = dx + (n * g.H + h) * g.W * g.C + c0; // (W, C) from channel c0
-            for (int64_t s = taps.lo; s < taps.hi; s++) {
-                float* out = row + (w0 + s * g.dilation_w) * g.C;
-                const float* in = src + (r * g.S + s) * Cg;
-                for (int64_t c = 0; c < Cg; c++) out[c] += in[c];
+    const int64_t slices = std::max<int64_t>(1, Cg / kCol2imChannels);
+    parallel_for(slices, 1, [&](int64_t slice) { // channels [lo, hi) of every pixel
+        const int64_t lo = slice * Cg / slices, hi = (slice + 1) * Cg / slices;
+        for (int64_t i = 0; i < rows; i++) {
+            const int64_t m = m0 + i, n = m / (g.P * g.Q), p = (m / g.Q) % g.P, q = m % g.Q;
+            const int64_t w0 = q * g.stride_w - g.pad_w; // input column of tap s = 0
+            const Range taps = inside(w0, g.dilation_w, g.W, g.S);
+            const float* src = dcol + i * g.R * g.S * Cg; // (R, S, Cg)
+            for (int64_t r = 0; r < g.R; r++) {
+                const int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
+                if (h < 0 || h >= g.H) continue;
+                float* row = dx + (n * g.H + h) * g.W * g.C + c0; // (W, C) from channel c0
+                for (int64_t s = taps.lo; s < taps.hi; s++) {
+                    float* out = row + (w0 + s * g.dilation_w) * g.C;
+                    const float* in = src + (r * g.S + s) * Cg;
+                    for (int64_t c = lo; c < hi; c++) out[c] += in[c];
+                }
             }
         }
-    }
+    });
 }
 
 // ---- depthwise (groups == C == K): direct loops, channels innermost ----
