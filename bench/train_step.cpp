@@ -13,7 +13,7 @@
 namespace pg::bench {
 namespace {
 
-constexpr int64_t kClasses = 21, kIgnore = 255;
+constexpr int64_t kClasses = 21, kDemoClasses = 3, kIgnore = 255;
 
 // A width of the real network scaled like nn/resnet.h scales its widths.
 int64_t scaled(int64_t channels, float width) {
@@ -22,7 +22,28 @@ int64_t scaled(int64_t channels, float width) {
 
 } // namespace
 
+int64_t train_step_classes(const TrainStepConfig& c) {
+    return c.synth_demo ? kDemoClasses : kClasses;
+}
+
+// configs/synth/supervised_base.yaml's net section.
+static nn::SegmenterOptions synth_demo_segmenter() {
+    nn::SegmenterOptions o;
+    o.arch = nn::SegArch::deeplabv3plus;
+    o.v3plus.encoder = nn::resnet_options(nn::ResNetVariant::C, 50);
+    o.v3plus.encoder.blocks = {1, 1, 2, 1};
+    o.v3plus.encoder.width = 0.125f;
+    nn::DeepLabV3PlusOptions& d = o.v3plus.decoder;
+    d.num_classes = kDemoClasses;
+    d.low_planes = 48, d.inner_planes = 32, d.head_planes = 64;
+    d.dilations = {2, 4, 6};
+    d.use_rep = false;
+    o.v3plus.aux = false;
+    return o;
+}
+
 nn::SegmenterOptions train_step_segmenter(const TrainStepConfig& c) {
+    if (c.synth_demo) return synth_demo_segmenter();
     PG_CHECK(c.depth == 50 || c.depth == 101, "train_step: depth must be 50 or 101, got ", c.depth);
     nn::SegmenterOptions o;
     o.arch = c.arch;
@@ -44,12 +65,13 @@ nn::SegmenterOptions train_step_segmenter(const TrainStepConfig& c) {
     return o;
 }
 
-Tensor random_targets(int64_t n, int64_t h, int64_t w, Generator& gen, Device device) {
+Tensor random_targets(int64_t n, int64_t h, int64_t w, Generator& gen, Device device,
+                      int64_t classes) {
     std::vector<float> u = Tensor::uniform({n * h * w}, gen).to_f32_vector();
     std::vector<int32_t> t(u.size());
     for (size_t i = 0; i < t.size(); i++) {
-        const int32_t c = int32_t((u[i] - 0.05f) / 0.95f * float(kClasses));
-        t[i] = u[i] < 0.05f ? int32_t(kIgnore) : std::min(c, int32_t(kClasses - 1));
+        const int32_t c = int32_t((u[i] - 0.05f) / 0.95f * float(classes));
+        t[i] = u[i] < 0.05f ? int32_t(kIgnore) : std::min(c, int32_t(classes - 1));
     }
     return Tensor::from_vector(t, {n, h, w}, device);
 }
@@ -73,7 +95,8 @@ TrainStep::TrainStep(const TrainStepConfig& config, Device device) : gen_(1) {
     optimizer_ = std::make_unique<nn::SGD>(std::move(groups), sgd);
 
     image_ = Tensor::uniform({config.batch, config.crop, config.crop, 3}, gen_, -1.f, 1.f, device);
-    target_ = random_targets(config.batch, config.crop, config.crop, gen_, device);
+    target_ = random_targets(config.batch, config.crop, config.crop, gen_, device,
+                             train_step_classes(config));
 }
 
 void TrainStep::run() {

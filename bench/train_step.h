@@ -20,6 +20,9 @@ namespace pg::bench {
 //           supervised CE step, where nothing would consume the representation; Dropout2d 0.1.
 //   v2:     AdvSemiSeg's DeepLab-v2 (ResNet variant A, frozen BN, ASPP-sum of 4 branches).
 // width scales the backbone and the v3+ decoder's 256-channel widths alike (1 = the real network).
+//   synth_demo: instead, the network of configs/synth/supervised_base.yaml that `make demo` trains
+//           (v3+, ResNet C blocks 1,1,2,1 at 1/8 width, decoder 48 / 32 / 64, dilations 2,4,6,
+//           3 classes); arch, depth and width are then ignored.
 struct TrainStepConfig {
     const char* name;
     nn::SegArch arch;
@@ -27,14 +30,17 @@ struct TrainStepConfig {
     float width;   // 1 = the real network
     int64_t batch; // images of crop x crop
     int64_t crop;
+    bool synth_demo = false;
 };
 
-// The network of a configuration (21 classes).
+// The network of a configuration (21 classes; the demo's 3).
 nn::SegmenterOptions train_step_segmenter(const TrainStepConfig& config);
+int64_t train_step_classes(const TrainStepConfig& config);
 
-// Labels in [0, 21) with about 5% ignore_index (255), like VOC's object boundaries.
+// Labels in [0, classes) with about 5% ignore_index (255), like VOC's object boundaries.
 // (N, H, W) i32 on `device`.
-Tensor random_targets(int64_t n, int64_t h, int64_t w, Generator& gen, Device device);
+Tensor random_targets(int64_t n, int64_t h, int64_t w, Generator& gen, Device device,
+                      int64_t classes = 21);
 
 // The model, its optimizer and one fixed batch on `device`. SGD as the methods train: momentum
 // 0.9, weight decay 1e-4, base lr 1e-3 on the backbone (x1) and the heads (x10).

@@ -2,8 +2,9 @@
 // upsampled to the crop, backward, SGD with two lr groups) of the full DeepLabV3+ ResNet-101 (U2PL,
 // variant C, no representation head, no aux head) and DeepLab-v2 ResNet-101 (AdvSemiSeg, variant
 // A, frozen BN) at a small crop, plus ResNet-50 / width 0.5 versions as quicker entries.
-// Reports steps/s, images/s and GFLOP/s (3 x forward conv FLOPs). tools/bench_torch_train_step.py
-// times the same steps in PyTorch.  Run: pg_bench --benchmark_filter=^TrainStep/
+// Reports steps/s, images/s and GFLOP/s (3 x forward conv FLOPs); demo/8x64x64 is `make demo`'s
+// network and batch. tools/bench_torch_train_step.py times the same steps in PyTorch.
+// Run: pg_bench --benchmark_filter=^TrainStep/
 // PG_PROFILE=1 also prints the per-kernel table (tensor/profiler.h) of the timed steps to stderr:
 // where the step's time goes, kernel by kernel, and how much of it is host work between kernels.
 #include <benchmark/benchmark.h>
@@ -27,6 +28,8 @@ const bench::TrainStepConfig kConfigs[] = {
     {"v2_r101/2x129x129", nn::SegArch::deeplabv2, 101, 1.f, 2, 129},
     {"v3plus_r50_w0.5/2x129x129", nn::SegArch::deeplabv3plus, 50, 0.5f, 2, 129},
     {"v2_r50_w0.5/2x129x129", nn::SegArch::deeplabv2, 50, 0.5f, 2, 129},
+    // `make demo`'s network and batch (configs/synth/supervised_base.yaml): 8 x 64x64, 3 classes.
+    {"demo/8x64x64", nn::SegArch::deeplabv3plus, 50, 0.125f, 8, 64, true},
 };
 
 void run_train_step(benchmark::State& state, const bench::TrainStepConfig& config) {

@@ -127,7 +127,37 @@ void unary_backward(UnaryOp op, float* dx, const float* dy, const float* x, cons
 // ---- broadcast walking ----
 
 // Calls f(i, ia, ib) for every output index i with the matching element offsets of a and b.
-// Each chunk finds its starting multi-index once, then steps it like an odometer.
+// When the innermost dimension is long (a channel row: Dropout2d's (N, H, W, C) * (N, 1, 1, C), a
+// per-channel bias), rows go through whole: each row finds its offsets once, and its loop, with
+// the operands' steps (0 or 1) fixed per case, vectorises. Otherwise each chunk finds its starting
+// multi-index once, then steps it like an odometer. Either way f sees every i once.
+constexpr int64_t kMinRow = 16; // innermost length from which rows go through whole
+
+template <typename F>
+static void broadcast_rows(const BroadcastGeometry& g, F f) {
+    const int nd = g.ndim;
+    const int64_t len = g.shape[nd - 1], sa = g.a_stride[nd - 1], sb = g.b_stride[nd - 1];
+    const int64_t rows = g.numel / len;
+    parallel_for(rows, std::max<int64_t>(1, kChunk / len), [&](int64_t row) {
+        int64_t ia = 0, ib = 0, rem = row;
+        for (int d = nd - 2; d >= 0; d--) {
+            const int64_t idx = rem % g.shape[d];
+            rem /= g.shape[d];
+            ia += idx * g.a_stride[d];
+            ib += idx * g.b_stride[d];
+        }
+        const int64_t i = row * len;
+        if (sa == 1 && sb == 1)
+            for (int64_t j = 0; j < len; j++) f(i + j, ia + j, ib + j);
+        else if (sa == 1 && sb == 0)
+            for (int64_t j = 0; j < len; j++) f(i + j, ia + j, ib);
+        else if (sa == 0 && sb == 1)
+            for (int64_t j = 0; j < len; j++) f(i + j, ia, ib + j);
+        else
+            for (int64_t j = 0; j < len; j++) f(i + j, ia + j * sa, ib + j * sb);
+    });
+}
+
 template <typename F>
 static void broadcast_for(const BroadcastGeometry& g, F f) {
     if (g.ndim == 1 && g.a_stride[0] == 1 && g.b_stride[0] == 1) { // same shape: the common case
@@ -135,6 +165,7 @@ static void broadcast_for(const BroadcastGeometry& g, F f) {
         return;
     }
     const int nd = g.ndim;
+    if (nd >= 1 && g.shape[nd - 1] >= kMinRow && g.numel > 0) return broadcast_rows(g, f);
     parallel_chunks(g.numel, kChunk, [&](int64_t begin, int64_t end) {
         int64_t idx[kMaxDims], ia = 0, ib = 0, rem = begin;
         for (int d = nd - 1; d >= 0; d--) {

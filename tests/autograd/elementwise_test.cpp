@@ -69,6 +69,40 @@ TEST(Elementwise, BroadcastingShapes) {
     }
 }
 
+// out = a * b + a over 3-d shapes by explicit index arithmetic (size-1 dimensions broadcast).
+std::vector<float> naive_mul_add(const Tensor& a, const Tensor& b, const Shape& out) {
+    std::vector<float> av = a.to_f32_vector(), bv = b.to_f32_vector(), result;
+    auto at = [](const std::vector<float>& v, const Shape& s, int64_t i, int64_t j, int64_t k) {
+        return v[size_t(((s[0] == 1 ? 0 : i) * s[1] + (s[1] == 1 ? 0 : j)) * s[2] +
+                        (s[2] == 1 ? 0 : k))];
+    };
+    for (int64_t i = 0; i < out[0]; i++)
+        for (int64_t j = 0; j < out[1]; j++)
+            for (int64_t k = 0; k < out[2]; k++) {
+                const float u = at(av, a.shape(), i, j, k), v = at(bv, b.shape(), i, j, k);
+                result.push_back(u * v + u);
+            }
+    return result;
+}
+
+TEST(Elementwise, BroadcastOverLongRows) {
+    // Innermost dimensions of 16 and more go through whole rows (tensor/cpu/elementwise.cpp):
+    // Dropout2d's (N, H, W, C) * (N, 1, 1, C), a per-channel vector, an outer broadcast of both,
+    // a row of b against a column of a, and a short row (the element-by-element path) beside them.
+    Generator gen(9);
+    const std::pair<Shape, Shape> cases[] = {{{2, 35, 24}, {2, 1, 24}}, {{3, 7, 40}, {1, 1, 40}},
+                                             {{4, 1, 18}, {1, 5, 18}},  {{2, 6, 1}, {1, 1, 17}},
+                                             {{2, 9, 20}, {2, 9, 1}},   {{2, 9, 5}, {2, 1, 5}}};
+    for (const auto& [sa, sb] : cases) {
+        SCOPED_TRACE(shape_str(sa) + " with " + shape_str(sb));
+        Tensor a = random_tensor(sa, gen), b = random_tensor(sb, gen);
+        Tensor out = a * b + a;
+        Shape shape = broadcast_shapes("test", sa, sb);
+        EXPECT_EQ(out.shape(), shape);
+        EXPECT_EQ(out.to_f32_vector(), naive_mul_add(a, b, shape));
+    }
+}
+
 TEST(Elementwise, ComparisonsLogicWhere) {
     Tensor a = vec({1, 2, 3}), b = vec({3, 2, 1});
     auto u8 = [](std::vector<uint8_t> v) { return Tensor::from_vector(v, {int64_t(v.size())}); };
