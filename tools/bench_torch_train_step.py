@@ -8,6 +8,8 @@ tools/dump_resnet.py (ResNet variants, DeepLab-v2) and tools/dump_deeplab_v3plus
 decoder), imported, not copied: DeepLabV3+ = variant C encoder (trainable BN) + decoder without the
 representation head, no aux head; DeepLab-v2 = variant A with frozen BN, ASPP-sum of 4 branches.
 
+demo/8x64x64 is `make demo`'s network and batch (configs/synth/supervised_base.yaml, 3 classes).
+
 adv_v2_r101 is AdvSemiSeg's whole iteration instead (bench/adversarial_bench.cpp, the original's
 train.py loop): the DeepLab-v2 above as G (SGD lr 2.5e-4, wd 5e-4) and FCDiscriminator(21, 64) as
 D (Adam 1e-4, betas (0.9, 0.99)); 2 labeled + 2 unlabeled + 2 ground-truth maps; the unlabeled
@@ -52,6 +54,7 @@ CPU_CONFIGS = {
     "v3plus_r50_w0.5/2x129x129": ("v3plus", 50, 0.5, 2, 129),
     "v2_r50_w0.5/2x129x129": ("v2", 50, 0.5, 2, 129),
     "adv_v2_r101/2x129x129": ("adv", 101, 1.0, 2, 129),
+    "demo/8x64x64": ("demo", 50, 0.125, 8, 64),
 }
 CUDA_CONFIGS = {
     "v3plus_r101/8x513x513": ("v3plus", 101, 1.0, 8, 513),
@@ -60,6 +63,7 @@ CUDA_CONFIGS = {
 PG_PREFIX = {"cpu": "TrainStep", "cuda": "GpuTrainStep"}
 BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 CLASSES, IGNORE, LR, MOMENTUM, WD = 21, 255, 1e-3, 0.9, 1e-4
+DEMO_CLASSES = 3
 
 
 class DeepLabV3Plus(nn.Module):
@@ -78,10 +82,28 @@ class DeepLabV3Plus(nn.Module):
         return self.decoder(f[0], f[3])["pred"]
 
 
+class SynthDemo(nn.Module):
+    """`make demo`'s network, configs/synth/supervised_base.yaml (tools/synth_hardness.py's
+    SynthDeepLab without its upsampling): ResNet C, blocks 1,1,2,1 at 1/8 width, decoder 48 / 32 /
+    64 with dilations 2,4,6, 3 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = ResNet("C", "bottleneck", (1, 1, 2, 1), 0.125, "trainable")
+        self.decoder = DecDeepLabV3Plus(256, DEMO_CLASSES, 32, low=48, inner=32, head=64,
+                                        dilations=(2, 4, 6), rep_head=False)
+
+    def forward(self, x):
+        f = self.encoder(x)
+        return self.decoder(f[0], f[3])["pred"]
+
+
 def build(arch, depth, width):
     """The model and its two parameter groups: backbone (lr x1) and heads (lr x10), trainable
     parameters only (DeepLab-v2's frozen BN affines are left out, as in pixelgrad)."""
-    if arch == "v3plus":
+    if arch == "demo":
+        model, head = SynthDemo(), "decoder."
+    elif arch == "v3plus":
         model, head = DeepLabV3Plus(depth, width), "decoder."
     else:
         model, head = DeepLabV2(CLASSES, blocks=BLOCKS[depth], width=width, mode="frozen"), "layer5."
@@ -191,7 +213,8 @@ def worker(args):
     x = torch.rand(batch, 3, crop, crop, device=args.device).mul(2).sub(1)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, CLASSES, (batch, crop, crop), device=args.device)
+    classes = DEMO_CLASSES if arch == "demo" else CLASSES
+    y = torch.randint(0, classes, (batch, crop, crop), device=args.device)
     y[torch.rand(y.shape, device=args.device) < 0.05] = IGNORE
 
     def step():
