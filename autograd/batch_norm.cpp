@@ -49,9 +49,9 @@ const float* ptr_or_null(const Tensor& t) { return t.defined() ? t.f32() : nullp
 
 } // namespace
 
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                  const Tensor& running_mean, const Tensor& running_var, bool training,
-                  float momentum, float eps) {
+static Tensor batch_norm_op(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                            const Tensor& running_mean, const Tensor& running_var, bool training,
+                            float momentum, float eps, bool relu) {
     check_arguments(x, weight, bias, running_mean, running_var, training);
     const int64_t C = x.shape().back(), rows = C > 0 ? x.numel() / C : 0;
     Tensor y = empty_like(x, x.shape());
@@ -63,12 +63,12 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
         float* rv = running_var.defined() ? running_var.f32() : nullptr;
         backend_of(x).batch_norm_forward_train(y.f32(), mean.f32(), invstd.f32(), rm, rv, x.f32(),
                                                ptr_or_null(weight), ptr_or_null(bias), rows, C,
-                                               momentum, eps);
+                                               momentum, eps, relu);
         if (rm) running_mean.bump_version(), running_var.bump_version();
     } else {
         backend_of(x).batch_norm_forward_eval(y.f32(), x.f32(), ptr_or_null(weight),
                                               ptr_or_null(bias), running_mean.f32(),
-                                              running_var.f32(), rows, C, eps);
+                                              running_var.f32(), rows, C, eps, relu);
         if (any_requires_grad({x, weight, bias})) {
             NoGradGuard no_grad;
             mean = running_mean; // saved below: a later in-place update is caught at backward
@@ -77,7 +77,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
     }
     if (!any_requires_grad({x, weight, bias})) return y;
     SavedTensor saved_x(x), saved_w(weight), saved_mean(mean), saved_invstd(invstd);
-    record("batch_norm", {x, weight, bias}, {y},
+    SavedTensor saved_y = relu ? SavedTensor(y) : SavedTensor(); // what ReLU's backward reads
+    record(relu ? "batch_norm_relu" : "batch_norm", {x, weight, bias}, {y},
            [=](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
                // Gradients of xhat = (x - mean) invstd, y = w xhat + b; see batch_norm_backward.
                Tensor dx = needs[0] ? empty_like(g[0], g[0].shape()) : Tensor();
@@ -87,10 +88,24 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                    dx.defined() ? dx.f32() : nullptr, dw.defined() ? dw.f32() : nullptr,
                    db.defined() ? db.f32() : nullptr, g[0].f32(), saved_x.get().f32(),
                    saved_w.defined() ? saved_w.get().f32() : nullptr, saved_mean.get().f32(),
-                   saved_invstd.get().f32(), rows, C, training);
+                   saved_invstd.get().f32(), rows, C, training,
+                   saved_y.defined() ? saved_y.get().f32() : nullptr);
                return std::vector<Tensor>{dx, dw, db};
            });
     return y;
+}
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  float momentum, float eps) {
+    return batch_norm_op(x, weight, bias, running_mean, running_var, training, momentum, eps,
+                         false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       float momentum, float eps) {
+    return batch_norm_op(x, weight, bias, running_mean, running_var, training, momentum, eps, true);
 }
 
 } // namespace pg

@@ -16,4 +16,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   float momentum = 0.1f, float eps = 1e-5f);
 
+// relu(batch_norm(...)) in one op: the ReLU is applied in BN's output pass and its backward folded
+// into BN's (bit-identical to the two ops), which saves the intermediate activation and two passes
+// over memory each way. Same arguments and gradients.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       float momentum = 0.1f, float eps = 1e-5f);
+
 } // namespace pg

@@ -165,9 +165,9 @@ void run_batch_norm(benchmark::State& state, const BnShape& s) {
     Backend& be = backend_for(kGpu);
     auto body = [&] {
         be.batch_norm_forward_train(y.f32(), mean.f32(), invstd.f32(), rm.f32(), rv.f32(), x.f32(),
-                                    w.f32(), b.f32(), rows, C, 0.1f, 1e-5f);
+                                    w.f32(), b.f32(), rows, C, 0.1f, 1e-5f, false);
         be.batch_norm_backward(dx.f32(), dw.f32(), db.f32(), dy.f32(), x.f32(), w.f32(), mean.f32(),
-                               invstd.f32(), rows, C, true);
+                               invstd.f32(), rows, C, true, nullptr);
     };
     time_gpu(state, body, 0.0, double(x.nbytes()) * kBnPasses);
 }

@@ -15,8 +15,11 @@ namespace {
 constexpr int kBnForwardPasses = 3, kBnBackwardPasses = 5;
 
 // Layer3 of ResNet-101 at output stride 8 (1024 ch, 65x65 for a 513 crop) and layer1 of the
-// v3+ encoder (256 ch, 129x129), batch 1.
-void bn_shapes(benchmark::internal::Benchmark* b) { b->Args({65, 1024})->Args({129, 256}); }
+// v3+ encoder (256 ch, 129x129), batch 1; and 24x24 x 1024, about layer3 of the 129-crop training
+// step benchmark (2 x 17x17 pixels), where the tensors fit in L2.
+void bn_shapes(benchmark::internal::Benchmark* b) {
+    b->Args({65, 1024})->Args({129, 256})->Args({24, 1024});
+}
 
 void BM_BatchNormTrainForward(benchmark::State& state) {
     const int64_t hw = state.range(0), C = state.range(1);
@@ -49,6 +52,35 @@ void BM_BatchNormTrainStep(benchmark::State& state) {
 }
 BENCHMARK(BM_BatchNormTrainStep)->Apply(bn_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// BN + ReLU as the networks run them: relu(batch_norm(x)) forward and backward, and the fused op
+// (autograd/batch_norm.h's batch_norm_relu) that folds the ReLU into BN's passes. Traffic counts
+// the fused op's compulsory passes for both, so the GB/s compare as times do.
+void run_bn_relu_step(benchmark::State& state, bool fused) {
+    const int64_t hw = state.range(0), C = state.range(1);
+    Generator gen(1);
+    Tensor x = Tensor::uniform({1, hw, hw, C}, gen, -1.f, 3.f);
+    Tensor dy = Tensor::uniform({1, hw, hw, C}, gen, -1.f, 1.f);
+    Tensor w = Tensor::ones({C}), b = Tensor::zeros({C});
+    Tensor rm = Tensor::zeros({C}), rv = Tensor::ones({C});
+    for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);
+    for (auto _ : state) {
+        Tensor y = fused ? batch_norm_relu(x, w, b, rm, rv, true)
+                         : relu(batch_norm(x, w, b, rm, rv, true));
+        backward(y, dy);
+        benchmark::DoNotOptimize(x.grad().raw());
+        for (Tensor* t : {&x, &w, &b}) t->set_grad(Tensor());
+    }
+    state.SetBytesProcessed(state.iterations() * x.nbytes() *
+                            (kBnForwardPasses + kBnBackwardPasses + 2));
+}
+void BM_BatchNormReluStep(benchmark::State& state) { run_bn_relu_step(state, false); }
+void BM_BatchNormReluFusedStep(benchmark::State& state) { run_bn_relu_step(state, true); }
+BENCHMARK(BM_BatchNormReluStep)->Apply(bn_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BatchNormReluFusedStep)
+    ->Apply(bn_shapes)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 // The two kernels alone (training forward, backward for dx, dweight, dbias) on preallocated buffers.
 void BM_BatchNormTrainKernels(benchmark::State& state) {
     const int64_t hw = state.range(0), C = state.range(1), rows = hw * hw;
@@ -61,9 +93,9 @@ void BM_BatchNormTrainKernels(benchmark::State& state) {
     Backend& be = backend_for(Device::cpu());
     for (auto _ : state) {
         be.batch_norm_forward_train(y.f32(), mean.f32(), invstd.f32(), rm.f32(), rv.f32(), x.f32(),
-                                    w.f32(), b.f32(), rows, C, 0.1f, 1e-5f);
+                                    w.f32(), b.f32(), rows, C, 0.1f, 1e-5f, false);
         be.batch_norm_backward(dx.f32(), dw.f32(), db.f32(), dy.f32(), x.f32(), w.f32(), mean.f32(),
-                               invstd.f32(), rows, C, true);
+                               invstd.f32(), rows, C, true, nullptr);
         benchmark::DoNotOptimize(dx.raw());
     }
     state.SetBytesProcessed(state.iterations() * x.nbytes() *

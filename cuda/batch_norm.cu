@@ -1,6 +1,7 @@
-// CUDA batch normalisation over x viewed as (rows = N*H*W, C): the GPU twins of
-// tensor/cpu/batch_norm.cpp (read that first; the formulas and the double-precision per-channel
-// arithmetic are the same). Own kernels rather than cuDNN: cuDNN's NHWC batch norm has layout and
+// CUDA batch normalisation over x viewed as (rows = N*H*W, C), with the optional fused ReLU: the
+// GPU twins of tensor/cpu/batch_norm.cpp (read that first; the formulas and the double-precision
+// per-channel arithmetic are the same; the CPU feeds its double sums with float sums of 8 rows,
+// which moves results by about 1e-7 relative). Own kernels rather than cuDNN: cuDNN's NHWC batch norm has layout and
 // size restrictions, saves its own statistics (and running variance conventions) rather than our
 // mean / invstd, and its reductions are not guaranteed to be run-to-run deterministic.
 // Each op is: per-channel sums (fixed chunks of rows, fixed trees: deterministic), a per-channel
@@ -42,8 +43,8 @@ SumPlan plan_sums(int64_t rows, int64_t C) {
 // thread (tx, ty) sums rows ty, ty + 8, ... of the chunk, then a fixed shared-memory tree over ty.
 template <bool kBackward>
 __global__ void channel_sums_kernel(double* partial, const float* x, const float* dy,
-                                    const float* center, int64_t rows, int64_t C,
-                                    int64_t rows_per_chunk, int64_t chunks) {
+                                    const float* relu_y, const float* center, int64_t rows,
+                                    int64_t C, int64_t rows_per_chunk, int64_t chunks) {
     __shared__ double sa[kSumRows][kTile], sb[kSumRows][kTile];
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int64_t c = blockIdx.x * int64_t(kTile) + tx, k = blockIdx.y;
@@ -55,7 +56,9 @@ __global__ void channel_sums_kernel(double* partial, const float* x, const float
         for (int64_t r = k * rows_per_chunk + ty; r < end; r += kSumRows) {
             const double xv = double(x[r * C + c]);
             if (kBackward) {
-                const double g = double(dy[r * C + c]);
+                // A fused ReLU's backward first: dy where its output is positive, else 0.
+                const float dyv = dy[r * C + c];
+                const double g = double(relu_y && !(relu_y[r * C + c] > 0.f) ? 0.f : dyv);
                 a += g;
                 b += g * (xv - m);
             } else {
@@ -211,8 +214,9 @@ __device__ inline void store(float* p, const float (&in)[V]) {
     *reinterpret_cast<typename Vec<V>::T*>(p) = v;
 }
 
-// y = x * scale[c] + shift[c], rounded like the CPU (no FMA). x, y (rows, C).
-template <int V>
+// y = x * scale[c] + shift[c], rounded like the CPU (no FMA); with kRelu, max(that, 0) as ReLU
+// computes it (NaN stays NaN). x, y (rows, C).
+template <int V, bool kRelu>
 __global__ void scale_shift_kernel(float* y, const float* x, const float* scale, const float* shift,
                                    int64_t n, int64_t C) {
     const int64_t n_vec = n / V, stride = int64_t(gridDim.x) * blockDim.x;
@@ -223,18 +227,22 @@ __global__ void scale_shift_kernel(float* y, const float* x, const float* scale,
         float xv[V], yv[V];
         load<V>(xv, x + v * V);
 #pragma unroll
-        for (int j = 0; j < V; j++) yv[j] = __fadd_rn(__fmul_rn(xv[j], scale[c + j]), shift[c + j]);
+        for (int j = 0; j < V; j++) {
+            const float v = __fadd_rn(__fmul_rn(xv[j], scale[c + j]), shift[c + j]);
+            yv[j] = kRelu && v < 0.f ? 0.f : v;
+        }
         store<V>(y + v * V, yv);
         c += step;
         if (c >= C) c -= C;
     }
 }
 
-// dx = coef_dy[c] dy + coef_x[c] (x - mean[c]) + offset[c], in the CPU's order of operations.
+// dx = coef_dy[c] dy + coef_x[c] (x - mean[c]) + offset[c], in the CPU's order of operations;
+// relu_y (nullable): a fused ReLU's output, dy counting only where it is positive.
 template <int V>
-__global__ void backward_dx_kernel(float* dx, const float* dy, const float* x, const float* coef_dy,
-                                   const float* coef_x, const float* mean, const float* offset,
-                                   int64_t n, int64_t C) {
+__global__ void backward_dx_kernel(float* dx, const float* dy, const float* relu_y, const float* x,
+                                   const float* coef_dy, const float* coef_x, const float* mean,
+                                   const float* offset, int64_t n, int64_t C) {
     const int64_t n_vec = n / V, stride = int64_t(gridDim.x) * blockDim.x;
     int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
     int64_t c = (v * V) % C;
@@ -243,6 +251,12 @@ __global__ void backward_dx_kernel(float* dx, const float* dy, const float* x, c
         float xv[V], gv[V], out[V];
         load<V>(xv, x + v * V);
         load<V>(gv, dy + v * V);
+        if (relu_y) {
+            float yv[V];
+            load<V>(yv, relu_y + v * V);
+#pragma unroll
+            for (int j = 0; j < V; j++) gv[j] = yv[j] > 0.f ? gv[j] : 0.f;
+        }
 #pragma unroll
         for (int j = 0; j < V; j++) {
             const float t = __fadd_rn(__fmul_rn(coef_dy[c + j], gv[j]),
@@ -263,25 +277,35 @@ bool use_vec4(int64_t C, std::initializer_list<const void*> ptrs) {
     return true;
 }
 
+template <bool kRelu>
 void scale_shift(float* y, const float* x, const float* scale, const float* shift, int64_t rows,
                  int64_t C) {
     const int64_t n = rows * C;
     if (n == 0) return;
     if (use_vec4(C, {y, x}))
-        scale_shift_kernel<4><<<grid_for(n / 4), 256, 0, stream()>>>(y, x, scale, shift, n, C);
+        scale_shift_kernel<4, kRelu>
+            <<<grid_for(n / 4), 256, 0, stream()>>>(y, x, scale, shift, n, C);
     else
-        scale_shift_kernel<1><<<grid_for(n), 256, 0, stream()>>>(y, x, scale, shift, n, C);
+        scale_shift_kernel<1, kRelu><<<grid_for(n), 256, 0, stream()>>>(y, x, scale, shift, n, C);
     CUDA_CHECK_LAUNCH();
+}
+
+void scale_shift(float* y, const float* x, const float* scale, const float* shift, int64_t rows,
+                 int64_t C, bool relu) {
+    if (relu)
+        scale_shift<true>(y, x, scale, shift, rows, C);
+    else
+        scale_shift<false>(y, x, scale, shift, rows, C);
 }
 
 // The per-channel sums of one op into a fresh partial buffer (2, chunks, C) of ws.
 template <bool kBackward>
 void channel_sums(double* partial, const SumPlan& plan, const float* x, const float* dy,
-                  const float* center, int64_t rows, int64_t C) {
+                  const float* relu_y, const float* center, int64_t rows, int64_t C) {
     const dim3 grid(unsigned((C + kTile - 1) / kTile), unsigned(plan.chunks)),
         block(kTile, kSumRows);
-    channel_sums_kernel<kBackward><<<grid, block, 0, stream()>>>(partial, x, dy, center, rows, C,
-                                                                 plan.rows_per_chunk, plan.chunks);
+    channel_sums_kernel<kBackward><<<grid, block, 0, stream()>>>(
+        partial, x, dy, relu_y, center, rows, C, plan.rows_per_chunk, plan.chunks);
     CUDA_CHECK_LAUNCH();
 }
 
@@ -291,26 +315,26 @@ void channel_sums(double* partial, const SumPlan& plan, const float* x, const fl
 
 void batch_norm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                               float* running_var, const float* x, const float* weight,
-                              const float* bias, int64_t rows, int64_t C, float momentum,
-                              float eps) {
+                              const float* bias, int64_t rows, int64_t C, float momentum, float eps,
+                              bool relu) {
     if (C == 0) return;
     const SumPlan plan = plan_sums(rows, C);
     Workspace partial(size_t(2 * plan.chunks * C) * sizeof(double)); // (2, chunks, C)
     Workspace coef(size_t(2 * C) * sizeof(float));                   // scale, shift (C,)
     float* scale = coef.as<float>();
     float* shift = scale + C;
-    channel_sums<false>(partial.as<double>(), plan, x, nullptr, x, rows, C);
+    channel_sums<false>(partial.as<double>(), plan, x, nullptr, nullptr, x, rows, C);
     forward_finalize_kernel<<<unsigned((C + kTile - 1) / kTile), dim3(kTile, kFinalRows), 0,
                               stream()>>>(scale, shift, save_mean, save_invstd, running_mean,
                                           running_var, partial.as<double>(), plan.chunks, x, weight,
                                           bias, rows, C, momentum, eps);
     CUDA_CHECK_LAUNCH();
-    scale_shift(y, x, scale, shift, rows, C);
+    scale_shift(y, x, scale, shift, rows, C, relu);
 }
 
 void batch_norm_forward_eval(float* y, const float* x, const float* weight, const float* bias,
                              const float* running_mean, const float* running_var, int64_t rows,
-                             int64_t C, float eps) {
+                             int64_t C, float eps, bool relu) {
     if (C == 0) return;
     Workspace coef(size_t(2 * C) * sizeof(float)); // scale, shift (C,)
     float* scale = coef.as<float>();
@@ -318,12 +342,12 @@ void batch_norm_forward_eval(float* y, const float* x, const float* weight, cons
     eval_coefficients_kernel<<<grid_for(C), 256, 0, stream()>>>(scale, shift, weight, bias,
                                                                 running_mean, running_var, C, eps);
     CUDA_CHECK_LAUNCH();
-    scale_shift(y, x, scale, shift, rows, C);
+    scale_shift(y, x, scale, shift, rows, C, relu);
 }
 
 void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
                          const float* weight, const float* mean, const float* invstd, int64_t rows,
-                         int64_t C, bool training) {
+                         int64_t C, bool training, const float* relu_y) {
     if (C == 0 || (!dx && !dweight && !dbias)) return;
     const bool need_sums = dweight || dbias || (dx && training);
     const SumPlan plan = plan_sums(rows, C);
@@ -332,7 +356,7 @@ void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* d
     float* coef_dy = dx ? coef.as<float>() : nullptr;
     float* coef_x = dx ? coef_dy + C : nullptr;
     float* offset = dx ? coef_dy + 2 * C : nullptr;
-    if (need_sums) channel_sums<true>(partial.as<double>(), plan, x, dy, mean, rows, C);
+    if (need_sums) channel_sums<true>(partial.as<double>(), plan, x, dy, relu_y, mean, rows, C);
     backward_finalize_kernel<<<unsigned((C + kTile - 1) / kTile), dim3(kTile, kFinalRows), 0,
                                stream()>>>(dweight, dbias, coef_dy, coef_x, offset,
                                            need_sums ? partial.as<double>() : nullptr, plan.chunks,
@@ -340,12 +364,12 @@ void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* d
     CUDA_CHECK_LAUNCH();
     const int64_t n = rows * C;
     if (!dx || n == 0) return;
-    if (use_vec4(C, {dx, dy, x}))
-        backward_dx_kernel<4>
-            <<<grid_for(n / 4), 256, 0, stream()>>>(dx, dy, x, coef_dy, coef_x, mean, offset, n, C);
+    if (use_vec4(C, {dx, dy, x, relu_y}))
+        backward_dx_kernel<4><<<grid_for(n / 4), 256, 0, stream()>>>(dx, dy, relu_y, x, coef_dy,
+                                                                     coef_x, mean, offset, n, C);
     else
-        backward_dx_kernel<1>
-            <<<grid_for(n), 256, 0, stream()>>>(dx, dy, x, coef_dy, coef_x, mean, offset, n, C);
+        backward_dx_kernel<1><<<grid_for(n), 256, 0, stream()>>>(dx, dy, relu_y, x, coef_dy, coef_x,
+                                                                 mean, offset, n, C);
     CUDA_CHECK_LAUNCH();
 }
 

@@ -186,23 +186,25 @@ class CudaBackend final : public Backend {
     void batch_norm_forward_train(float* y, float* save_mean, float* save_invstd,
                                   float* running_mean, float* running_var, const float* x,
                                   const float* weight, const float* bias, int64_t rows, int64_t C,
-                                  float momentum, float eps) override {
+                                  float momentum, float eps, bool relu) override {
         PG_NVTX_RANGE("batch_norm_forward_train");
         cuda::batch_norm_forward_train(y, save_mean, save_invstd, running_mean, running_var, x,
-                                       weight, bias, rows, C, momentum, eps);
+                                       weight, bias, rows, C, momentum, eps, relu);
     }
     void batch_norm_forward_eval(float* y, const float* x, const float* weight, const float* bias,
                                  const float* running_mean, const float* running_var, int64_t rows,
-                                 int64_t C, float eps) override {
+                                 int64_t C, float eps, bool relu) override {
         PG_NVTX_RANGE("batch_norm_forward_eval");
-        cuda::batch_norm_forward_eval(y, x, weight, bias, running_mean, running_var, rows, C, eps);
+        cuda::batch_norm_forward_eval(y, x, weight, bias, running_mean, running_var, rows, C, eps,
+                                      relu);
     }
     void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* dy,
                              const float* x, const float* weight, const float* mean,
-                             const float* invstd, int64_t rows, int64_t C, bool training) override {
+                             const float* invstd, int64_t rows, int64_t C, bool training,
+                             const float* relu_y) override {
         PG_NVTX_RANGE("batch_norm_backward");
         cuda::batch_norm_backward(dx, dweight, dbias, dy, x, weight, mean, invstd, rows, C,
-                                  training);
+                                  training, relu_y);
     }
     void max_pool2d_forward(float* y, int32_t* argmax, const float* x,
                             const PoolGeometry& g) override {

@@ -71,14 +71,14 @@ void conv2d_backward_weight(float* dw, const float* dy, const float* x, const Co
 // ---- batch_norm.cu: batch normalisation (own deterministic kernels, not cuDNN)
 void batch_norm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                               float* running_var, const float* x, const float* weight,
-                              const float* bias, int64_t rows, int64_t C, float momentum,
-                              float eps);
+                              const float* bias, int64_t rows, int64_t C, float momentum, float eps,
+                              bool relu);
 void batch_norm_forward_eval(float* y, const float* x, const float* weight, const float* bias,
                              const float* running_mean, const float* running_var, int64_t rows,
-                             int64_t C, float eps);
+                             int64_t C, float eps, bool relu);
 void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
                          const float* weight, const float* mean, const float* invstd, int64_t rows,
-                         int64_t C, bool training);
+                         int64_t C, bool training, const float* relu_y);
 
 // ---- pool.cu: max and average pooling
 void max_pool2d_forward(float* y, int32_t* argmax, const float* x, const PoolGeometry& g);

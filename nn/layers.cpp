@@ -109,12 +109,18 @@ void BatchNorm2d::set_mode(BatchNormMode mode) {
     bias.set_requires_grad(learn);
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward(const Tensor& x) { return normalise(x, false); }
+Tensor BatchNorm2d::forward_relu(const Tensor& x) { return normalise(x, true); }
+
+Tensor BatchNorm2d::normalise(const Tensor& x, bool relu) {
     bool batch_stats = is_training() && mode_ != BatchNormMode::frozen;
     if (batch_stats) {
         NoGradGuard no_grad;
         fill_(num_batches_tracked, double(++batches_seen_));
     }
+    if (relu)
+        return batch_norm_relu(x, weight, bias, running_mean, running_var, batch_stats, momentum_,
+                               eps_);
     return batch_norm(x, weight, bias, running_mean, running_var, batch_stats, momentum_, eps_);
 }
 
@@ -195,9 +201,20 @@ Sequential& Sequential::add(std::shared_ptr<Layer> layer) {
     return *this;
 }
 
+// A BatchNorm2d directly followed by a ReLU runs as one fused op (BatchNorm2d::forward_relu):
+// the same numbers, without the intermediate activation. Both layers stay in the list, so names,
+// indices and the state dict are PyTorch's.
 Tensor Sequential::forward(const Tensor& x) {
     Tensor h = x;
-    for (auto& l : layers_) h = l->forward(h);
+    for (size_t i = 0; i < layers_.size(); i++) {
+        auto* bn = dynamic_cast<BatchNorm2d*>(layers_[i].get());
+        if (bn && i + 1 < layers_.size() && dynamic_cast<ReLU*>(layers_[i + 1].get())) {
+            h = bn->forward_relu(h);
+            i++;
+            continue;
+        }
+        h = layers_[i]->forward(h);
+    }
     return h;
 }
 

@@ -146,7 +146,7 @@ BasicBlock::BasicBlock(const BlockPlan& p, const ResNetOptions& options, Generat
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-    Tensor out = relu(bn1->forward(conv1->forward(x)));
+    Tensor out = bn1->forward_relu(conv1->forward(x));
     out = bn2->forward(conv2->forward(out));
     Tensor identity = downsample ? downsample->forward(x) : x;
     return relu(out + identity);
@@ -168,8 +168,8 @@ Bottleneck::Bottleneck(const BlockPlan& p, const ResNetOptions& options, Generat
 
 // (N, H, W, in) -> (N, H', W', 4 planes): three conv+BN, ReLU between, residual sum, ReLU.
 Tensor Bottleneck::forward(const Tensor& x) {
-    Tensor out = relu(bn1->forward(conv1->forward(x)));
-    out = relu(bn2->forward(conv2->forward(out)));
+    Tensor out = bn1->forward_relu(conv1->forward(x));
+    out = bn2->forward_relu(conv2->forward(out));
     out = bn3->forward(conv3->forward(out));
     Tensor identity = downsample ? downsample->forward(x) : x;
     return relu(out + identity);
@@ -251,7 +251,7 @@ void ResNet::initialise(Generator& gen) {
 ResNetFeatures ResNet::forward(const Tensor& x) {
     PG_CHECK(x.dim() == 4 && x.size(3) == 3, "ResNet: expected an (N, H, W, 3) image, got ",
              x.dim(), " dims with ", x.dim() == 4 ? x.size(3) : 0, " channels");
-    Tensor h = maxpool->forward(relu(bn1->forward(conv1->forward(x))));
+    Tensor h = maxpool->forward(bn1->forward_relu(conv1->forward(x)));
     ResNetFeatures f;
     f.layer1 = layer1->forward(h);
     f.layer2 = layer2->forward(f.layer1);

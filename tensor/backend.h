@@ -180,21 +180,23 @@ class Backend {
     // Batch norm over x (rows = N*H*W, C). weight / bias nullable (= 1 / 0).
     // Training: normalise with batch statistics, save mean and 1/sqrt(var + eps) (C,), and when
     // running_mean is not null update running stats with momentum and the unbiased variance.
+    // relu: y = max(BN(x), 0) instead (NaN stays NaN), the ReLU that follows most BNs, fused.
     virtual void batch_norm_forward_train(float* y, float* save_mean, float* save_invstd,
                                           float* running_mean, float* running_var, const float* x,
                                           const float* weight, const float* bias, int64_t rows,
-                                          int64_t C, float momentum, float eps) = 0;
+                                          int64_t C, float momentum, float eps, bool relu) = 0;
     virtual void batch_norm_forward_eval(float* y, const float* x, const float* weight,
                                          const float* bias, const float* running_mean,
                                          const float* running_var, int64_t rows, int64_t C,
-                                         float eps) = 0;
+                                         float eps, bool relu) = 0;
     // dx, dweight, dbias nullable (skipped), overwritten (not accumulated). mean / invstd are the
     // saved batch statistics (train) or the running mean and 1/sqrt(running_var + eps) (eval;
-    // statistics are constants then).
+    // statistics are constants then). relu_y: the output of a fused BN + ReLU, or null: dy then
+    // counts only where relu_y > 0 (ReLU's backward, folded into both passes).
     virtual void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* dy,
                                      const float* x, const float* weight, const float* mean,
-                                     const float* invstd, int64_t rows, int64_t C,
-                                     bool training) = 0;
+                                     const float* invstd, int64_t rows, int64_t C, bool training,
+                                     const float* relu_y) = 0;
 
     // Pooling: y (N, P, Q, C); argmax (N, P, Q, C) holds h * W + w of each max (i32).
     // The backward kernels overwrite all of dx (N, H, W, C), zero where no window reaches.

@@ -251,28 +251,35 @@ class ProfilingBackend final : public Backend {
     void batch_norm_forward_train(float* y, float* save_mean, float* save_invstd,
                                   float* running_mean, float* running_var, const float* x,
                                   const float* weight, const float* bias, int64_t rows, int64_t C,
-                                  float momentum, float eps) override {
-        timed("batch_norm_forward_train", 0, f32_bytes(2 * rows * C + 6 * C), [&] {
-            inner_.batch_norm_forward_train(y, save_mean, save_invstd, running_mean, running_var, x,
-                                            weight, bias, rows, C, momentum, eps);
-        });
+                                  float momentum, float eps, bool relu) override {
+        timed(relu ? "batch_norm_relu_forward_train" : "batch_norm_forward_train", 0,
+              f32_bytes(2 * rows * C + 6 * C), [&] {
+                  inner_.batch_norm_forward_train(y, save_mean, save_invstd, running_mean,
+                                                  running_var, x, weight, bias, rows, C, momentum,
+                                                  eps, relu);
+              });
     }
     void batch_norm_forward_eval(float* y, const float* x, const float* weight, const float* bias,
                                  const float* running_mean, const float* running_var, int64_t rows,
-                                 int64_t C, float eps) override {
-        timed("batch_norm_forward_eval", 0, f32_bytes(2 * rows * C + 4 * C), [&] {
-            inner_.batch_norm_forward_eval(y, x, weight, bias, running_mean, running_var, rows, C,
-                                           eps);
-        });
+                                 int64_t C, float eps, bool relu) override {
+        timed(relu ? "batch_norm_relu_forward_eval" : "batch_norm_forward_eval", 0,
+              f32_bytes(2 * rows * C + 4 * C), [&] {
+                  inner_.batch_norm_forward_eval(y, x, weight, bias, running_mean, running_var,
+                                                 rows, C, eps, relu);
+              });
     }
-    // dy and x read, dx written when asked for; the per-channel vectors are negligible.
+    // dy, x (and the fused ReLU's output) read, dx written when asked for; the per-channel vectors
+    // are negligible.
     void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* dy,
                              const float* x, const float* weight, const float* mean,
-                             const float* invstd, int64_t rows, int64_t C, bool training) override {
-        timed("batch_norm_backward", 0, f32_bytes(rows * C * (dx ? 3 : 2) + 5 * C), [&] {
-            inner_.batch_norm_backward(dx, dweight, dbias, dy, x, weight, mean, invstd, rows, C,
-                                       training);
-        });
+                             const float* invstd, int64_t rows, int64_t C, bool training,
+                             const float* relu_y) override {
+        const int64_t passes = (dx ? 3 : 2) + (relu_y ? 1 : 0);
+        timed(relu_y ? "batch_norm_relu_backward" : "batch_norm_backward", 0,
+              f32_bytes(rows * C * passes + 5 * C), [&] {
+                  inner_.batch_norm_backward(dx, dweight, dbias, dy, x, weight, mean, invstd, rows,
+                                             C, training, relu_y);
+              });
     }
 
     // ---- pooling: x (N, H, W, C), y (N, P, Q, C) ----

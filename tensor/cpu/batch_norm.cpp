@@ -1,5 +1,6 @@
 // CPU batch normalisation over x viewed as (rows = N*H*W, C): training forward (batch statistics,
-// running-stat update), eval forward (running statistics) and the backward of both.
+// running-stat update), eval forward (running statistics) and the backward of both, each with an
+// optional ReLU fused after BN (forward: in the output pass; backward: dy masked in both passes).
 // Per-channel sums run in double (fed by float sums of 8 rows) over fixed row chunks that are
 // combined in order, so results do not depend on the thread count. The op that calls these is
 // autograd/batch_norm.cpp.
@@ -61,20 +62,28 @@ static void channel_sums(int64_t rows, int64_t C, double* sum_a, double* sum_b, 
     }
 }
 
-// y[r, c] = x[r, c] * scale[c] + shift[c]: the normalisation and affine folded into one FMA.
+// y[r, c] = x[r, c] * scale[c] + shift[c]: the normalisation and affine folded into one FMA;
+// with relu, max(that, 0) as ReLU computes it (NaN stays NaN), in the same pass.
 static void scale_shift(float* y, const float* x, const float* scale, const float* shift,
-                        int64_t rows, int64_t C) {
+                        int64_t rows, int64_t C, bool relu) {
     parallel_for(rows, std::max<int64_t>(1, kChunk / std::max<int64_t>(C, 1)), [&](int64_t r) {
         const float* xr = x + r * C; // (C,)
         float* yr = y + r * C;       // (C,)
-        for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * scale[c] + shift[c];
+        if (relu) {
+            for (int64_t c = 0; c < C; c++) {
+                const float v = xr[c] * scale[c] + shift[c];
+                yr[c] = v < 0.f ? 0.f : v;
+            }
+        } else {
+            for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * scale[c] + shift[c];
+        }
     });
 }
 
 void batch_norm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                               float* running_var, const float* x, const float* weight,
-                              const float* bias, int64_t rows, int64_t C, float momentum,
-                              float eps) {
+                              const float* bias, int64_t rows, int64_t C, float momentum, float eps,
+                              bool relu) {
     // Sums of d = x - x[0, c] (a shift by one sample of the channel): the variance
     // E[d^2] - E[d]^2 then does not lose digits when the mean is large against the spread.
     std::vector<float> shift0(size_t(C), 0.f);
@@ -103,12 +112,12 @@ void batch_norm_forward_train(float* y, float* save_mean, float* save_invstd, fl
             running_var[c] = float((1.0 - momentum) * running_var[c] + momentum * unbiased);
         }
     }
-    scale_shift(y, x, scale.data(), shift.data(), rows, C);
+    scale_shift(y, x, scale.data(), shift.data(), rows, C, relu);
 }
 
 void batch_norm_forward_eval(float* y, const float* x, const float* weight, const float* bias,
                              const float* running_mean, const float* running_var, int64_t rows,
-                             int64_t C, float eps) {
+                             int64_t C, float eps, bool relu) {
     // y = (x - rm) / sqrt(rv + eps) * w + b = x * scale + shift, like PyTorch's CPU kernel.
     std::vector<float> scale(size_t(C), 0.f), shift(size_t(C), 0.f);
     for (int64_t c = 0; c < C; c++) {
@@ -117,12 +126,16 @@ void batch_norm_forward_eval(float* y, const float* x, const float* weight, cons
         scale[size_t(c)] = float(w * invstd);
         shift[size_t(c)] = float(b - double(running_mean[c]) * w * invstd);
     }
-    scale_shift(y, x, scale.data(), shift.data(), rows, C);
+    scale_shift(y, x, scale.data(), shift.data(), rows, C, relu);
 }
+
+// The gradient reaching BN when ReLU is fused after it: ReLU's backward, dy where the output is
+// positive, else 0 (dy read either way, so the select has no branch and vectorises).
+static inline float through_relu(float dy, float relu_y) { return relu_y > 0.f ? dy : 0.f; }
 
 void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
                          const float* weight, const float* mean, const float* invstd, int64_t rows,
-                         int64_t C, bool training) {
+                         int64_t C, bool training, const float* relu_y) {
     // With xhat = (x - mean) invstd and y = w xhat + b:
     //   dbias = sum dy, dweight = sum dy xhat (both over rows).
     // Training (mean, invstd depend on x): dx = w invstd (dy - mean(dy) - xhat mean(dy xhat)).
@@ -130,11 +143,19 @@ void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* d
     const bool need_sums = dweight || dbias || (dx && training);
     std::vector<double> sum_dy(size_t(C), 0.0), sum_dy_xmu(size_t(C), 0.0);
     if (need_sums) {
-        channel_sums(rows, C, sum_dy.data(), sum_dy_xmu.data(),
-                     [&](int64_t i, int64_t c, float& a, float& b) {
-                         a = dy[i];
-                         b = dy[i] * (x[i] - mean[c]);
-                     });
+        if (relu_y)
+            channel_sums(rows, C, sum_dy.data(), sum_dy_xmu.data(),
+                         [&](int64_t i, int64_t c, float& a, float& b) {
+                             const float g = through_relu(dy[i], relu_y[i]);
+                             a = g;
+                             b = g * (x[i] - mean[c]);
+                         });
+        else
+            channel_sums(rows, C, sum_dy.data(), sum_dy_xmu.data(),
+                         [&](int64_t i, int64_t c, float& a, float& b) {
+                             a = dy[i];
+                             b = dy[i] * (x[i] - mean[c]);
+                         });
     }
     for (int64_t c = 0; c < C; c++) {
         if (dbias) dbias[c] = float(sum_dy[size_t(c)]);
@@ -163,7 +184,13 @@ void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* d
         const float* xr = x + r * C;   // (C,)
         const float* dyr = dy + r * C; // (C,)
         float* dxr = dx + r * C;       // (C,)
-        for (int64_t c = 0; c < C; c++) dxr[c] = a[c] * dyr[c] + k[c] * (xr[c] - m[c]) + d[c];
+        if (relu_y) {
+            const float* yr = relu_y + r * C; // (C,)
+            for (int64_t c = 0; c < C; c++)
+                dxr[c] = a[c] * through_relu(dyr[c], yr[c]) + k[c] * (xr[c] - m[c]) + d[c];
+        } else {
+            for (int64_t c = 0; c < C; c++) dxr[c] = a[c] * dyr[c] + k[c] * (xr[c] - m[c]) + d[c];
+        }
     });
 }
 

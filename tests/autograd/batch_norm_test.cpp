@@ -185,6 +185,37 @@ TEST(BatchNormGrad, WithoutAffine) {
         {random_leaf({2, 3, 3, 2}, gen)});
 }
 
+// ---- the fused BN + ReLU ----
+
+TEST(BatchNormReluGrad, TrainingAndEvalAwayFromTheKink) {
+    // Training: per channel the rows are {-2, -1, 1, 2} (shifted), so xhat = +-0.63 or +-1.26 and
+    // the kink (xhat = -bias / weight, within 0.2 of 0 here) is far from every element.
+    std::vector<float> xs;
+    const float base[4] = {-2, -1, 1, 2};
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 3; c++) xs.push_back(base[(r + c) % 4] + float(c));
+    Tensor x = Tensor::from_vector(xs, {2, 2, 1, 3}).set_requires_grad(true);
+    Tensor w = vec({0.8f, 1.2f, 1.f}).set_requires_grad(true);
+    Tensor b = vec({0.1f, -0.2f, 0.05f}).set_requires_grad(true);
+    Tensor rm = Tensor::zeros({3}), rv = Tensor::ones({3});
+    PG_EXPECT_GRADCHECK(
+        [&](const std::vector<Tensor>& in) {
+            return batch_norm_relu(in[0], in[1], in[2], rm, rv, true);
+        },
+        {x, w, b});
+    // Eval: random x, checked to land at least 0.05 from the kink.
+    Generator gen(14);
+    Tensor xe = random_leaf({2, 3, 2, 3}, gen, -2.f, 2.f);
+    Tensor erm = vec({0.5f, -0.5f, 0.f}), erv = vec({1.f, 2.f, 0.5f});
+    Tensor z = batch_norm(xe.detach(), w.detach(), b.detach(), erm, erv, false);
+    for (float v : z.to_f32_vector()) ASSERT_GT(std::fabs(v), 0.05f) << "pick another seed";
+    PG_EXPECT_GRADCHECK(
+        [&](const std::vector<Tensor>& in) {
+            return batch_norm_relu(in[0], in[1], in[2], erm, erv, false);
+        },
+        {xe, w, b});
+}
+
 // ---- determinism ----
 
 TEST(BatchNorm, SameBitsForAnyThreadCount) {
@@ -230,6 +261,36 @@ TEST_P(BatchNormDevice, ParityWithCpu) {
     };
     EXPECT_TRUE(test::device_parity(nc, {random_leaf({37, 5}, gen), random_leaf({5}, gen)},
                                     device(), 1e-4f, 1e-4f));
+}
+
+// batch_norm_relu is relu(batch_norm(...)) bit for bit, values, gradients and running statistics,
+// on every device: training and eval, with and without the affine.
+TEST_P(BatchNormDevice, FusedReluEqualsReluOfBatchNormBitForBit) {
+    Generator gen(11);
+    Tensor x0 = random_tensor({2, 5, 3, 8}, gen, -1.f, 2.f), dy0 = random_tensor({2, 5, 3, 8}, gen);
+    Tensor w0 = random_tensor({8}, gen, 0.5f, 1.5f), b0 = random_tensor({8}, gen);
+    Tensor rm0 = random_tensor({8}, gen), rv0 = random_tensor({8}, gen, 0.5f, 2.f);
+    for (bool training : {true, false})
+        for (bool affine : {true, false}) {
+            SCOPED_TRACE(std::string(training ? "training" : "eval") + (affine ? " affine" : ""));
+            auto run = [&](bool fused) {
+                // Fresh leaves per run (on the CPU, to() returns the tensor itself).
+                Tensor x = x0.to(device()).clone().set_requires_grad(true);
+                Tensor w = affine ? w0.to(device()).clone().set_requires_grad(true) : Tensor();
+                Tensor b = affine ? b0.to(device()).clone().set_requires_grad(true) : Tensor();
+                Tensor rm = rm0.to(device()).clone(), rv = rv0.to(device()).clone();
+                Tensor y = fused ? batch_norm_relu(x, w, b, rm, rv, training)
+                                 : relu(batch_norm(x, w, b, rm, rv, training));
+                backward(y, dy0.to(device()));
+                std::vector<Tensor> out{y, x.grad(), rm, rv};
+                if (affine) out.insert(out.end(), {w.grad(), b.grad()});
+                for (Tensor& t : out) t = t.to(Device::cpu());
+                return out;
+            };
+            std::vector<Tensor> fused = run(true), plain = run(false);
+            for (size_t i = 0; i < fused.size(); i++)
+                EXPECT_TRUE(all_equal(fused[i], plain[i])) << "output " << i;
+        }
 }
 
 PG_INSTANTIATE_DEVICE_SUITE(BatchNormDevice);

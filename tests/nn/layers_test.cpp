@@ -205,6 +205,27 @@ TEST(BatchNormModes, FrozenAndFrozenAffine) {
     EXPECT_EQ(frozen.num_batches_tracked.item(), 0.f);
 }
 
+TEST(Sequential, BatchNormThenReluRunsFusedWithTheSameNumbersAndNames) {
+    // Sequential fuses a BatchNorm2d followed by a ReLU (BatchNorm2d::forward_relu): the output,
+    // the gradients, the running statistics and the state-dict keys are those of the two layers.
+    Generator gen(9);
+    Tensor x0 = test::random_tensor({2, 3, 3, 4}, gen);
+    auto bn = std::make_shared<BatchNorm2d>(4), bn_alone = std::make_shared<BatchNorm2d>(4);
+    Sequential seq({bn, std::make_shared<ReLU>()});
+    Tensor x = x0.clone().set_requires_grad(true), x_alone = x0.clone().set_requires_grad(true);
+    Tensor y = seq.forward(x), y_alone = relu(bn_alone->forward(x_alone));
+    EXPECT_EQ(y.grad_fn()->name(), std::string("batch_norm_relu"));
+    EXPECT_TRUE(test::all_equal(y, y_alone));
+    backward(sum(y * y)), backward(sum(y_alone * y_alone));
+    EXPECT_TRUE(test::all_equal(x.grad(), x_alone.grad()));
+    EXPECT_TRUE(test::all_equal(bn->weight.grad(), bn_alone->weight.grad()));
+    EXPECT_TRUE(test::all_equal(bn->running_var, bn_alone->running_var));
+    std::vector<std::string> keys;
+    for (const auto& [name, t] : seq.state_dict()) keys.push_back(name);
+    EXPECT_EQ(keys, (std::vector<std::string>{"0.bias", "0.num_batches_tracked", "0.running_mean",
+                                              "0.running_var", "0.weight"})); // sorted (a map)
+}
+
 TEST(Dropout, NeedsAGeneratorOnlyWhenItDropsAndIsIdentityInEval) {
     Dropout2d drop(0.5f);
     Tensor x = Tensor::ones({1, 2, 2, 8});
