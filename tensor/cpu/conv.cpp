@@ -227,7 +227,8 @@ static void depthwise_backward_weight(float* dw, const float* dy, const float* x
 
 // ---- few output channels (conv_few_outputs.cpp) ----
 // The input-side GEMM's buffer holds M_in * R*S * K floats against im2col's M_out * R*S * C: it is
-// taken when that is at most half (DeepLab-v2's classifier 2048 -> 21: 1/98; v3+'s ASPP 2048 -> 256: 1/8).
+// taken when that is at most half (DeepLab-v2's classifier 2048 -> 21: 1/98; v3+'s ASPP 2048 ->
+// 256: 1/8).
 static bool few_outputs(const ConvGeometry& g) {
     const int64_t M_in = g.N * g.H * g.W, M_out = g.N * g.P * g.Q;
     return g.groups == 1 && g.R * g.S > 1 && M_out > 0 && 2 * M_in * g.K <= M_out * g.C;

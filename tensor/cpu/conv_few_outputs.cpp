@@ -6,7 +6,8 @@
 // feed a GEMM whose output has K = 21 columns, which OpenBLAS runs far below its peak. Here the
 // GEMM runs on the input side instead, against every tap's weights at once:
 //   Z (M_in, R*S*kb) = x (M_in, C) wt^T,  wt (R, S, kb, C) the taps of output channels [k0, k0+kb)
-//   y[n, p, q, k0 + j] = bias + sum over taps (r, s) reading a real pixel (n, h, w) of Z[(n,h,w), (r,s,j)]
+//   y[n, p, q, k0 + j] = bias + sum of Z[(n, h, w), (r, s, j)] over the taps (r, s) whose pixel
+//                        (n, h, w) is a real one, not padding
 // The backward passes gather dy the same way, G (M_in, R*S*kb) with G[(n,h,w), (r,s,j)] = dy of the
 // output pixel that reads (n, h, w) through tap (r, s) (0 if none), then
 //   dx (M_in, C) = sum over blocks of G wt,   dwt (R*S*kb, C) = G^T x.
