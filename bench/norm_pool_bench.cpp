@@ -32,9 +32,13 @@ void BM_BatchNormTrainForward(benchmark::State& state) {
 }
 BENCHMARK(BM_BatchNormTrainForward)->Apply(bn_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// The op forward + backward as a training step runs it. Traffic counts the 8 compulsory passes;
-// the step also pays for output allocation and the engine's copy of x's first gradient into .grad.
-void BM_BatchNormTrainStep(benchmark::State& state) {
+// The op forward + backward as a training step runs it: BN alone, BN then ReLU as two ops, and
+// the fused batch_norm_relu (autograd/batch_norm.h) that folds the ReLU into BN's passes. Traffic
+// counts BN's 8 compulsory passes for all three (so their GB/s compare as their times do); the
+// step also pays for output allocation.
+enum class BnStep { alone, then_relu, fused_relu };
+
+void run_bn_step(benchmark::State& state, BnStep kind) {
     const int64_t hw = state.range(0), C = state.range(1);
     Generator gen(1);
     Tensor x = Tensor::uniform({1, hw, hw, C}, gen, -1.f, 3.f);
@@ -43,38 +47,19 @@ void BM_BatchNormTrainStep(benchmark::State& state) {
     Tensor rm = Tensor::zeros({C}), rv = Tensor::ones({C});
     for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);
     for (auto _ : state) {
-        backward(batch_norm(x, w, b, rm, rv, true), dy);
+        Tensor y = kind == BnStep::fused_relu ? batch_norm_relu(x, w, b, rm, rv, true)
+                                              : batch_norm(x, w, b, rm, rv, true);
+        backward(kind == BnStep::then_relu ? relu(y) : y, dy);
         benchmark::DoNotOptimize(x.grad().raw());
         for (Tensor* t : {&x, &w, &b}) t->set_grad(Tensor());
     }
     state.SetBytesProcessed(state.iterations() * x.nbytes() *
                             (kBnForwardPasses + kBnBackwardPasses));
 }
+void BM_BatchNormTrainStep(benchmark::State& state) { run_bn_step(state, BnStep::alone); }
+void BM_BatchNormReluStep(benchmark::State& state) { run_bn_step(state, BnStep::then_relu); }
+void BM_BatchNormReluFusedStep(benchmark::State& state) { run_bn_step(state, BnStep::fused_relu); }
 BENCHMARK(BM_BatchNormTrainStep)->Apply(bn_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-// BN + ReLU as the networks run them: relu(batch_norm(x)) forward and backward, and the fused op
-// (autograd/batch_norm.h's batch_norm_relu) that folds the ReLU into BN's passes. Traffic counts
-// the fused op's compulsory passes for both, so the GB/s compare as times do.
-void run_bn_relu_step(benchmark::State& state, bool fused) {
-    const int64_t hw = state.range(0), C = state.range(1);
-    Generator gen(1);
-    Tensor x = Tensor::uniform({1, hw, hw, C}, gen, -1.f, 3.f);
-    Tensor dy = Tensor::uniform({1, hw, hw, C}, gen, -1.f, 1.f);
-    Tensor w = Tensor::ones({C}), b = Tensor::zeros({C});
-    Tensor rm = Tensor::zeros({C}), rv = Tensor::ones({C});
-    for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);
-    for (auto _ : state) {
-        Tensor y = fused ? batch_norm_relu(x, w, b, rm, rv, true)
-                         : relu(batch_norm(x, w, b, rm, rv, true));
-        backward(y, dy);
-        benchmark::DoNotOptimize(x.grad().raw());
-        for (Tensor* t : {&x, &w, &b}) t->set_grad(Tensor());
-    }
-    state.SetBytesProcessed(state.iterations() * x.nbytes() *
-                            (kBnForwardPasses + kBnBackwardPasses + 2));
-}
-void BM_BatchNormReluStep(benchmark::State& state) { run_bn_relu_step(state, false); }
-void BM_BatchNormReluFusedStep(benchmark::State& state) { run_bn_relu_step(state, true); }
 BENCHMARK(BM_BatchNormReluStep)->Apply(bn_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BatchNormReluFusedStep)
     ->Apply(bn_shapes)
