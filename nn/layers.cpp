@@ -203,7 +203,8 @@ Sequential& Sequential::add(std::shared_ptr<Layer> layer) {
 
 // A BatchNorm2d directly followed by a ReLU runs as one fused op (BatchNorm2d::forward_relu):
 // the same numbers, without the intermediate activation. Both layers stay in the list, so names,
-// indices and the state dict are PyTorch's.
+// indices and the state dict are PyTorch's. (Both classes are final: no subclass's forward can be
+// skipped by the fusion.)
 Tensor Sequential::forward(const Tensor& x) {
     Tensor h = x;
     for (size_t i = 0; i < layers_.size(); i++) {

@@ -48,7 +48,7 @@ enum class BatchNormMode {
 // Per-channel normalisation of (N, H, W, C) (or (N, C)). weight 1, bias 0, running_mean 0,
 // running_var 1, num_batches_tracked 0 (counted in training; momentum is fixed so it is only
 // kept for PyTorch compatibility). Eval mode always uses the running statistics.
-class BatchNorm2d : public Layer {
+class BatchNorm2d final : public Layer {
   public:
     explicit BatchNorm2d(int64_t channels, float eps = 1e-5f, float momentum = 0.1f,
                          BatchNormMode mode = BatchNormMode::trainable);
@@ -70,7 +70,7 @@ class BatchNorm2d : public Layer {
     int64_t batches_seen_ = 0; // host mirror of num_batches_tracked
 };
 
-class ReLU : public Layer {
+class ReLU final : public Layer {
   public:
     ReLU() : Layer("ReLU") {}
     Tensor forward(const Tensor& x) override;
