@@ -1,9 +1,10 @@
 // CUDA batch normalisation over x viewed as (rows = N*H*W, C), with the optional fused ReLU: the
 // GPU twins of tensor/cpu/batch_norm.cpp (read that first; the formulas and the double-precision
 // per-channel arithmetic are the same; the CPU feeds its double sums with float sums of 8 rows,
-// which moves results by about 1e-7 relative). Own kernels rather than cuDNN: cuDNN's NHWC batch norm has layout and
-// size restrictions, saves its own statistics (and running variance conventions) rather than our
-// mean / invstd, and its reductions are not guaranteed to be run-to-run deterministic.
+// which moves results by about 1e-7 relative). Own kernels rather than cuDNN: cuDNN's NHWC batch
+// norm has layout and size restrictions, saves its own statistics (and running variance
+// conventions) rather than our mean / invstd, and its reductions are not guaranteed to be
+// run-to-run deterministic.
 // Each op is: per-channel sums (fixed chunks of rows, fixed trees: deterministic), a per-channel
 // finalise, and one elementwise pass.
 #include <algorithm>
