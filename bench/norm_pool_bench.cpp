@@ -18,7 +18,7 @@ constexpr int kBnForwardPasses = 3, kBnBackwardPasses = 5;
 // v3+ encoder (256 ch, 129x129), batch 1; and 24x24 x 1024, about layer3 of the 129-crop training
 // step benchmark (2 x 17x17 pixels), where the tensors fit in L2.
 void bn_shapes(benchmark::internal::Benchmark* b) {
-    b->Args({65, 1024})->Args({129, 256})->Args({24, 1024});
+    b->Args({65, 1024})->Args({129, 256})->Args({24, 1024})->Args({91, 16});
 }
 
 void BM_BatchNormTrainForward(benchmark::State& state) {
