@@ -15,8 +15,9 @@ namespace {
 constexpr int kBnForwardPasses = 3, kBnBackwardPasses = 5;
 
 // Layer3 of ResNet-101 at output stride 8 (1024 ch, 65x65 for a 513 crop) and layer1 of the
-// v3+ encoder (256 ch, 129x129), batch 1; and 24x24 x 1024, about layer3 of the 129-crop training
-// step benchmark (2 x 17x17 pixels), where the tensors fit in L2.
+// v3+ encoder (256 ch, 129x129), batch 1; 24x24 x 1024, about layer3 of the 129-crop training
+// step benchmark (2 x 17x17 pixels), where the tensors fit in L2; and 91x91 x 16, about the demo
+// network's narrow layers (8 x 32x32 pixels of 8-32 channels).
 void bn_shapes(benchmark::internal::Benchmark* b) {
     b->Args({65, 1024})->Args({129, 256})->Args({24, 1024})->Args({91, 16});
 }
