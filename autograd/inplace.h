@@ -3,10 +3,11 @@
 // grad mode is on is an error (wrap optimizer steps in NoGradGuard).
 #pragma once
 
-#include "tensor/backend.h"
 #include "tensor/tensor.h"
 
 namespace pg {
+
+struct SgdStep; // tensor/backend.h
 
 void add_(const Tensor& t, const Tensor& other,
           float alpha = 1.f);                    // t += alpha * other (broadcast)

@@ -12,6 +12,7 @@
 #include "autograd/elementwise.h"
 #include "autograd/inplace.h"
 #include "autograd/node.h"
+#include "tensor/backend.h"
 #include "tensor/error.h"
 
 namespace pg::nn {
@@ -253,7 +254,7 @@ void SGD::update(const Tensor& param, const Tensor& grad, ParamState& state, dou
     }
     SgdStep step;
     step.lr = float(lr);
-    step.weight_decay = weight_decay != 0 ? float(weight_decay) : 0.f;
+    step.weight_decay = float(weight_decay);
     step.momentum = float(options_.momentum);
     step.undamped = float(1.0 - options_.dampening);
     step.nesterov = options_.nesterov;

@@ -18,14 +18,6 @@ namespace pg::cpu {
 constexpr int64_t kColumnBudget = int64_t(1) << 22;
 constexpr int64_t kChannelBlock = 16; // channels per task in the depthwise weight gradient
 
-// A per-thread buffer reused across calls: a fresh 16 MB allocation would cost a page fault per
-// 4 KB on every call.
-static float* scratch(int64_t n) {
-    thread_local std::vector<float> buffer;
-    if (int64_t(buffer.size()) < n) buffer.resize(size_t(n));
-    return buffer.data();
-}
-
 static bool is_pointwise(const ConvGeometry& g) {
     return g.R == 1 && g.S == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 &&
            g.pad_w == 0;
@@ -263,7 +255,7 @@ static void forward_all_taps(float* y, const float* x, const float* w, const flo
         return;
     }
     const int64_t block = block_rows(g);
-    float* col = scratch(std::min(block, M) * RSC); // (rows, R, S, Cg)
+    float* col = scratch(Scratch::columns, std::min(block, M) * RSC); // (rows, R, S, Cg)
     for (int64_t m0 = 0; m0 < M; m0 += block) {
         const int64_t rows = std::min(block, M - m0);
         for (int64_t gi = 0; gi < g.groups; gi++) {
@@ -290,7 +282,7 @@ static void backward_input_all_taps(float* dx, const float* dy, const float* w,
     }
     std::fill(dx, dx + g.N * g.H * g.W * g.C, 0.f);
     const int64_t block = block_rows(g);
-    float* dcol = scratch(std::min(block, M) * RSC); // (rows, R, S, Cg)
+    float* dcol = scratch(Scratch::columns, std::min(block, M) * RSC); // (rows, R, S, Cg)
     for (int64_t m0 = 0; m0 < M; m0 += block) {
         const int64_t rows = std::min(block, M - m0);
         for (int64_t gi = 0; gi < g.groups; gi++) {
@@ -318,7 +310,7 @@ static void backward_weight_all_taps(float* dw, const float* dy, const float* x,
         return;
     }
     const int64_t block = block_rows(g);
-    float* col = scratch(std::min(block, M) * RSC); // (rows, R, S, Cg)
+    float* col = scratch(Scratch::columns, std::min(block, M) * RSC); // (rows, R, S, Cg)
     for (int64_t m0 = 0; m0 < M; m0 += block) {
         const int64_t rows = std::min(block, M - m0);
         for (int64_t gi = 0; gi < g.groups; gi++) {
@@ -369,9 +361,7 @@ static LiveFilter live_filter(const ConvGeometry& g) {
 }
 
 static float* live_weight_buffer(const LiveFilter& f) {
-    thread_local std::vector<float> buffer; // not scratch(): the column matrix lives there
-    buffer.resize(size_t(f.g.K * f.g.R * f.g.S * (f.g.C / f.g.groups)));
-    return buffer.data();
+    return scratch(Scratch::live_weight, f.g.K * f.g.R * f.g.S * (f.g.C / f.g.groups));
 }
 
 // Calls copy(full, live, n) for each live filter row of each output channel: the offsets of its n

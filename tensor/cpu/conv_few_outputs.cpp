@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tensor/cpu/kernels.h"
+#include "tensor/cpu/parallel.h"
 
 namespace pg::cpu {
 
@@ -64,16 +65,13 @@ static void gather_dy(float* G, const float* dy, const ConvGeometry& g, int64_t 
     });
 }
 
-// Per-thread buffers reused across calls (a fresh allocation would page-fault on every call):
-// the packed taps (R*S*kb, C) and Z or G (M_in, R*S*kb).
+// The packed taps (R*S*kb, C) and Z or G (M_in, R*S*kb), in per-thread scratch (im2col's column
+// slot is free here: this path replaces it).
 struct Buffers {
     float *wt, *zg;
-    Buffers(const ConvGeometry& g, int64_t kb) {
-        thread_local std::vector<float> taps, columns;
-        taps.resize(size_t(g.R * g.S * kb * g.C));
-        columns.resize(size_t(g.N * g.H * g.W * g.R * g.S * kb));
-        wt = taps.data(), zg = columns.data();
-    }
+    Buffers(const ConvGeometry& g, int64_t kb)
+        : wt(scratch(Scratch::packed_taps, g.R * g.S * kb * g.C)),
+          zg(scratch(Scratch::columns, g.N * g.H * g.W * g.R * g.S * kb)) {}
 };
 
 void conv2d_few_outputs_forward(float* y, const float* x, const float* w, const float* bias,

@@ -10,6 +10,7 @@
 #include "autograd/ops.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "tensor/backend.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
 #include "tests/common/test_util.h"
