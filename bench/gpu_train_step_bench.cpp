@@ -4,24 +4,43 @@
 // bench/gpu_bench.cpp). Device time per step from CUDA events; also the allocator's peak.
 // tools/bench_torch_train_step.py --device cuda times the same in PyTorch.
 // Run: pg_bench --benchmark_filter=^GpuTrainStep/   (skips itself without a GPU)
+// PG_PROFILE=1 then runs 3 more steps under the per-kernel profiler (tensor/profiler.h, which
+// synchronizes around every kernel, so those steps are slower) and prints their table to stderr.
 #include "pg_config.h"
 
 #if PG_CUDA_ENABLED
 
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <iostream>
 #include <string>
 
 #include "bench/gpu_timer.h"
 #include "bench/train_step.h"
 #include "cuda/settings.h"
 #include "tensor/backend.h"
+#include "tensor/profiler.h"
 
 namespace pg {
 namespace {
 
 const Device kGpu = Device::cuda(0);
+
+// Where the step's device time goes: kernel by kernel, outside the timed steps.
+void print_kernel_table(bench::TrainStep& step, const std::string& name) {
+    constexpr int kSteps = 3;
+    profiler::reset();
+    profiler::enable(true);
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kSteps; ++i) step.run();
+    backend_for(kGpu).synchronize();
+    const std::chrono::duration<double, std::milli> wall = std::chrono::steady_clock::now() - start;
+    profiler::enable(false);
+    std::cerr << name << ", " << kSteps << " profiled steps:\n"
+              << profiler::format_table(profiler::snapshot(), 30, wall.count()) << "\n";
+}
 
 const bench::TrainStepConfig kConfigs[] = {
     {"v3plus_r101/8x513x513", nn::SegArch::deeplabv3plus, 101, 1.f, 8, 513},
@@ -56,6 +75,8 @@ void run_gpu_train_step(benchmark::State& state, const bench::TrainStepConfig& c
     state.counters["TFLOP/s"] = step.flops_per_step() * steps / total * 1e-12;
     state.counters["GFLOP/step"] = step.flops_per_step() * 1e-9;
     state.counters["peak_GiB"] = double(cuda::allocator_stats().peak_allocated) / double(1 << 30);
+    const char* profile = std::getenv("PG_PROFILE");
+    if (profile && std::string(profile) != "0") print_kernel_table(step, config.name);
 }
 
 const bool kRegistered = [] {
