@@ -27,6 +27,7 @@ stamp() { echo "== [$((SECONDS - t0)) s] $*"; }
 stamp "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
 nproc; nvcc --version | tail -1
+command -v compute-sanitizer > /dev/null || export PATH=$PATH:/usr/local/cuda/bin
 
 # CUDA's libraries: the toolkit's, then those inside the Python wheels (cuDNN lives only there).
 site=$(python3 -c "import site; print(site.getsitepackages()[0])")
@@ -77,7 +78,7 @@ jobs_running=()
 
 if want tests; then
   stamp "tests: ctest with PG_REQUIRE_GPU=1"
-  (cd $build && PG_REQUIRE_GPU=1 OMP_NUM_THREADS=2 timeout 200 ctest -j 8 --timeout 190 \
+  (cd $build && PG_REQUIRE_GPU=1 OMP_NUM_THREADS=2 timeout 170 ctest -j 8 --timeout 160 \
     --output-on-failure > "$logs/ctest.log" 2>&1) || status=1
   grep -E "tests passed|tests failed|\((Failed|Timeout|SEGFAULT|Subprocess|Not Run)" \
     "$logs/ctest.log" | tail -40
@@ -90,7 +91,7 @@ if want sanitize; then
   for suite in tensor autograd nn seg cuda; do
     filter='*cuda0*:*Gpu*:*Cuda*'
     [ $suite = cuda ] && filter='*'
-    PG_CUDA_ALLOC=direct PG_REQUIRE_GPU=1 OMP_NUM_THREADS=1 timeout 240 compute-sanitizer \
+    PG_CUDA_ALLOC=direct PG_REQUIRE_GPU=1 OMP_NUM_THREADS=1 timeout 170 compute-sanitizer \
       --tool memcheck --error-exitcode 9 $build/pg_tests_$suite --gtest_filter="$filter" \
       > "$logs/memcheck_$suite.log" 2>&1 &
     jobs_running+=($!)
@@ -102,7 +103,7 @@ if want train; then
     --force > "$logs/synth.log" 2>&1 || status=1
   for config in supervised_64 u2pl_64; do
     for device in cpu cuda:0; do
-      OMP_NUM_THREADS=3 timeout 240 $build/pixelgrad train --config configs/synth/$config.yaml \
+      OMP_NUM_THREADS=3 timeout 170 $build/pixelgrad train --config configs/synth/$config.yaml \
         --device $device --run-dir /tmp/runs/${config}_${device%%:*} -q \
         --set trainer.iterations=400 > "$logs/train_${config}_${device%%:*}.log" 2>&1 &
       jobs_running+=($!)
@@ -120,7 +121,7 @@ if want sanitize; then
 fi
 if want train; then
   for config in supervised_64 u2pl_64; do
-    tail -2 "$logs/train_${config}_cpu.log" "$logs/train_${config}_cuda.log"
+    tail -n 2 "$logs/train_${config}_cpu.log" "$logs/train_${config}_cuda.log"
     python3 tools/gpu/compare_runs.py /tmp/runs/${config}_cpu /tmp/runs/${config}_cuda ||
       status=1
   done
@@ -130,12 +131,12 @@ pack_logs
 if want bench; then
   stamp "bench: whole training steps, PyTorch then pixelgrad (TF32)"
   # cudnn.benchmark on: PyTorch picks its convolution algorithms by timing them, as pixelgrad does.
-  PYTHONUNBUFFERED=1 timeout 300 python3 tools/bench_torch_train_step.py --device cuda \
+  PYTHONUNBUFFERED=1 timeout 200 python3 tools/bench_torch_train_step.py --device cuda \
     --cudnn-benchmark --pg-bench $build/pg_bench > "$logs/bench_train_step.txt" 2>&1 || status=1
   cat "$logs/bench_train_step.txt"
   pack_logs
   stamp "bench: per-kernel table of the DeepLab-v2 step"
-  PG_PROFILE=1 timeout 120 $build/pg_bench --benchmark_filter='^GpuTrainStep/v2_r101' \
+  PG_PROFILE=1 timeout 60 $build/pg_bench --benchmark_filter='^GpuTrainStep/v2_r101' \
     > "$logs/profile_v2_r101.txt" 2>&1 || status=1
   head -45 "$logs/profile_v2_r101.txt"
 fi
