@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Run ON THE GPU MACHINE from the repository root (the device tool runs commands there), with
 # carry [".gpucarry", ".debs"] (tools/gpu/pack_build.sh and fetch_debs.sh fill them here):
-#   bash tools/gpu/run_checks.sh [tests] [sanitize] [train] [bench]      (default: all four)
+#   bash tools/gpu/run_checks.sh [tests] [sanitize] [train] [bench] [tools]  (default: first four)
+#   (CTEST_FILTER=regex runs only those tests; PROFILE_CONFIG=v3plus_r101 profiles that step.)
 # Uses the build packed here when it starts there (no compile minutes), else builds for sm_90
 # from source against the carried Debian packages. Then, each step capped in time and logged:
 # tests = the whole suite with PG_REQUIRE_GPU=1 (a skipped CUDA case fails); sanitize =
 # compute-sanitizer memcheck of every CUDA case with PG_CUDA_ALLOC=direct; train = the synthetic
 # supervised and U2PL configs on cuda:0 and on the CPU, same seed, curves side by side; bench = the
-# whole training steps against PyTorch on the same GPU (TF32) and the per-kernel table.
+# whole training steps against PyTorch on the same GPU (TF32) and the per-kernel table; tools =
+# the PyTorch converter's self-tests with this machine's python3 (ctest's are tied to /usr/bin's).
 # Logs: /tmp/pglogs, packed into $OUT/logs.tar.gz after every step (they come back with the tool).
 set -uo pipefail
 steps=${*:-tests sanitize train bench}
@@ -79,6 +81,7 @@ jobs_running=()
 if want tests; then
   stamp "tests: ctest with PG_REQUIRE_GPU=1"
   (cd $build && PG_REQUIRE_GPU=1 OMP_NUM_THREADS=2 timeout 170 ctest -j 8 --timeout 160 \
+    ${CTEST_FILTER:+-R "$CTEST_FILTER"} \
     --output-on-failure > "$logs/ctest.log" 2>&1) || status=1
   grep -E "tests passed|tests failed|\((Failed|Timeout|SEGFAULT|Subprocess|Not Run)" \
     "$logs/ctest.log" | tail -40
@@ -135,10 +138,18 @@ if want bench; then
     --cudnn-benchmark --pg-bench $build/pg_bench > "$logs/bench_train_step.txt" 2>&1 || status=1
   cat "$logs/bench_train_step.txt"
   pack_logs
-  stamp "bench: per-kernel table of the DeepLab-v2 step"
-  PG_PROFILE=1 timeout 60 $build/pg_bench --benchmark_filter='^GpuTrainStep/v2_r101' \
-    > "$logs/profile_v2_r101.txt" 2>&1 || status=1
-  head -45 "$logs/profile_v2_r101.txt"
+  profile=${PROFILE_CONFIG:-v2_r101}
+  stamp "bench: per-kernel table of the $profile step"
+  PG_PROFILE=1 timeout 60 $build/pg_bench --benchmark_filter="^GpuTrainStep/$profile" \
+    > "$logs/profile_$profile.txt" 2>&1 || status=1
+  grep -A 45 "profiled steps" "$logs/profile_$profile.txt"
+fi
+if want tools; then
+  stamp "tools: convert_pth.py and check_forward.py self-tests"
+  timeout 60 python3 tools/convert_pth.py --self-test > "$logs/tools.log" 2>&1 || status=1
+  timeout 60 python3 tools/check_forward.py --self-test --pixelgrad $build/pixelgrad \
+    >> "$logs/tools.log" 2>&1 || status=1
+  tail -n 8 "$logs/tools.log"
 fi
 stamp "done, status $status"
 pack_logs
