@@ -13,7 +13,11 @@
 #include "pg_config.h"
 #include "pg_git_commit.h"
 #include "tensor/backend.h"
+#include "tensor/collectives.h"
 
+#if PG_MPI_ENABLED
+#include "dist/mpi_collectives.h"
+#endif
 #if PG_WITH_CUDA
 #include "cuda/runtime_info.h"
 #include "cuda/settings.h"
@@ -69,10 +73,13 @@ void reexec_with_fast_cpu_settings(char** argv) {
 }
 
 void init_backends() {
-#if PG_WITH_CUDA
     static bool done = false;
     if (done) return;
     done = true;
+#if PG_MPI_ENABLED
+    dist::init_mpi_if_launched(); // under mpirun: join the run's processes
+#endif
+#if PG_WITH_CUDA
     cuda_unavailable_reason().clear();
     cuda::register_backend(&cuda_unavailable_reason()); // no GPU: cuda stays unregistered
 #endif
@@ -120,6 +127,13 @@ std::string build_info() {
             << (info.gpus[i].total_memory >> 20) << " MiB\n";
 #else
     out << "  cuda:       not built (no nvcc found at configure time)\n";
+#endif
+#if PG_MPI_ENABLED
+    out << "  collectives: MPI built in (" << dist::mpi_library_name() << "); this process: "
+        << collectives().describe() << "\n";
+#else
+    out << "  collectives: single process only (built without MPI: apt-get install "
+           "libopenmpi-dev, then rebuild)\n";
 #endif
     out << "  devices:    cpu";
     if (device_available(Device::cuda(0)))

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages="build-essential cmake libopenblas-dev libopenblas-openmp-dev libstb-dev libyaml-cpp-dev nlohmann-json3-dev
-libcli11-dev googletest libgtest-dev libbenchmark-dev clang-format clang libclang-rt-14-dev"
+libcli11-dev googletest libgtest-dev libbenchmark-dev clang-format clang libclang-rt-14-dev
+libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $packages; do

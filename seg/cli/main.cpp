@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <string>
 #include <vector>
 
 #include "seg/cli/correct_command.h"
@@ -21,6 +22,7 @@
 #include "seg/cli/synth_command.h"
 #include "seg/cli/train_command.h"
 #include "seg/runtime.h"
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 
 static std::function<void()> add_info_command(CLI::App& app) {
@@ -28,6 +30,21 @@ static std::function<void()> add_info_command(CLI::App& app) {
     return [cmd] {
         if (cmd->parsed()) std::cout << pg::build_info();
     };
+}
+
+// One line on stderr and exit 1. Under mpirun the line names the rank, and the whole run ends
+// with it: the other processes would otherwise wait in their next collective forever.
+static int error_exit(const std::string& message) {
+    pg::Collectives& c = pg::collectives();
+    if (c.world_size() == 1) {
+        std::cerr << "pixelgrad: error: " << message << "\n";
+        return 1;
+    }
+    std::cerr << "pixelgrad: error (rank " << c.rank() << " of " << c.world_size()
+              << "): " << message << "\nending every process of the run\n";
+    std::cerr.flush();
+    c.abort(1);
+    return 1; // not reached
 }
 
 int main(int argc, char** argv) {
@@ -47,18 +64,14 @@ int main(int argc, char** argv) {
         pg::init_backends();
         for (const std::function<void()>& run : commands) run();
     } catch (const pg::Error& e) {
-        std::cerr << "pixelgrad: error: " << e.what() << "\n";
-        return 1;
+        return error_exit(e.what());
     } catch (const std::filesystem::filesystem_error& e) {
-        std::cerr << "pixelgrad: error: " << e.code().message() << ": " << e.path1().string()
-                  << (e.path2().empty() ? "" : " -> " + e.path2().string()) << "\n";
-        return 1;
+        return error_exit(e.code().message() + ": " + e.path1().string() +
+                          (e.path2().empty() ? "" : " -> " + e.path2().string()));
     } catch (const std::bad_alloc&) {
-        std::cerr << "pixelgrad: error: out of memory\n";
-        return 1;
+        return error_exit("out of memory");
     } catch (const std::exception& e) {
-        std::cerr << "pixelgrad: error: " << e.what() << "\n";
-        return 1;
+        return error_exit(e.what());
     }
     return 0;
 }

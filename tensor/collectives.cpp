@@ -1,0 +1,123 @@
+// The single-process collectives and the tensor forms of the collectives (tensor/collectives.h).
+#include "tensor/collectives.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "tensor/backend.h"
+#include "tensor/error.h"
+
+namespace pg {
+namespace {
+
+class SingleProcess final : public Collectives {
+  public:
+    int rank() const override { return 0; }
+    int world_size() const override { return 1; }
+    int local_rank() const override { return 0; }
+    std::string describe() const override { return "single process"; }
+    void all_reduce_sum(float*, int64_t) override {}
+    void broadcast(void*, int64_t, int) override {}
+    void all_gather(const float* send, int64_t n, float* recv) override {
+        if (n > 0 && send != recv) std::memmove(recv, send, size_t(n) * sizeof(float));
+    }
+    [[noreturn]] void abort(int code) override { std::exit(code); }
+};
+
+std::unique_ptr<Collectives>& registered() {
+    static std::unique_ptr<Collectives> instance;
+    return instance;
+}
+
+// A host copy of x when it lives elsewhere; x itself (shared storage) on the CPU.
+Tensor on_host(const Tensor& x) { return x.is_cpu() ? x : x.to(Device::cpu()); }
+
+// Writes the host copy back into x (nothing to do when they share storage).
+void from_host(Tensor& x, const Tensor& host) {
+    if (!x.is_cpu()) {
+        Backend& backend = backend_for(x.device());
+        backend.copy_from_host(x.raw(), host.raw(), x.nbytes());
+        backend.synchronize();
+    }
+    x.bump_version();
+}
+
+} // namespace
+
+Collectives& collectives() {
+    static SingleProcess single;
+    return registered() ? *registered() : single;
+}
+
+void register_collectives(std::unique_ptr<Collectives> collectives) {
+    registered() = std::move(collectives);
+}
+
+void all_reduce_sum_(Tensor& x) {
+    PG_CHECK(x.dtype() == DType::f32, "all_reduce_sum_: dtype ", dtype_name(x.dtype()),
+             "; expected f32");
+    Collectives& c = collectives();
+    if (c.world_size() == 1) return;
+    Tensor host = on_host(x);
+    c.all_reduce_sum(host.f32(), host.numel());
+    from_host(x, host);
+}
+
+void broadcast_(Tensor& x, int root) {
+    Collectives& c = collectives();
+    if (c.world_size() == 1) return;
+    Tensor host = on_host(x);
+    c.broadcast(host.raw(), int64_t(host.nbytes()), root);
+    from_host(x, host);
+}
+
+Tensor all_gather(const Tensor& x) {
+    PG_CHECK(x.dtype() == DType::f32, "all_gather: dtype ", dtype_name(x.dtype()),
+             "; expected f32");
+    Collectives& c = collectives();
+    Tensor host = on_host(x);
+    Shape shape = x.shape();
+    shape.insert(shape.begin(), int64_t(c.world_size()));
+    Tensor out = Tensor::empty(shape);
+    c.all_gather(host.f32(), host.numel(), out.f32());
+    return x.is_cpu() ? out : out.to(x.device());
+}
+
+Tensor all_gather_rows(const Tensor& x) {
+    PG_CHECK(x.dtype() == DType::f32 && x.dim() >= 1, "all_gather_rows: ", shape_str(x.shape()),
+             " ", dtype_name(x.dtype()), "; expected f32 rows (n, ...)");
+    Collectives& c = collectives();
+    if (c.world_size() == 1) return x;
+    // The counts first, then every process's rows padded to the largest count.
+    std::vector<float> counts(size_t(c.world_size()));
+    const float mine = float(x.size(0));
+    c.all_gather(&mine, 1, counts.data());
+    int64_t most = 0, total = 0;
+    for (float n : counts) {
+        most = std::max(most, int64_t(n));
+        total += int64_t(n);
+    }
+    Shape row_shape(x.shape().begin() + 1, x.shape().end());
+    int64_t row_numel = 1;
+    for (int64_t d : row_shape) row_numel *= d;
+    std::vector<float> padded(size_t(most * row_numel), 0.f);
+    if (x.numel() > 0) {
+        Tensor host = on_host(x);
+        std::memcpy(padded.data(), host.f32(), host.nbytes());
+    }
+    std::vector<float> all(size_t(c.world_size()) * padded.size());
+    c.all_gather(padded.data(), int64_t(padded.size()), all.data());
+    Shape out_shape = x.shape();
+    out_shape[0] = total;
+    Tensor out = Tensor::empty(out_shape);
+    float* dst = out.f32();
+    for (size_t p = 0; p < counts.size(); p++) {
+        const int64_t n = int64_t(counts[p]) * row_numel;
+        std::memcpy(dst, all.data() + p * padded.size(), size_t(n) * sizeof(float));
+        dst += n;
+    }
+    return x.is_cpu() ? out : out.to(x.device());
+}
+
+} // namespace pg

@@ -1,0 +1,51 @@
+// The processes of a data-parallel run and the collective operations between them (all-reduce,
+// broadcast, all-gather). tensor/ holds only this interface and the single-process default (world
+// size 1, every collective a no-op or a copy); the MPI implementation (dist/) registers itself at
+// start-up when the program was launched by mpirun, as the CUDA backend does. So the optimizer
+// (gradient averaging) and SyncBN use collectives without knowing which library carries them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tensor/tensor.h"
+
+namespace pg {
+
+class Collectives {
+  public:
+    virtual ~Collectives() = default;
+    virtual int rank() const = 0;       // 0 .. world_size() - 1
+    virtual int world_size() const = 0; // processes in the run
+    virtual int local_rank() const = 0; // rank among the processes of this machine (its GPU)
+    virtual std::string describe() const = 0; // "single process", "MPI (Open MPI v4.1.4), 2 ranks"
+
+    // Host-memory collectives; every process calls them in the same order with the same sizes.
+    // data (n floats) becomes the element-wise sum over all processes, on every process.
+    virtual void all_reduce_sum(float* data, int64_t n) = 0;
+    // bytes at `data` on `root` are copied to `data` on every process.
+    virtual void broadcast(void* data, int64_t bytes, int root) = 0;
+    // recv (world_size * n floats) gets every process's n floats of send, in rank order.
+    virtual void all_gather(const float* send, int64_t n, float* recv) = 0;
+    // Ends every process of the run with `code` (after an error on one of them: the others would
+    // otherwise wait in their next collective forever).
+    [[noreturn]] virtual void abort(int code) = 0;
+};
+
+// The registered collectives (dist/ installs MPI's), else the single-process ones.
+Collectives& collectives();
+void register_collectives(std::unique_ptr<Collectives> collectives);
+
+// Tensor forms, on any device (a CUDA tensor goes through host memory: NCCL is not built yet).
+// x (f32) becomes its element-wise sum over processes, in place.
+void all_reduce_sum_(Tensor& x);
+// x (any dtype) takes root's values, in place; shapes must agree.
+void broadcast_(Tensor& x, int root);
+// (world_size, *x.shape) of every process's x, in rank order (f32).
+Tensor all_gather(const Tensor& x);
+// Every process's rows, concatenated in rank order: x (n_p, ...) -> (sum of n_p, ...), f32. The
+// row counts may differ between processes and be 0; the shape of a row must agree.
+Tensor all_gather_rows(const Tensor& x);
+
+} // namespace pg
