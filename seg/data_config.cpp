@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 #include "tensor/generator.h"
 
@@ -265,6 +266,8 @@ LoaderConfig train_loader_config(const Config& d, uint64_t seed) {
     l.shuffle = true;
     l.drop_last = true; // BN statistics of a batch of one are meaningless
     l.seed = seed;
+    l.rank = collectives().rank(); // data parallel: this process's share of every epoch
+    l.world = collectives().world_size();
     return l;
 }
 

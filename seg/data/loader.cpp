@@ -43,12 +43,16 @@ Loader::Loader(Dataset dataset, SampleTransform transform, const LoaderConfig& c
              " and prefetch ", config.prefetch, "; expected workers >= 0 and prefetch >= 1");
     PG_CHECK(config.samples_per_epoch >= 0, "loader: samples_per_epoch is ",
              config.samples_per_epoch, "; expected >= 0 (0: the dataset size)");
+    PG_CHECK(config.world >= 1 && config.rank >= 0 && config.rank < config.world, "loader: rank ",
+             config.rank, " of ", config.world, "; expected 0 <= rank < world");
     samples_per_epoch_ = config.samples_per_epoch > 0 ? config.samples_per_epoch : dataset_.size();
+    // This rank's share: the epoch padded to a multiple of the world size, one position in W.
+    rank_samples_ = (samples_per_epoch_ + config.world - 1) / config.world;
     const int64_t B = config.batch_size;
-    batches_per_epoch_ =
-        config.drop_last ? samples_per_epoch_ / B : (samples_per_epoch_ + B - 1) / B;
-    PG_CHECK(batches_per_epoch_ > 0, "loader: '", name, "': ", samples_per_epoch_,
-             " samples per epoch do not fill one batch of ", B, " (drop_last is on)");
+    batches_per_epoch_ = config.drop_last ? rank_samples_ / B : (rank_samples_ + B - 1) / B;
+    PG_CHECK(batches_per_epoch_ > 0, "loader: '", name, "': ", rank_samples_,
+             " samples per epoch", config.world > 1 ? " and process" : "",
+             " do not fill one batch of ", B, " (drop_last is on)");
     start_workers();
 }
 
@@ -123,10 +127,12 @@ Batch Loader::assemble(int64_t g) const {
     b.step = g % batches_per_epoch_;
     auto order = cached_order(b.epoch);
     const int64_t begin = b.step * config_.batch_size;
-    const int64_t end = std::min(begin + config_.batch_size, samples_per_epoch_);
+    const int64_t end = std::min(begin + config_.batch_size, rank_samples_);
     std::vector<TensorSample> samples;
-    for (int64_t k = begin; k < end; k++) {
-        const int64_t index = (*order)[size_t(k)];
+    for (int64_t j = begin; j < end; j++) {
+        // Position k of the epoch (past its end: the padding, which repeats the head).
+        const int64_t k = j * config_.world + config_.rank;
+        const int64_t index = (*order)[size_t(k % samples_per_epoch_)];
         try {
             Sample sample = dataset_.load(index);
             Generator gen(stream_key(config_.seed, b.epoch, 1 + uint64_t(k)));

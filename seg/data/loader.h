@@ -2,7 +2,11 @@
 // by worker threads ahead of the trainer (a bounded prefetch window) and handed out in order.
 // Deterministic from the seed whatever the thread timing: epoch e's order is a shuffle drawn
 // from (seed, e), and the sample at position k of epoch e is augmented with a Generator seeded
-// from (seed, e, k), so it does not matter which worker built which batch.
+// from (seed, e, k), so it does not matter which worker built which batch. In a data-parallel
+// run (rank r of W processes) the loader is PyTorch's DistributedSampler: the epoch's order is
+// padded with its own head to a multiple of W and rank r takes positions r, r + W, r + 2W, ...,
+// each augmented as position k, so W processes with batch b see exactly what one with batch W*b
+// would, and a rank's share does not depend on the workers either.
 #pragma once
 
 #include <condition_variable>
@@ -43,6 +47,8 @@ struct LoaderConfig {
     // next() always delivers (semi-supervised training draws labeled and unlabeled batches from
     // two loaders that advance independently).
     bool infinite = false;
+    // This process's share of every epoch (data parallel): rank in [0, world).
+    int rank = 0, world = 1;
 };
 
 // One sample's transform; it must take every random decision from `gen`, and may run on several
@@ -62,8 +68,8 @@ class Loader {
     // file, bad label, ...) is rethrown here, naming the sample; that batch is then skipped.
     bool next(Batch& batch);
 
-    int64_t batches_per_epoch() const { return batches_per_epoch_; }
-    int64_t samples_per_epoch() const { return samples_per_epoch_; }
+    int64_t batches_per_epoch() const { return batches_per_epoch_; } // of this rank
+    int64_t samples_per_epoch() const { return samples_per_epoch_; } // of all ranks together
     const Dataset& dataset() const { return dataset_; }
     // Where the next batch comes from (save these to resume exactly).
     int64_t epoch() const { return consumed_ / batches_per_epoch_; }
@@ -93,7 +99,7 @@ class Loader {
     Dataset dataset_;
     SampleTransform transform_;
     LoaderConfig config_;
-    int64_t samples_per_epoch_ = 0, batches_per_epoch_ = 0;
+    int64_t samples_per_epoch_ = 0, rank_samples_ = 0, batches_per_epoch_ = 0;
     bool end_reported_ = true; // the current epoch boundary was already answered with false
 
     // The last few epochs' orders, shared by the workers.

@@ -222,3 +222,80 @@ TEST(Loader, UnlabeledBatchesAndEarlyDestruction) {
 
 } // namespace
 } // namespace pg::seg
+
+namespace pg::seg {
+namespace {
+
+// Rows i of a batch as their own (1, ...) tensors, keyed by sample id and epoch position.
+std::map<std::string, std::pair<Tensor, Tensor>> rows_by_id(const Batch& b) {
+    std::map<std::string, std::pair<Tensor, Tensor>> out;
+    const int64_t n = b.images.size(0), image = b.images.numel() / n, label = b.labels.numel() / n;
+    for (int64_t i = 0; i < n; i++) {
+        Tensor im = Tensor::empty({image}), lb = Tensor::empty({label}, DType::i32);
+        std::copy(b.images.f32() + i * image, b.images.f32() + (i + 1) * image, im.f32());
+        std::copy(b.labels.i32() + i * label, b.labels.i32() + (i + 1) * label, lb.i32());
+        out[b.ids[size_t(i)]] = {im, lb};
+    }
+    return out;
+}
+
+// DistributedSampler: W ranks with batch b deliver, step by step, exactly the samples (augmented
+// alike) of one rank with batch W*b; an epoch that does not divide is padded with its head.
+TEST(Loader, RanksSplitEachBatchOfOneProcessWithTheSameAugmentation) {
+    Dataset d = small_dataset("loader_ranks", 12);
+    LoaderConfig one;
+    one.batch_size = 4;
+    one.seed = 3;
+    one.workers = 0;
+    one.infinite = true;
+    Loader whole(d, random_augment(), one);
+    std::vector<Batch> expected = take(whole, 6); // two epochs of 3 batches
+    std::vector<std::vector<Batch>> shares;
+    for (int rank = 0; rank < 2; rank++) {
+        LoaderConfig c = one;
+        c.batch_size = 2;
+        c.rank = rank;
+        c.world = 2;
+        c.workers = rank; // the share must not depend on the threads either
+        Loader share(d, random_augment(), c);
+        EXPECT_EQ(share.batches_per_epoch(), 3);
+        shares.push_back(take(share, 6));
+    }
+    for (size_t step = 0; step < expected.size(); step++) {
+        auto want = rows_by_id(expected[step]);
+        std::map<std::string, std::pair<Tensor, Tensor>> got;
+        for (const auto& share : shares) {
+            EXPECT_EQ(share[step].epoch, expected[step].epoch);
+            for (auto& kv : rows_by_id(share[step])) got.insert(kv);
+        }
+        ASSERT_EQ(got.size(), want.size()) << "step " << step;
+        for (auto& [id, row] : want) {
+            ASSERT_TRUE(got.count(id)) << "step " << step << ": " << id << " missing";
+            EXPECT_TRUE(test::all_equal(got[id].first, row.first)) << id;
+            EXPECT_TRUE(test::all_equal(got[id].second, row.second)) << id;
+        }
+    }
+    // 10 samples over 3 ranks: 4 positions each, the last two taken from the head again.
+    Dataset ten = small_dataset("loader_ranks_pad", 10);
+    std::map<std::string, int> seen;
+    for (int rank = 0; rank < 3; rank++) {
+        LoaderConfig c = one;
+        c.batch_size = 4;
+        c.rank = rank;
+        c.world = 3;
+        Loader share(ten, random_augment(), c);
+        const std::vector<Batch> first = take(share, 1);
+        for (const std::string& id : first[0].ids) seen[id]++;
+    }
+    EXPECT_EQ(seen.size(), 10u); // every sample once, two of them twice
+    int twice = 0;
+    for (auto& kv : seen) twice += kv.second == 2;
+    EXPECT_EQ(twice, 2);
+    LoaderConfig bad = one;
+    bad.rank = 2;
+    bad.world = 2;
+    fixture::expect_error([&] { Loader l(ten, random_augment(), bad); }, {"rank 2 of 2"});
+}
+
+} // namespace
+} // namespace pg::seg
