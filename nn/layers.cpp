@@ -6,6 +6,8 @@
 
 #include "autograd/ops.h"
 #include "nn/flops.h"
+#include "nn/sync_batch_norm.h"
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 
 namespace pg::nn {
@@ -118,6 +120,9 @@ Tensor BatchNorm2d::normalise(const Tensor& x, bool relu) {
         NoGradGuard no_grad;
         fill_(num_batches_tracked, double(++batches_seen_));
     }
+    // One process: SyncBatchNorm is BatchNorm (as in PyTorch), and batch_norm's kernels are faster.
+    if (sync_ && batch_stats && collectives().world_size() > 1)
+        return sync_batch_norm(x, weight, bias, running_mean, running_var, momentum_, eps_, relu);
     if (relu)
         return batch_norm_relu(x, weight, bias, running_mean, running_var, batch_stats, momentum_,
                                eps_);

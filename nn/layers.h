@@ -58,6 +58,9 @@ class BatchNorm2d final : public Layer {
     Tensor forward_relu(const Tensor& x);
     void set_mode(BatchNormMode mode); // frozen modes switch off requires_grad of weight and bias
     BatchNormMode mode() const { return mode_; }
+    // SyncBatchNorm (nn/sync_batch_norm.h): batch statistics over every process of the run.
+    void set_sync(bool on) { sync_ = on; }
+    bool sync() const { return sync_; }
     Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
   protected:
@@ -67,6 +70,7 @@ class BatchNorm2d final : public Layer {
     Tensor normalise(const Tensor& x, bool relu);
     float eps_, momentum_;
     BatchNormMode mode_;
+    bool sync_ = false;
     int64_t batches_seen_ = 0; // host mirror of num_batches_tracked
 };
 

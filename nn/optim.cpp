@@ -12,7 +12,9 @@
 #include "autograd/elementwise.h"
 #include "autograd/inplace.h"
 #include "autograd/node.h"
+#include "nn/data_parallel.h"
 #include "tensor/backend.h"
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 
 namespace pg::nn {
@@ -93,6 +95,14 @@ const ParamGroup& Optimizer::group(size_t g) const {
 void Optimizer::step() {
     NoGradGuard no_grad; // the in-place writes below must not be recorded
     steps_++;
+    // Data parallel (several processes under mpirun): every process steps with the gradients'
+    // mean over processes, as DistributedDataParallel's all-reduce gives. One process: no-op.
+    if (collectives().world_size() > 1) {
+        std::vector<Tensor> params;
+        for (const ParamGroup& group : groups_)
+            params.insert(params.end(), group.params.begin(), group.params.end());
+        average_gradients(params);
+    }
     for (size_t g = 0; g < groups_.size(); g++) {
         for (size_t p = 0; p < groups_[g].params.size(); p++) {
             const Tensor& param = groups_[g].params[p];

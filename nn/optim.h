@@ -32,7 +32,8 @@ class Optimizer {
 
     // One update of every parameter that has a gradient (parameters whose .grad is undefined are
     // skipped and get no state, like PyTorch). Runs under NoGradGuard with in-place ops, so
-    // parameters may live on any device (their state lives on the same device).
+    // parameters may live on any device (their state lives on the same device). Under mpirun the
+    // gradients are first averaged over the processes (nn/data_parallel.h).
     void step();
     // PyTorch's default (set_to_none = true): every .grad becomes undefined, so the next backward
     // writes a fresh gradient and skipped parameters stay recognisable. set_to_none = false

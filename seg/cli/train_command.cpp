@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "tensor/collectives.h"
+
 namespace pg::seg {
 
 std::function<void()> add_train_command(CLI::App& app) {
@@ -33,7 +35,7 @@ std::function<void()> add_train_command(CLI::App& app) {
         TrainResult r = train(*options);
         std::fflush(stdout);
         if (r.stop_signal) std::exit(128 + r.stop_signal); // 130 (SIGINT) / 143 (SIGTERM)
-        if (options->profile_steps > 0) return;
+        if (options->profile_steps > 0 || collectives().rank() != 0) return; // rank 0 reports
         if (r.best_miou >= 0)
             std::printf("best mIoU %.2f at step %lld; run: %s\n", 100 * r.best_miou,
                         (long long)r.best_step, r.run_dir.c_str());

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "nn/checkpoint.h"
+#include "nn/data_parallel.h"
 #include "nn/segmenter.h"
+#include "nn/sync_batch_norm.h"
 #include "seg/config_keys.h"
 #include "seg/data_config.h"
 #include "seg/evaluate.h"
@@ -24,6 +26,7 @@
 #include "seg/train/finish.h"
 #include "seg/train/parts.h"
 #include "seg/train/run_log.h"
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 #include "tensor/safetensors.h"
@@ -87,11 +90,16 @@ static void load_pretrained(Run& run) {
 // point): a new run refuses such a folder, so nothing is overwritten, and --resume needs one. A
 // folder whose run failed before its first checkpoint holds nothing to continue: a new run
 // replaces its metrics.jsonl, eval.json and best checkpoint (saying so).
-static fs::path prepare_run_dir(const Config& config, const TrainOptions& o) {
+static fs::path run_dir_path(const Config& config, const TrainOptions& o) {
     std::string dir = o.run_dir.empty() ? config.get_string("saver.snapshot_dir", "") : o.run_dir;
     PG_CHECK(!dir.empty(), config.source(),
              ": no run directory: set saver.snapshot_dir or pass --run-dir");
-    fs::path p(dir);
+    return fs::path(dir);
+}
+
+static fs::path prepare_run_dir(const Config& config, const TrainOptions& o) {
+    fs::path p = run_dir_path(config, o);
+    const std::string dir = p.string();
     PG_CHECK(!fs::exists(p) || fs::is_directory(p), "train: the run directory ", dir,
              " exists and is not a folder");
     bool has_run = fs::exists(p / "checkpoints" / "last.state.safetensors");
@@ -150,12 +158,18 @@ static void setup_parts(Run& run) {
     }
 }
 
+// Data parallel (under mpirun): rank 0 alone writes the run directory, logs, evaluates and saves.
+static bool is_root() { return collectives().rank() == 0; }
+
 static void setup(Run& run) {
     Config& c = run.config;
     run.seed = uint64_t(c.get_int("trainer.seed", 0));
     std::string device =
         run.options.device.empty() ? c.get_string("trainer.device", "cpu") : run.options.device;
     run.device = parse_device(device);
+    // Several processes on one machine: each drives the GPU of its local rank.
+    if (run.device.type == DeviceType::cuda && collectives().world_size() > 1)
+        run.device = Device::cuda(collectives().local_rank());
     run.net_options = segmenter_options(c.section("net"));
     int classes = int(c.get_int("net.num_classes"));
     Config data = c.section("dataset");
@@ -194,11 +208,15 @@ static void setup(Run& run) {
                       run.options.quiet};
     run.method = make_method(method, ctx);
     setup_parts(run);
+    // SyncBN (U2PL's configs): BN statistics over every process's rows; one process: plain BN.
+    if (c.get_bool("net.sync_bn", false))
+        for (const Part& part : run.parts) nn::convert_sync_batch_norm(*part.module);
 }
 
 // ---- checkpoints ----
 
 static void save_last(Run& run) {
+    if (!is_root()) return;
     nn::TrainState s;
     s.step = run.step;
     s.epoch = run.step / run.steps_per_epoch;
@@ -208,6 +226,7 @@ static void save_last(Run& run) {
     s.numbers["best_step"] = double(run.best_step);
     s.numbers["last_miou"] = run.last_miou;
     run.window.save(s.numbers, "window.");
+    s.numbers["world_size"] = collectives().world_size();
     run.method->save_state(s);
     // The state file holds everything and is written last: it is the commit point. A kill between
     // the two renames leaves last.safetensors one checkpoint ahead, and resume() rewrites it from
@@ -221,6 +240,12 @@ static void save_last(Run& run) {
 static void resume(Run& run) {
     std::string path = checkpoint(run, "last.state.safetensors");
     nn::TrainState s = nn::load_train_state(path);
+    // Each step consumed one batch per process: another process count would need the loaders
+    // re-sharded mid-epoch, which is not built yet.
+    const int saved_world = s.numbers.count("world_size") ? int(s.numbers.at("world_size")) : 1;
+    PG_CHECK(saved_world == collectives().world_size(), "train --resume: ", path, " was written by ",
+             saved_world, " process(es), this run has ", collectives().world_size(),
+             "; resume with mpirun -np ", saved_world);
     load_parts(run.parts, s, path);
     s.restore_generator("dropout", run.dropout_gen);
     run.best_miou = s.numbers.at("best_miou");
@@ -229,8 +254,9 @@ static void resume(Run& run) {
     run.method->load_state(s);
     run.window.restore(s.numbers, "window.");
     run.step = s.step;
-    nn::save_weights(*run.model, checkpoint(run, "last.safetensors"),
-                     nn::segmenter_name(run.net_options));
+    if (is_root())
+        nn::save_weights(*run.model, checkpoint(run, "last.safetensors"),
+                         nn::segmenter_name(run.net_options));
     run.loader->seek_batches(run.step); // one labeled batch per step
     if (!run.options.quiet)
         std::printf("resumed %s at step %lld\n", run.dir.c_str(), (long long)run.step);
@@ -239,6 +265,7 @@ static void resume(Run& run) {
 // ---- evaluation ----
 
 static void evaluate_and_log(Run& run) {
+    if (!is_root()) return;
     Config data = run.config.section("dataset");
     EvalOptions eo = eval_options(data);
     auto start = Clock::now();
@@ -318,6 +345,17 @@ class StopSignals {
         sigaction(SIGTERM, &old_term_, nullptr);
     }
     int received() const { return int(g_stop_signal); }
+    // The signal every process acts on: the largest any has received (mpirun forwards a Ctrl-C
+    // to all, but each sees it at its own moment, and a process that stopped alone would leave
+    // the others waiting in their next all-reduce). Call at the same points on every process.
+    int agreed() const {
+        Collectives& c = collectives();
+        if (c.world_size() == 1) return received();
+        float mine = float(received());
+        std::vector<float> all(size_t(c.world_size()));
+        c.all_gather(&mine, 1, all.data());
+        return int(*std::max_element(all.begin(), all.end()));
+    }
 
   private:
     struct sigaction old_int_ {
@@ -370,15 +408,23 @@ static void save_partial_ids(const Run& run) {
 }
 
 // Built in place: the network and the method keep pointers into `run`.
-static void start_run(Run& run, const TrainOptions& options) {
+static void start_run(Run& run, TrainOptions options) {
+    const bool root = is_root();
+    if (!root) options.quiet = true; // one progress line per run, from rank 0
     run.options = options;
-    run.dir = prepare_run_dir(run.config, options);
+    run.dir = root ? prepare_run_dir(run.config, options) : run_dir_path(run.config, options);
     setup(run);
-    fs::create_directories(run.dir / "checkpoints"); // only once the config has proved usable
-    remove_stale_tmp_files(run.dir.string());        // from a process killed while writing
-    remove_stale_tmp_files((run.dir / "checkpoints").string());
-    save_partial_ids(run);
+    if (root) {
+        fs::create_directories(run.dir / "checkpoints"); // only once the config has proved usable
+        remove_stale_tmp_files(run.dir.string());        // from a process killed while writing
+        remove_stale_tmp_files((run.dir / "checkpoints").string());
+        save_partial_ids(run);
+    }
     if (options.resume) resume(run);
+    // Every process starts from rank 0's weights and buffers (they agree already unless a part
+    // was initialised from a process-local random draw).
+    for (const Part& part : run.parts) nn::broadcast_module(*part.module);
+    if (!root) return;
     run.config.save((run.dir / "config.yaml").string());
     run.metrics = std::make_unique<MetricsLog>((run.dir / "metrics.jsonl").string(),
                                                options.resume ? run.step : -1);
@@ -390,7 +436,7 @@ static double log_window(Run& run, Clock::time_point window_start, bool tty) {
     // lr_<part>: each part's base group lr of this step (heads run at head_lr_mult times it).
     TrainRow row{run.step, run.step / run.steps_per_epoch, part_lrs(run.parts),
                  double(run.window.steps()) / std::max(secs, 1e-9), memory_in_use_mib(run.device)};
-    run.metrics->write(train_row_json(row, run.window));
+    if (run.metrics) run.metrics->write(train_row_json(row, run.window)); // rank 0's
     if (!run.options.quiet)
         std::printf(tty ? "\r%s\033[K" : "%s\n",
                     progress_line(row, run.total_steps, run.window).c_str());
@@ -408,11 +454,13 @@ TrainResult train(const TrainOptions& options) {
                       [&](StepLog& log) { train_step(run, log); });
         return TrainResult{run.dir.string(), run.step};
     }
-    if (!options.quiet)
-        std::printf("train %s: %s, %lld parameters, %lld steps (%lld per epoch) on %s -> %s\n",
+    if (!run.options.quiet)
+        std::printf("train %s: %s, %lld parameters, %lld steps (%lld per epoch) on %s -> %s%s\n",
                     run.method->name(), nn::segmenter_name(run.net_options).c_str(),
                     (long long)run.model->parameter_count(), (long long)run.total_steps,
-                    (long long)run.steps_per_epoch, run.device.name().c_str(), run.dir.c_str());
+                    (long long)run.steps_per_epoch, run.device.name().c_str(), run.dir.c_str(),
+                    collectives().world_size() > 1 ? (" (" + collectives().describe() + ")").c_str()
+                                                   : "");
 
     TrainResult result;
     result.run_dir = run.dir.string();
@@ -428,7 +476,7 @@ TrainResult train(const TrainOptions& options) {
     if (run.step == 0 && run.eval_interval > 0 &&
         run.config.get_bool("trainer.eval_at_start", false))
         evaluate_and_log(run);
-    while (run.step < stop_at && !signals.received()) {
+    while (run.step < stop_at && !signals.agreed()) {
         StepLog log;
         double loss = train_step(run, log);
         run.window.add(log, loss);
@@ -445,33 +493,35 @@ TrainResult train(const TrainOptions& options) {
         bool eval_now = run.eval_interval > 0 &&
                         (due(run.step, run.eval_interval) || run.step == run.total_steps);
         if (eval_now) {
-            if (tty && !options.quiet) std::printf("\n");
+            if (tty && !run.options.quiet) std::printf("\n");
             evaluate_and_log(run);
         }
         if (eval_now || due(run.step, run.save_every) || run.step == stop_at ||
-            signals.received()) {
+            signals.agreed()) {
             save_last(run);
             saved_step = run.step;
         }
     }
-    if (tty && !options.quiet) std::printf("\n");
+    if (tty && !run.options.quiet) std::printf("\n");
     // A signal that came before the first step, or during the last step's evaluation / save.
-    if (signals.received() && saved_step != run.step) save_last(run);
+    const int stop_signal = signals.agreed();
+    if (stop_signal && saved_step != run.step) save_last(run);
     result.steps = run.step;
     result.best_miou = run.best_miou;
     result.best_step = run.best_step;
     result.last_miou = run.last_miou;
     result.completed = run.step == run.total_steps;
-    result.stop_signal = signals.received();
+    result.stop_signal = stop_signal;
     if (result.stop_signal) {
-        std::fprintf(stderr,
+        if (is_root())
+            std::fprintf(stderr,
                      "train: stopped by %s after step %lld; the last checkpoint is written. "
                      "Continue with: pixelgrad train --resume --run-dir %s\n",
                      result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)run.step,
                      run.dir.c_str());
         return result;
     }
-    if (result.completed && options.finish) {
+    if (result.completed && options.finish && is_root()) {
         FinishInputs in{&run.config, run.net_options,  run.val,
                         run.device,  run.dir.string(), run.config.get_int("trainer.overlays", 6)};
         finish_run(in, options.quiet);

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "autograd/ops.h"
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 
 namespace pg::seg::u2pl {
@@ -35,6 +36,10 @@ void MemoryBank::push(int64_t c, const Tensor& keys) {
     Tensor joined = q.defined() ? concat({q, keys.to(device_)}, 0) : keys.to(device_).detach();
     int64_t n = joined.size(0), cap = capacity(c);
     q = n > cap ? narrow(joined, 0, n - cap, cap) : joined;
+}
+
+void MemoryBank::push_from_every_process(int64_t c, const Tensor& keys) {
+    push(c, all_gather_rows(keys));
 }
 
 void MemoryBank::save(std::map<std::string, Tensor>& out, const std::string& prefix) const {
@@ -166,8 +171,11 @@ ContrastiveResult contrastive_loss(const ContrastiveInputs& in, MemoryBank& bank
         NoGradGuard no_grad;
         for (int64_t c = 0; c < C; c++) {
             const ClassPixels& cp = pix[size_t(c)];
-            if (!cp.negatives.empty())
-                bank.push(c, index_select(rep_teacher, index_tensor(cp.negatives, device)));
+            // Every class, also without negatives here: the push gathers from every process.
+            bank.push_from_every_process(
+                c, cp.negatives.empty()
+                       ? Tensor::empty({0, F}, DType::f32, device)
+                       : index_select(rep_teacher, index_tensor(cp.negatives, device)));
             result.negatives += int64_t(cp.negatives.size());
             if (!cp.prototype.empty()) valid.push_back(c);
         }

@@ -59,4 +59,40 @@ inline CliResult run_pixelgrad(const std::vector<std::string>& args,
     return wait_pixelgrad(start_pixelgrad(args, log, env), log);
 }
 
+#ifdef PG_MPIRUN
+// `mpirun pixelgrad args...` with one process per entry of `rank_env` (each entry: extra
+// "NAME=value" settings for that rank), one OpenMP thread each, under a 120 s timeout so that a
+// hang fails the test instead of the suite. Exit code 124 is the timeout's.
+inline CliResult run_mpirun(const std::vector<std::vector<std::string>>& rank_env,
+                            const std::vector<std::string>& args) {
+    std::vector<std::string> words{"timeout", "120", PG_MPIRUN, "--oversubscribe"};
+    for (size_t r = 0; r < rank_env.size(); r++) {
+        if (r > 0) words.push_back(":");
+        words.insert(words.end(), {"-np", "1", "-x", "OMP_NUM_THREADS=1"});
+        for (const std::string& e : rank_env[r]) words.insert(words.end(), {"-x", e});
+        words.push_back(PG_PIXELGRAD_BINARY);
+        words.insert(words.end(), args.begin(), args.end());
+    }
+    std::string log = ::testing::TempDir() + "pg_mpirun_" + std::to_string(getpid()) + ".log";
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE* out = std::freopen(log.c_str(), "w", stdout);
+        if (out == nullptr || dup2(fileno(stdout), 2) < 0) _exit(127);
+        // As root (CI, containers) and without CMA single-copy, which containers often refuse.
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+        setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
+        std::vector<char*> argv;
+        for (std::string& w : words) argv.push_back(w.data());
+        argv.push_back(nullptr);
+        execvp("timeout", argv.data());
+        _exit(127);
+    }
+    return wait_pixelgrad(pid, log);
+}
+inline CliResult run_mpirun(int processes, const std::vector<std::string>& args) {
+    return run_mpirun(std::vector<std::vector<std::string>>(size_t(processes)), args);
+}
+#endif
+
 } // namespace pg::seg
