@@ -71,9 +71,8 @@ void finalize_at_exit() {
 bool init_mpi_if_launched() {
     // mpirun (Open MPI, MPICH, Slurm's PMI) tells its processes the world size in the environment.
     const char* launched[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"};
-    if (std::none_of(std::begin(launched), std::end(launched), [](const char* v) {
-            return std::getenv(v) != nullptr;
-        }))
+    if (std::none_of(std::begin(launched), std::end(launched),
+                     [](const char* v) { return std::getenv(v) != nullptr; }))
         return false;
     int initialized = 0;
     MPI_Initialized(&initialized);

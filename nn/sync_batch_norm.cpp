@@ -26,13 +26,14 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
              running_var.numel());
     float total = float(rows); // M: rows of every process
     collectives().all_reduce_sum(&total, 1);
-    PG_CHECK(total > 1, "sync_batch_norm: ", total, " values per channel over all processes; "
+    PG_CHECK(total > 1, "sync_batch_norm: ", total,
+             " values per channel over all processes; "
              "batch statistics need more than 1");
     Tensor x2 = reshape(x, {rows, C});
-    Tensor mean = div(all_reduce_sum(sum(x2, 0)), total);         // (C)
-    Tensor centred = sub(x2, mean);                                 // (rows, C)
+    Tensor mean = div(all_reduce_sum(sum(x2, 0)), total);                   // (C)
+    Tensor centred = sub(x2, mean);                                         // (rows, C)
     Tensor var = div(all_reduce_sum(sum(mul(centred, centred), 0)), total); // (C), biased
-    Tensor scale = div(weight, sqrt(add(var, eps)));                // weight / sqrt(var + eps)
+    Tensor scale = div(weight, sqrt(add(var, eps))); // weight / sqrt(var + eps)
     Tensor y = add(mul(centred, scale), bias);
     if (relu) y = pg::relu(y);
     {

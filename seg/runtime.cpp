@@ -129,8 +129,8 @@ std::string build_info() {
     out << "  cuda:       not built (no nvcc found at configure time)\n";
 #endif
 #if PG_MPI_ENABLED
-    out << "  collectives: MPI built in (" << dist::mpi_library_name() << "); this process: "
-        << collectives().describe() << "\n";
+    out << "  collectives: MPI built in (" << dist::mpi_library_name()
+        << "); this process: " << collectives().describe() << "\n";
 #else
     out << "  collectives: single process only (built without MPI: apt-get install "
            "libopenmpi-dev, then rebuild)\n";

@@ -16,9 +16,9 @@ namespace pg {
 class Collectives {
   public:
     virtual ~Collectives() = default;
-    virtual int rank() const = 0;       // 0 .. world_size() - 1
-    virtual int world_size() const = 0; // processes in the run
-    virtual int local_rank() const = 0; // rank among the processes of this machine (its GPU)
+    virtual int rank() const = 0;             // 0 .. world_size() - 1
+    virtual int world_size() const = 0;       // processes in the run
+    virtual int local_rank() const = 0;       // rank among the processes of this machine (its GPU)
     virtual std::string describe() const = 0; // "single process", "MPI (Open MPI v4.1.4), 2 ranks"
 
     // Host-memory collectives; every process calls them in the same order with the same sizes.

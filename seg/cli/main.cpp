@@ -70,8 +70,6 @@ int main(int argc, char** argv) {
                           (e.path2().empty() ? "" : " -> " + e.path2().string()));
     } catch (const std::bad_alloc&) {
         return error_exit("out of memory");
-    } catch (const std::exception& e) {
-        return error_exit(e.what());
-    }
+    } catch (const std::exception& e) { return error_exit(e.what()); }
     return 0;
 }

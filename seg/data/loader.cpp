@@ -50,9 +50,9 @@ Loader::Loader(Dataset dataset, SampleTransform transform, const LoaderConfig& c
     rank_samples_ = (samples_per_epoch_ + config.world - 1) / config.world;
     const int64_t B = config.batch_size;
     batches_per_epoch_ = config.drop_last ? rank_samples_ / B : (rank_samples_ + B - 1) / B;
-    PG_CHECK(batches_per_epoch_ > 0, "loader: '", name, "': ", rank_samples_,
-             " samples per epoch", config.world > 1 ? " and process" : "",
-             " do not fill one batch of ", B, " (drop_last is on)");
+    PG_CHECK(batches_per_epoch_ > 0, "loader: '", name, "': ", rank_samples_, " samples per epoch",
+             config.world > 1 ? " and process" : "", " do not fill one batch of ", B,
+             " (drop_last is on)");
     start_workers();
 }
 

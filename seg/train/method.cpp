@@ -67,7 +67,8 @@ std::unique_ptr<Method> make_method(const std::string& name, const MethodContext
     if (name == "adversarial") return make_adversarial(context);
     if (name == "ripu") {
         // Its acquisition rounds would each pick regions on every process: not split yet.
-        PG_CHECK(collectives().world_size() == 1, "trainer.method ripu runs as one process (its "
+        PG_CHECK(collectives().world_size() == 1,
+                 "trainer.method ripu runs as one process (its "
                  "acquisition is not split over processes yet); run it without mpirun");
         return make_ripu(context);
     }

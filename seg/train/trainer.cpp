@@ -243,9 +243,9 @@ static void resume(Run& run) {
     // Each step consumed one batch per process: another process count would need the loaders
     // re-sharded mid-epoch, which is not built yet.
     const int saved_world = s.numbers.count("world_size") ? int(s.numbers.at("world_size")) : 1;
-    PG_CHECK(saved_world == collectives().world_size(), "train --resume: ", path, " was written by ",
-             saved_world, " process(es), this run has ", collectives().world_size(),
-             "; resume with mpirun -np ", saved_world);
+    PG_CHECK(saved_world == collectives().world_size(), "train --resume: ", path,
+             " was written by ", saved_world, " process(es), this run has ",
+             collectives().world_size(), "; resume with mpirun -np ", saved_world);
     load_parts(run.parts, s, path);
     s.restore_generator("dropout", run.dropout_gen);
     run.best_miou = s.numbers.at("best_miou");
@@ -496,8 +496,7 @@ TrainResult train(const TrainOptions& options) {
             if (tty && !run.options.quiet) std::printf("\n");
             evaluate_and_log(run);
         }
-        if (eval_now || due(run.step, run.save_every) || run.step == stop_at ||
-            signals.agreed()) {
+        if (eval_now || due(run.step, run.save_every) || run.step == stop_at || signals.agreed()) {
             save_last(run);
             saved_step = run.step;
         }
@@ -515,10 +514,10 @@ TrainResult train(const TrainOptions& options) {
     if (result.stop_signal) {
         if (is_root())
             std::fprintf(stderr,
-                     "train: stopped by %s after step %lld; the last checkpoint is written. "
-                     "Continue with: pixelgrad train --resume --run-dir %s\n",
-                     result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)run.step,
-                     run.dir.c_str());
+                         "train: stopped by %s after step %lld; the last checkpoint is written. "
+                         "Continue with: pixelgrad train --resume --run-dir %s\n",
+                         result.stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)run.step,
+                         run.dir.c_str());
         return result;
     }
     if (result.completed && options.finish && is_root()) {

@@ -163,7 +163,8 @@ TEST(DataParallel, U2plAndAdversarialRunOnTwoProcesses) {
                                           "dataset.train.crop.size=[32,32]",
                                           "net.num_classes=3",
                                           "trainer.eval_on=false",
-                                          "net.sync_bn=true", "trainer.log_every=1"};
+                                          "net.sync_bn=true",
+                                          "trainer.log_every=1"};
     for (std::string method : {"u2pl", "adversarial"}) {
         std::string dir = fresh_dir("dp_" + method);
         std::string config =
