@@ -1,15 +1,22 @@
 // MPI's implementation of pg::Collectives (dist/mpi_collectives.h). Every call is a blocking
 // collective on MPI_COMM_WORLD; counts above INT_MAX go in chunks (MPI takes int counts). MPI's
-// default error handler aborts the whole job on a communication error, so a broken rank cannot
-// leave the others waiting; an exception on one rank reaches the CLI, which calls abort().
+// default error handler aborts the whole job on a communication error, and mpirun ends the run
+// when a process dies; an exception on one rank reaches the CLI, which calls abort(); a process
+// that hangs is caught by the watchdog below.
 #include "dist/mpi_collectives.h"
 
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "tensor/collectives.h"
 #include "tensor/error.h"
@@ -18,6 +25,78 @@ namespace pg::dist {
 namespace {
 
 constexpr int64_t kChunk = int64_t(1) << 30; // elements per MPI call
+
+// A blocking collective waits for every process. One that has waited longer than the timeout
+// means another process hangs (a dead one makes mpirun end the run by itself): the watchdog then
+// ends this process with a clear line, and mpirun ends the others. PG_COLLECTIVE_TIMEOUT (seconds,
+// default 1800 as PyTorch's process groups) sets it. The watchdog is a thread of its own because
+// the main thread is inside MPI; it makes no MPI call (MPI_THREAD_FUNNELED).
+class Watchdog {
+  public:
+    Watchdog(int rank, int world) : rank_(rank), world_(world), timeout_s_(timeout_from_env()) {
+        thread_ = std::thread([this] { watch(); });
+    }
+    ~Watchdog() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+    // Marks the collective `name` as in flight for the lifetime of the returned guard.
+    struct InFlight {
+        Watchdog& w;
+        InFlight(Watchdog& watchdog, const char* name) : w(watchdog) {
+            std::lock_guard<std::mutex> lock(w.mutex_);
+            w.name_ = name;
+            w.since_ = Clock::now();
+        }
+        ~InFlight() {
+            std::lock_guard<std::mutex> lock(w.mutex_);
+            w.name_ = nullptr;
+        }
+    };
+
+  private:
+    using Clock = std::chrono::steady_clock;
+
+    static double timeout_from_env() {
+        const char* v = std::getenv("PG_COLLECTIVE_TIMEOUT");
+        if (v == nullptr) return 1800.0;
+        char* end = nullptr;
+        double seconds = std::strtod(v, &end);
+        PG_CHECK(end != v && *end == '\0' && seconds > 0, "PG_COLLECTIVE_TIMEOUT is '", v,
+                 "'; expected a positive number of seconds");
+        return seconds;
+    }
+
+    void watch() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (!stopping_) {
+            wake_.wait_for(lock, std::chrono::milliseconds(200));
+            if (name_ == nullptr) continue;
+            const double waited = std::chrono::duration<double>(Clock::now() - since_).count();
+            if (waited < timeout_s_) continue;
+            std::fprintf(stderr,
+                         "pixelgrad: error (rank %d of %d): %s has waited %.0f s for the other "
+                         "processes (PG_COLLECTIVE_TIMEOUT %.0f s): one of them hangs; ending the "
+                         "run\n",
+                         rank_, world_, name_, waited, timeout_s_);
+            std::fflush(stderr);
+            std::_Exit(1); // mpirun then ends every other process
+        }
+    }
+
+    const int rank_, world_;
+    const double timeout_s_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    const char* name_ = nullptr; // the collective in flight
+    Clock::time_point since_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
 
 class MpiCollectives final : public Collectives {
   public:
@@ -29,6 +108,7 @@ class MpiCollectives final : public Collectives {
         MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
         MPI_Comm_rank(local, &local_rank_);
         MPI_Comm_free(&local);
+        watchdog_ = std::make_unique<Watchdog>(rank_, world_);
     }
     int rank() const override { return rank_; }
     int world_size() const override { return world_; }
@@ -38,19 +118,23 @@ class MpiCollectives final : public Collectives {
                std::to_string(world_);
     }
     void all_reduce_sum(float* data, int64_t n) override {
+        Watchdog::InFlight in_flight(*watchdog_, "an all-reduce");
         for (int64_t i = 0; i < n; i += kChunk)
             MPI_Allreduce(MPI_IN_PLACE, data + i, int(std::min(kChunk, n - i)), MPI_FLOAT, MPI_SUM,
                           MPI_COMM_WORLD);
     }
     void broadcast(void* data, int64_t bytes, int root) override {
+        Watchdog::InFlight in_flight(*watchdog_, "a broadcast");
         auto* p = static_cast<char*>(data);
         for (int64_t i = 0; i < bytes; i += kChunk)
             MPI_Bcast(p + i, int(std::min(kChunk, bytes - i)), MPI_BYTE, root, MPI_COMM_WORLD);
     }
     void all_gather(const float* send, int64_t n, float* recv) override {
         PG_CHECK(n <= INT_MAX, "all_gather: ", n, " floats per process; at most ", INT_MAX);
+        Watchdog::InFlight in_flight(*watchdog_, "an all-gather");
         MPI_Allgather(send, int(n), MPI_FLOAT, recv, int(n), MPI_FLOAT, MPI_COMM_WORLD);
     }
+    void barrier() override { MPI_Barrier(MPI_COMM_WORLD); } // no watchdog: see the interface
     [[noreturn]] void abort(int code) override {
         MPI_Abort(MPI_COMM_WORLD, code);
         std::exit(code); // not reached
@@ -58,6 +142,7 @@ class MpiCollectives final : public Collectives {
 
   private:
     int rank_ = 0, world_ = 1, local_rank_ = 0;
+    std::unique_ptr<Watchdog> watchdog_;
 };
 
 void finalize_at_exit() {

@@ -28,6 +28,9 @@ class Collectives {
     virtual void broadcast(void* data, int64_t bytes, int root) = 0;
     // recv (world_size * n floats) gets every process's n floats of send, in rank order.
     virtual void all_gather(const float* send, int64_t n, float* recv) = 0;
+    // Waits until every process has come here, without the hang timeout of the collectives
+    // above: for waits that may be long on purpose (rank 0 evaluating while the others wait).
+    virtual void barrier() = 0;
     // Ends every process of the run with `code` (after an error on one of them: the others would
     // otherwise wait in their next collective forever).
     [[noreturn]] virtual void abort(int code) = 0;

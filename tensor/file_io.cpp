@@ -31,10 +31,13 @@ void crash_point(const char* name) {
     static const char* spec = std::getenv("PG_CRASH_AT");
     if (spec == nullptr) return;
     static std::atomic<int64_t> calls{0};
-    std::string s = spec, target = s.substr(0, s.find('#'));
+    std::string s = spec;
+    const bool stop = s.size() > 5 && s.compare(s.size() - 5, 5, ":stop") == 0;
+    if (stop) s.resize(s.size() - 5);
+    std::string target = s.substr(0, s.find('#'));
     if (target != name) return;
     int64_t k = s.find('#') == std::string::npos ? 1 : std::atoll(s.c_str() + s.find('#') + 1);
-    if (++calls == k) std::raise(SIGKILL);
+    if (++calls == k) std::raise(stop ? SIGSTOP : SIGKILL);
 }
 
 void write_file_atomic(const std::string& path, const std::string& what,

@@ -19,7 +19,8 @@ void write_file_atomic(const std::string& path, const std::string& what, const s
 
 // For crash-safety tests: when the environment variable PG_CRASH_AT is "NAME" or "NAME#K", the
 // K-th call (default the first) of crash_point(NAME) kills the process with SIGKILL, as `kill -9`
-// or a power cut at that point would. Without PG_CRASH_AT it does nothing.
+// or a power cut at that point would; "NAME#K:stop" freezes it there instead (SIGSTOP), as a hung
+// process would be. Without PG_CRASH_AT it does nothing.
 void crash_point(const char* name);
 
 // Deletes the *.tmp files a killed process left in `dir` (not recursive); returns how many.

@@ -264,8 +264,7 @@ static void resume(Run& run) {
 
 // ---- evaluation ----
 
-static void evaluate_and_log(Run& run) {
-    if (!is_root()) return;
+static void evaluate_on_root(Run& run) {
     Config data = run.config.section("dataset");
     EvalOptions eo = eval_options(data);
     auto start = Clock::now();
@@ -292,6 +291,13 @@ static void evaluate_and_log(Run& run) {
     int64_t images = run.eval_limit > 0 ? std::min(run.eval_limit, run.val.size()) : run.val.size();
     std::string text = eval_json(cm, run.class_names, eo, images, extra.dump());
     write_file_atomic((run.dir / "eval.json").string(), "train", text + "\n");
+}
+
+// Rank 0 evaluates; the other processes wait for it here rather than in their next all-reduce,
+// whose timeout is meant for a process that hangs (a VOC evaluation on a CPU can take an hour).
+static void evaluate_and_log(Run& run) {
+    if (is_root()) evaluate_on_root(run);
+    collectives().barrier();
 }
 
 // ---- the loop ----

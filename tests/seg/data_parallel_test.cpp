@@ -1,7 +1,7 @@
 // Data-parallel training with the real binary under mpirun (tests/dist/ checks the collectives
 // themselves): two processes with batch b train as one process with batch 2b (SyncBN on), and
 // without SyncBN they do not; rank 0 alone writes; a run resumed with another process count is
-// refused; a process that dies ends the whole run instead of leaving the others waiting; U2PL
+// refused; a process that dies or hangs ends the whole run instead of leaving the others waiting; U2PL
 // and AdvSemiSeg run across processes.
 #include <gtest/gtest.h>
 
@@ -141,6 +141,21 @@ TEST(DataParallel, AProcessThatDiesEndsTheRun) {
                               "dataset.batch_size=2", "--set", "trainer.iterations=50"});
     EXPECT_NE(r.exit_code, 0) << r.output;
     EXPECT_NE(r.exit_code, 124) << "timed out: the other process hung\n" << r.output;
+}
+
+TEST(DataParallel, AProcessThatHangsEndsTheRunAfterTheCollectiveTimeout) {
+    std::string config = dp_config(void_free_world());
+    std::string dir = fresh_dir("dp_hung");
+    // Rank 1 freezes (SIGSTOP) after its second step; rank 0's next all-reduce times out after
+    // 2 s instead of waiting forever.
+    CliResult r = run_mpirun({{"PG_COLLECTIVE_TIMEOUT=2"},
+                              {"PG_COLLECTIVE_TIMEOUT=2", "PG_CRASH_AT=train:after-step#2:stop"}},
+                             {"train", "--config", config, "--run-dir", dir, "-q", "--set",
+                              "dataset.batch_size=2", "--set", "trainer.iterations=50"});
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.exit_code, 124) << "timed out: the run hung\n" << r.output;
+    EXPECT_NE(r.output.find("(rank 0 of 2): an all-"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("one of them hangs"), std::string::npos) << r.output;
 }
 
 TEST(DataParallel, AnErrorOnEveryProcessIsOneClearLineEach) {
