@@ -123,6 +123,12 @@ class MpiCollectives final : public Collectives {
             MPI_Allreduce(MPI_IN_PLACE, data + i, int(std::min(kChunk, n - i)), MPI_FLOAT, MPI_SUM,
                           MPI_COMM_WORLD);
     }
+    void all_reduce_sum(double* data, int64_t n) override {
+        Watchdog::InFlight in_flight(*watchdog_, "an all-reduce");
+        for (int64_t i = 0; i < n; i += kChunk)
+            MPI_Allreduce(MPI_IN_PLACE, data + i, int(std::min(kChunk, n - i)), MPI_DOUBLE, MPI_SUM,
+                          MPI_COMM_WORLD);
+    }
     void broadcast(void* data, int64_t bytes, int root) override {
         Watchdog::InFlight in_flight(*watchdog_, "a broadcast");
         auto* p = static_cast<char*>(data);

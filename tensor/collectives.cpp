@@ -18,6 +18,7 @@ class SingleProcess final : public Collectives {
     int local_rank() const override { return 0; }
     std::string describe() const override { return "single process"; }
     void all_reduce_sum(float*, int64_t) override {}
+    void all_reduce_sum(double*, int64_t) override {}
     void broadcast(void*, int64_t, int) override {}
     void barrier() override {}
     void all_gather(const float* send, int64_t n, float* recv) override {

@@ -24,6 +24,7 @@ class Collectives {
     // Host-memory collectives; every process calls them in the same order with the same sizes.
     // data (n floats) becomes the element-wise sum over all processes, on every process.
     virtual void all_reduce_sum(float* data, int64_t n) = 0;
+    virtual void all_reduce_sum(double* data, int64_t n) = 0; // counts past 2^24, exactly
     // bytes at `data` on `root` are copied to `data` on every process.
     virtual void broadcast(void* data, int64_t bytes, int root) = 0;
     // recv (world_size * n floats) gets every process's n floats of send, in rank order.

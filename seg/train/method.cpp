@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "autograd/engine.h"
-#include "tensor/collectives.h"
 #include "tensor/error.h"
 
 namespace pg::seg {
@@ -65,13 +64,7 @@ std::unique_ptr<Method> make_method(const std::string& name, const MethodContext
     if (name == "supervised") return make_supervised(context);
     if (name == "u2pl") return make_u2pl(context);
     if (name == "adversarial") return make_adversarial(context);
-    if (name == "ripu") {
-        // Its acquisition rounds would each pick regions on every process: not split yet.
-        PG_CHECK(collectives().world_size() == 1,
-                 "trainer.method ripu runs as one process (its "
-                 "acquisition is not split over processes yet); run it without mpirun");
-        return make_ripu(context);
-    }
+    if (name == "ripu") return make_ripu(context);
     throw Error(context.config->source() + ": trainer.method is '" + name +
                 "', expected supervised, u2pl, adversarial or ripu");
 }

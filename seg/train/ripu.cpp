@@ -14,6 +14,7 @@
 #include "seg/data_config.h"
 #include "seg/train/method.h"
 #include "seg/train/ripu_rounds.h"
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 
 namespace pg::seg {
@@ -92,7 +93,12 @@ void Ripu::load_state(const nn::TrainState& state) {
 void Ripu::run_round(int64_t step, StepLog& log) {
     RoundSummary s = acquisition_->run_round(*model_, device_, rounds_done_ + 1, step, seed_);
     acquisition_->save_round(dir_, s);
-    acquisition_->write_overlays(dir_, s.round, 6);
+    // Several processes: each wrote its share of the maps; every one then reads them all.
+    if (collectives().world_size() > 1) {
+        collectives().barrier();
+        acquisition_->load_round(dir_, s.round);
+    }
+    if (collectives().rank() == 0) acquisition_->write_overlays(dir_, s.round, 6);
     ++rounds_done_;
     labelled_percent_ = s.percent();
     if (!quiet_)

@@ -10,6 +10,7 @@
 #include "nn/losses.h"
 #include "seg/data_config.h"
 #include "seg/visualize.h"
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 
@@ -151,6 +152,19 @@ static void count_errors(const std::vector<int32_t>& truth, const std::vector<in
     }
 }
 
+// The counts of every process's images (exact in doubles up to 2^53).
+static void sum_over_processes(RoundSummary& s, double& budget_pixels) {
+    if (collectives().world_size() == 1) return;
+    int64_t* counts[] = {&s.picks,        &s.selected, &s.total,       &s.picked_known,
+                         &s.picked_wrong, &s.known,    &s.known_wrong, &s.picked_void};
+    std::vector<double> v;
+    for (int64_t* c : counts) v.push_back(double(*c));
+    v.push_back(budget_pixels);
+    collectives().all_reduce_sum(v.data(), int64_t(v.size()));
+    for (size_t k = 0; k < std::size(counts); ++k) *counts[k] = int64_t(v[k]);
+    budget_pixels = v.back();
+}
+
 RoundSummary Acquisition::run_round(nn::SegmentationNet& net, const Device& device, int64_t round,
                                     int64_t step, uint64_t seed) {
     PG_CHECK(o_.selection != Selection::full, "ripu: selection full has no rounds");
@@ -162,7 +176,10 @@ RoundSummary Acquisition::run_round(nn::SegmentationNet& net, const Device& devi
     const bool pixel = o_.selection == Selection::pixel;
     const int64_t k = o_.radius_k, label_radius = pixel ? 0 : k, block_radius = pixel ? k : 2 * k;
     double budget_pixels = 0;
-    for (int64_t i = 0; i < target_.size(); ++i) {
+    // Data parallel: this process takes images rank, rank + W, ...; the others' maps arrive
+    // through the round's files (Ripu::run_round), the counts through all_reduce_sum below.
+    const int64_t rank = collectives().rank(), world = collectives().world_size();
+    for (int64_t i = rank; i < target_.size(); i += world) {
         Generator unused(0);
         TensorSample t = augment(target_.load(i), predict_, unused);
         const int64_t H = t.label.size(0), W = t.label.size(1);
@@ -191,6 +208,7 @@ RoundSummary Acquisition::run_round(nn::SegmentationNet& net, const Device& devi
         s.selected += m.selected_count();
         s.total += H * W;
     }
+    sum_over_processes(s, budget_pixels);
     s.budget_percent = s.total > 0 ? 100.0 * budget_pixels / double(s.total) : 0;
     publish(std::move(next));
     return s;
@@ -226,7 +244,9 @@ void Acquisition::save_round(const std::string& dir, const RoundSummary& summary
         fs::create_directories(fs::path(root) / sub);
     std::shared_ptr<const std::vector<ActiveMaps>> all = maps();
     Palette palette = voc_palette(); // 256 entries: 255 (not labelled) has a colour too
-    for (int64_t i = 0; i < target_.size(); ++i) {
+    // Each process writes the images its run_round took; rank 0 the summary.
+    const int64_t rank = collectives().rank(), world = collectives().world_size();
+    for (int64_t i = rank; i < target_.size(); i += world) {
         const ActiveMaps& m = (*all)[size_t(i)];
         if (m.height == 0) continue;
         std::string name = safe_id(target_.id(i)) + ".png";
@@ -239,7 +259,9 @@ void Acquisition::save_round(const std::string& dir, const RoundSummary& summary
         write_png((fs::path(root) / "selected" / name).string(),
                   binary_image(m.selected, m.height, m.width));
     }
-    write_file_atomic((fs::path(root) / "summary.json").string(), "ripu", summary.to_json() + "\n");
+    if (rank == 0)
+        write_file_atomic((fs::path(root) / "summary.json").string(), "ripu",
+                          summary.to_json() + "\n");
 }
 
 // A 0 / 255 map written by save_round -> 0 / 1.

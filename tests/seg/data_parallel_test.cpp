@@ -8,7 +8,9 @@
 #include <cmath>
 #include <fstream>
 
+#include "seg/train/ripu_rounds.h"
 #include "tests/seg/cli_helpers.h"
+#include "tests/seg/ripu_helpers.h"
 #include "tests/seg/train_helpers.h"
 
 #ifdef PG_MPIRUN
@@ -193,6 +195,56 @@ TEST(DataParallel, U2plAndAdversarialRunOnTwoProcesses) {
         EXPECT_EQ(r.exit_code, 0) << method << "\n" << r.output;
         EXPECT_EQ(rows(dir, "train").size(), method == "u2pl" ? 16u : 6u) << method;
     }
+}
+
+std::string bytes_of(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// RIPU: each process scores its share of the target images and writes their maps; every process
+// then reads the whole round. Random regions do not depend on the network, so the rounds of two
+// processes must be exactly one process's.
+TEST(DataParallel, RipuRoundsSplitTheTargetImagesOverProcesses) {
+    std::string config = write_config("dp_ripu", "  iterations: 6\n  eval_interval: 6\n");
+    std::vector<std::string> sets = ripu_overrides("dp_ripu", "random");
+    sets.insert(sets.end(), {"net.sync_bn=true", "net.decoder.dropout=0"});
+    std::string start = fresh_dir("dp_ripu_start"), one = fresh_dir("dp_ripu_one"),
+                two = fresh_dir("dp_ripu_two");
+    std::vector<std::string> frozen = sets;
+    frozen.insert(frozen.end(), {"trainer.iterations=1", "trainer.optimizer.kwargs.lr=0"});
+    ASSERT_EQ(train(0, config, start, frozen).exit_code, 0);
+    ASSERT_EQ(train(0, config, one, sets).exit_code, 0);
+    sets.push_back("dataset.batch_size=2");
+    CliResult r = train(2, config, two, sets);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    for (int round : {1, 2}) {
+        std::string a = ripu::round_dir(one + "/ripu", round),
+                    b = ripu::round_dir(two + "/ripu", round);
+        int files = 0;
+        for (const auto& f : fs::directory_iterator(a + "/masks")) {
+            std::string name = f.path().filename().string();
+            for (const char* sub : {"/masks/", "/selected/", "/active/"}) {
+                EXPECT_EQ(bytes_of(a + sub + name), bytes_of(b + sub + name))
+                    << "round " << round << sub << name;
+            }
+            ++files;
+        }
+        EXPECT_EQ(files, 8) << "round " << round;
+        auto sa = nlohmann::json::parse(bytes_of(a + "/summary.json"));
+        auto sb = nlohmann::json::parse(bytes_of(b + "/summary.json"));
+        for (const char* key : {"picks", "selected_pixels", "target_pixels", "images"})
+            EXPECT_EQ(sa[key], sb[key]) << "round " << round << " " << key;
+    }
+    EXPECT_EQ(rows(two, "eval").size(), 1u); // rank 0 evaluated at step 6, the other waited
+    // And both processes trained on every image's acquired labels, not only on their own share's.
+    const std::vector<double> w0 = weights(start), w1 = weights(one);
+    const double apart = distance(weights(two), w1) / distance(w1, w0);
+    std::printf("RIPU: 2 processes differ from 1 by %.3g of the distance trained\n", apart);
+    // Measured 0.181 (SkylakeX, Haswell, Nehalem kernels); 1.01 when each process keeps only its
+    // own share's labels. Not ~0 as in the supervised test: each process's CE is a mean over its
+    // own labelled pixels, and RIPU's few labelled target pixels are shared out very unevenly.
+    EXPECT_LT(apart, 0.5);
 }
 
 } // namespace
