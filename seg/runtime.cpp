@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "pg_config.h"
 #include "pg_git_commit.h"
@@ -72,6 +74,24 @@ void reexec_with_fast_cpu_settings(char** argv) {
     if (changed) execv("/proc/self/exe", argv); // returns only on failure: go on as we are
 }
 
+// Several processes on one machine: process with local rank r sees only the r-th GPU (of
+// CUDA_VISIBLE_DEVICES when the user set it, else of all), as its cuda:0. Set before the CUDA
+// runtime starts, so every thread of the process (the loader's too) uses that GPU.
+static void give_each_process_its_gpu() {
+    const Collectives& c = collectives();
+    if (c.world_size() == 1) return;
+    std::vector<std::string> visible;
+    if (const char* list = std::getenv("CUDA_VISIBLE_DEVICES")) {
+        std::stringstream in(list);
+        for (std::string id; std::getline(in, id, ',');)
+            if (!id.empty()) visible.push_back(id);
+    }
+    std::string mine = visible.empty()
+                           ? std::to_string(c.local_rank())
+                           : visible[size_t(c.local_rank()) % visible.size()];
+    setenv("CUDA_VISIBLE_DEVICES", mine.c_str(), 1);
+}
+
 void init_backends() {
     static bool done = false;
     if (done) return;
@@ -79,6 +99,7 @@ void init_backends() {
 #if PG_MPI_ENABLED
     dist::init_mpi_if_launched(); // under mpirun: join the run's processes
 #endif
+    give_each_process_its_gpu();
 #if PG_WITH_CUDA
     cuda_unavailable_reason().clear();
     cuda::register_backend(&cuda_unavailable_reason()); // no GPU: cuda stays unregistered

@@ -8,7 +8,9 @@
 
 namespace pg {
 
-// Call once at start-up (the CLI, the test and benchmark mains do). Safe without a GPU.
+// Call once at start-up (the CLI, the test and benchmark mains do). Safe without a GPU. Under
+// mpirun it first joins the run's processes (dist/), and each process of a machine then sees only
+// its own GPU (the local rank's) as cuda:0.
 void init_backends();
 // Why the CUDA backend is not registered (empty when it is).
 std::string& cuda_unavailable_reason();

@@ -166,10 +166,7 @@ static void setup(Run& run) {
     run.seed = uint64_t(c.get_int("trainer.seed", 0));
     std::string device =
         run.options.device.empty() ? c.get_string("trainer.device", "cpu") : run.options.device;
-    run.device = parse_device(device);
-    // Several processes on one machine: each drives the GPU of its local rank.
-    if (run.device.type == DeviceType::cuda && collectives().world_size() > 1)
-        run.device = Device::cuda(collectives().local_rank());
+    run.device = parse_device(device); // under mpirun cuda:0 is this process's own GPU (runtime.h)
     run.net_options = segmenter_options(c.section("net"));
     int classes = int(c.get_int("net.num_classes"));
     Config data = c.section("dataset");
