@@ -1,8 +1,7 @@
 // Gradient averaging and the start-up broadcast of data-parallel training (nn/data_parallel.h).
 #include "nn/data_parallel.h"
 
-#include <cstring>
-
+#include "autograd/inplace.h"
 #include "tensor/backend.h"
 #include "tensor/collectives.h"
 #include "tensor/error.h"
@@ -10,39 +9,26 @@
 namespace pg::nn {
 namespace {
 
-// Host <-> tensor copies of n floats (a CUDA gradient goes through host memory: no NCCL yet).
-void copy_out(float* host, const Tensor& t) {
-    if (t.is_cpu())
-        std::memcpy(host, t.f32(), t.nbytes());
-    else
-        backend_for(t.device()).copy_to_host(host, t.f32(), t.nbytes());
-}
-void copy_in(const Tensor& t, const float* host) {
-    if (t.is_cpu())
-        std::memcpy(t.f32(), host, t.nbytes());
-    else
-        backend_for(t.device()).copy_from_host(t.f32(), host, t.nbytes());
-    t.bump_version();
-}
-
-// Sums the listed gradients (all defined) over processes and scales them by 1 / world, through
-// one flat host buffer.
-void reduce_bucket(const std::vector<Tensor>& grads, std::vector<float>& buffer) {
-    Collectives& c = collectives();
+// Sums the listed gradients (all defined, on one device) over processes and scales them by
+// 1 / world size, through one flat buffer on their device: one collective per bucket (NCCL's on
+// a GPU when built with it, else through host memory).
+void reduce_bucket(const std::vector<Tensor>& grads) {
+    const Device device = grads[0].device();
+    Backend& backend = backend_for(device);
     int64_t n = 0;
     for (const Tensor& g : grads) n += g.numel();
-    buffer.resize(size_t(n));
+    Tensor flat = Tensor::empty({n}, DType::f32, device);
     int64_t offset = 0;
     for (const Tensor& g : grads) {
-        copy_out(buffer.data() + offset, g);
+        backend.copy(flat.f32() + offset, g.f32(), g.nbytes());
         offset += g.numel();
     }
-    c.all_reduce_sum(buffer.data(), n);
-    const float scale = 1.f / float(c.world_size());
-    for (float& v : buffer) v *= scale;
+    all_reduce_sum_(flat);
+    mul_(flat, 1.f / float(collectives().world_size()));
     offset = 0;
     for (const Tensor& g : grads) {
-        copy_in(g, buffer.data() + offset);
+        backend.copy(g.f32(), flat.f32() + offset, g.nbytes());
+        g.bump_version();
         offset += g.numel();
     }
 }
@@ -58,7 +44,6 @@ void average_gradients(const std::vector<Tensor>& params, int64_t bucket_bytes) 
     c.all_reduce_sum(has_grad.data(), int64_t(has_grad.size()));
 
     std::vector<Tensor> bucket;
-    std::vector<float> buffer;
     int64_t bytes = 0;
     for (size_t i = 0; i < params.size(); i++) {
         if (has_grad[i] == 0.f) continue;
@@ -66,15 +51,20 @@ void average_gradients(const std::vector<Tensor>& params, int64_t bucket_bytes) 
         PG_CHECK(p.dtype() == DType::f32, "average_gradients: parameter ", i, " is ",
                  dtype_name(p.dtype()), "; expected f32");
         if (!p.grad().defined()) p.set_grad(Tensor::zeros(p.shape(), DType::f32, p.device()));
+        if (!bucket.empty() && bucket[0].device() != p.device()) { // a bucket holds one device
+            reduce_bucket(bucket);
+            bucket.clear();
+            bytes = 0;
+        }
         bucket.push_back(p.grad());
         bytes += int64_t(p.grad().nbytes());
         if (bytes >= bucket_bytes) {
-            reduce_bucket(bucket, buffer);
+            reduce_bucket(bucket);
             bucket.clear();
             bytes = 0;
         }
     }
-    if (!bucket.empty()) reduce_bucket(bucket, buffer);
+    if (!bucket.empty()) reduce_bucket(bucket);
 }
 
 void broadcast_module(Module& module, int root) {

@@ -20,6 +20,9 @@
 #if PG_MPI_ENABLED
 #include "dist/mpi_collectives.h"
 #endif
+#if PG_NCCL_ENABLED
+#include "dist/nccl_collectives.h"
+#endif
 #if PG_WITH_CUDA
 #include "cuda/runtime_info.h"
 #include "cuda/settings.h"
@@ -86,9 +89,8 @@ static void give_each_process_its_gpu() {
         for (std::string id; std::getline(in, id, ',');)
             if (!id.empty()) visible.push_back(id);
     }
-    std::string mine = visible.empty()
-                           ? std::to_string(c.local_rank())
-                           : visible[size_t(c.local_rank()) % visible.size()];
+    std::string mine = visible.empty() ? std::to_string(c.local_rank())
+                                       : visible[size_t(c.local_rank()) % visible.size()];
     setenv("CUDA_VISIBLE_DEVICES", mine.c_str(), 1);
 }
 
@@ -103,6 +105,11 @@ void init_backends() {
 #if PG_WITH_CUDA
     cuda_unavailable_reason().clear();
     cuda::register_backend(&cuda_unavailable_reason()); // no GPU: cuda stays unregistered
+#endif
+#if PG_NCCL_ENABLED
+    // Several processes with GPUs: their CUDA tensors' collectives go through NCCL.
+    if (collectives().world_size() > 1 && device_available(Device::cuda(0)))
+        register_device_collectives(DeviceType::cuda, dist::make_nccl_collectives());
 #endif
 }
 
@@ -155,6 +162,13 @@ std::string build_info() {
 #else
     out << "  collectives: single process only (built without MPI: apt-get install "
            "libopenmpi-dev, then rebuild)\n";
+#endif
+#if PG_NCCL_ENABLED
+    const DeviceCollectives* nccl = device_collectives(DeviceType::cuda);
+    out << "  nccl:       " << dist::nccl_version() << " built in"
+        << (nccl ? "; this run's CUDA tensors use it\n" : " (used by runs of several processes)\n");
+#elif PG_WITH_CUDA
+    out << "  nccl:       not built (CUDA tensors of data-parallel runs go through host memory)\n";
 #endif
     out << "  devices:    cpu";
     if (device_available(Device::cuda(0)))

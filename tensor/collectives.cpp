@@ -45,7 +45,26 @@ void from_host(Tensor& x, const Tensor& host) {
     x.bump_version();
 }
 
+std::unique_ptr<DeviceCollectives>& registered_device(DeviceType type) {
+    static std::unique_ptr<DeviceCollectives> cuda;
+    PG_CHECK(type == DeviceType::cuda, "device collectives: only CUDA devices have them");
+    return cuda;
+}
+
+// The device's own collectives for x, or null (then x goes through host memory).
+DeviceCollectives* on_device(const Tensor& x) {
+    return x.is_cpu() ? nullptr : registered_device(x.device().type).get();
+}
+
 } // namespace
+
+DeviceCollectives* device_collectives(DeviceType type) {
+    return type == DeviceType::cuda ? registered_device(type).get() : nullptr;
+}
+
+void register_device_collectives(DeviceType type, std::unique_ptr<DeviceCollectives> collectives) {
+    registered_device(type) = std::move(collectives);
+}
 
 Collectives& collectives() {
     static SingleProcess single;
@@ -61,6 +80,11 @@ void all_reduce_sum_(Tensor& x) {
              "; expected f32");
     Collectives& c = collectives();
     if (c.world_size() == 1) return;
+    if (DeviceCollectives* d = on_device(x)) {
+        d->all_reduce_sum(x.f32(), x.numel());
+        x.bump_version();
+        return;
+    }
     Tensor host = on_host(x);
     c.all_reduce_sum(host.f32(), host.numel());
     from_host(x, host);
@@ -69,6 +93,11 @@ void all_reduce_sum_(Tensor& x) {
 void broadcast_(Tensor& x, int root) {
     Collectives& c = collectives();
     if (c.world_size() == 1) return;
+    if (DeviceCollectives* d = on_device(x)) {
+        d->broadcast(x.raw(), int64_t(x.nbytes()), root);
+        x.bump_version();
+        return;
+    }
     Tensor host = on_host(x);
     c.broadcast(host.raw(), int64_t(host.nbytes()), root);
     from_host(x, host);
@@ -78,9 +107,14 @@ Tensor all_gather(const Tensor& x) {
     PG_CHECK(x.dtype() == DType::f32, "all_gather: dtype ", dtype_name(x.dtype()),
              "; expected f32");
     Collectives& c = collectives();
-    Tensor host = on_host(x);
     Shape shape = x.shape();
     shape.insert(shape.begin(), int64_t(c.world_size()));
+    if (DeviceCollectives* d = on_device(x); d && c.world_size() > 1) {
+        Tensor out = Tensor::empty(shape, DType::f32, x.device());
+        d->all_gather(x.f32(), x.numel(), out.f32());
+        return out;
+    }
+    Tensor host = on_host(x);
     Tensor out = Tensor::empty(shape);
     c.all_gather(host.f32(), host.numel(), out.f32());
     return x.is_cpu() ? out : out.to(x.device());

@@ -37,11 +37,27 @@ class Collectives {
     [[noreturn]] virtual void abort(int code) = 0;
 };
 
+// The same collectives on device memory (NCCL for CUDA tensors), in the order of the device's
+// stream. dist/ registers them beside the host ones when built with NCCL; without, the tensor
+// forms below take CUDA tensors through host memory.
+class DeviceCollectives {
+  public:
+    virtual ~DeviceCollectives() = default;
+    virtual std::string describe() const = 0; // "NCCL 2.27.7"
+    virtual void all_reduce_sum(float* data, int64_t n) = 0;
+    virtual void broadcast(void* data, int64_t bytes, int root) = 0;
+    virtual void all_gather(const float* send, int64_t n, float* recv) = 0;
+};
+
 // The registered collectives (dist/ installs MPI's), else the single-process ones.
 Collectives& collectives();
 void register_collectives(std::unique_ptr<Collectives> collectives);
+// The device collectives for a device type; null when none is registered.
+DeviceCollectives* device_collectives(DeviceType type);
+void register_device_collectives(DeviceType type, std::unique_ptr<DeviceCollectives> collectives);
 
-// Tensor forms, on any device (a CUDA tensor goes through host memory: NCCL is not built yet).
+// Tensor forms, on any device: through the device's collectives when registered, else through
+// host memory.
 // x (f32) becomes its element-wise sum over processes, in place.
 void all_reduce_sum_(Tensor& x);
 // x (any dtype) takes root's values, in place; shapes must agree.

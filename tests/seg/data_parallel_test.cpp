@@ -21,9 +21,10 @@ namespace {
 // 32 train images of 32x32, 3 classes, no void pixel anywhere: every process's share of a batch
 // then has as many labelled pixels as the others, so the mean of their CE means is the whole
 // batch's CE mean (with void pixels it differs slightly, in PyTorch's DDP too).
-std::string void_free_world() {
+// ctest runs tests as concurrent processes: each writes its own world and config (`name`).
+std::string void_free_world(const std::string& name) {
     synth::WorldOptions o;
-    o.out_dir = ::testing::TempDir() + "pg_dp_world";
+    o.out_dir = ::testing::TempDir() + "pg_dp_world_" + name;
     o.scene.height = o.scene.width = 32;
     o.scene.num_classes = 3;
     o.scene.min_size = 0.2f;
@@ -40,9 +41,9 @@ std::string void_free_world() {
 }
 
 // No randomness that depends on the batch split: no dropout, no rescaling (no padded pixels).
-std::string dp_config(const std::string& world, const std::string& extra = "") {
-    std::string path = ::testing::TempDir() + "pg_dp_config.yaml";
-    std::ofstream(path) << "dataset:\n  type: voc\n  root: " << world
+std::string dp_config(const std::string& name) {
+    std::string path = ::testing::TempDir() + "pg_dp_config_" + name + ".yaml";
+    std::ofstream(path) << "dataset:\n  type: voc\n  root: " << void_free_world(name)
                         << "\n  batch_size: 4\n  workers: 1\n"
                            "  train: {list: splits/16/labeled.txt, flip: true,"
                            " crop: {type: rand, size: [32, 32]}}\n"
@@ -53,8 +54,7 @@ std::string dp_config(const std::string& world, const std::string& extra = "") {
                            " dropout: 0}\n"
                            "trainer:\n  iterations: 4\n  eval_on: false\n  log_every: 1\n"
                            "  optimizer: {type: SGD, kwargs: {lr: 0.02, momentum: 0.9,"
-                           " weight_decay: 0.0001}}\n"
-                        << extra;
+                           " weight_decay: 0.0001}}\n";
     return path;
 }
 
@@ -90,7 +90,7 @@ CliResult train(int processes, const std::string& config, const std::string& dir
 }
 
 TEST(DataParallel, TwoProcessesTrainAsOneWithTheWholeBatch) {
-    std::string config = dp_config(void_free_world());
+    std::string config = dp_config("equal");
     std::string start = fresh_dir("dp_start"), one = fresh_dir("dp_one"), two = fresh_dir("dp_two"),
                 plain = fresh_dir("dp_plain");
     // The initial weights: one step at lr 0.
@@ -119,7 +119,7 @@ TEST(DataParallel, TwoProcessesTrainAsOneWithTheWholeBatch) {
 }
 
 TEST(DataParallel, ResumesExactlyWithTheSameProcessCountAndGoesOnWithAnother) {
-    std::string config = dp_config(void_free_world());
+    std::string config = dp_config("resume");
     std::string straight = fresh_dir("dp_straight"), stopped = fresh_dir("dp_stopped");
     ASSERT_EQ(train(2, config, straight, {"dataset.batch_size=2"}).exit_code, 0);
     auto stop_after_2 = [&](int processes, const std::string& dir) {
@@ -156,7 +156,7 @@ TEST(DataParallel, ResumesExactlyWithTheSameProcessCountAndGoesOnWithAnother) {
 }
 
 TEST(DataParallel, AProcessThatDiesEndsTheRun) {
-    std::string config = dp_config(void_free_world());
+    std::string config = dp_config("dies");
     std::string dir = fresh_dir("dp_killed");
     // Rank 1 is killed (SIGKILL) after its second step; rank 0 waits in its next all-reduce.
     CliResult r = run_mpirun({{}, {"PG_CRASH_AT=train:after-step#2"}},
@@ -167,7 +167,7 @@ TEST(DataParallel, AProcessThatDiesEndsTheRun) {
 }
 
 TEST(DataParallel, AProcessThatHangsEndsTheRunAfterTheCollectiveTimeout) {
-    std::string config = dp_config(void_free_world());
+    std::string config = dp_config("hangs");
     std::string dir = fresh_dir("dp_hung");
     // Rank 1 freezes (SIGSTOP) after its second step; rank 0's next all-reduce times out after
     // 2 s instead of waiting forever.
@@ -183,8 +183,8 @@ TEST(DataParallel, AProcessThatHangsEndsTheRunAfterTheCollectiveTimeout) {
 
 TEST(DataParallel, AnErrorOnEveryProcessIsOneClearLineEach) {
     std::string dir = fresh_dir("dp_error");
-    CliResult r = run_mpirun(2, {"train", "--config", dp_config(void_free_world()), "--run-dir",
-                                 dir, "-q", "--set", "dataset.root=/nonexistent"});
+    CliResult r = run_mpirun(2, {"train", "--config", dp_config("error"), "--run-dir", dir, "-q",
+                                 "--set", "dataset.root=/nonexistent"});
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_NE(r.output.find("pixelgrad: error (rank "), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("/nonexistent"), std::string::npos) << r.output;
@@ -193,7 +193,7 @@ TEST(DataParallel, AnErrorOnEveryProcessIsOneClearLineEach) {
 // The semi-supervised methods step their parts through the same optimizer, so they run across
 // processes too (U2PL's memory bank is still filled per process: README, "Data parallel").
 TEST(DataParallel, U2plAndAdversarialRunOnTwoProcesses) {
-    std::string world = void_free_world();
+    std::string world = void_free_world("methods");
     const std::vector<std::string> common{"dataset.root=" + world,
                                           "dataset.train.list=splits/16/labeled.txt",
                                           "dataset.unlabeled.list=splits/16/unlabeled.txt",
