@@ -2,7 +2,8 @@
 # Run ON THE GPU MACHINE from the repository root (the device tool runs commands there), with
 # carry [".gpucarry", ".debs"] (tools/gpu/pack_build.sh and fetch_debs.sh fill them here):
 #   bash tools/gpu/run_checks.sh [tests] [sanitize] [train] [bench] [tools]  (default: first four)
-#   (CTEST_FILTER=regex runs only those tests; PROFILE_CONFIG=v3plus_r101 profiles that step.)
+#   (CTEST_FILTER=regex runs only those tests; PROFILE_CONFIG=v3plus_r101 profiles that step;
+#   NO_SOURCE_BUILD=1 stops instead of compiling when the packed build does not start.)
 # Uses the build packed here when it starts there (no compile minutes), else builds for sm_90
 # from source against the carried Debian packages. Then, each step capped in time and logged:
 # tests = the whole suite with PG_REQUIRE_GPU=1 (a skipped CUDA case fails); sanitize =
@@ -35,7 +36,8 @@ command -v compute-sanitizer > /dev/null || export PATH=$PATH:/usr/local/cuda/bi
 site=$(python3 -c "import site; print(site.getsitepackages()[0])")
 cuda_dirs=$(find /usr/local/cuda/lib64 /usr/local/cuda/lib "$site/nvidia" -maxdepth 3 \
   \( -name 'libcudnn.so.9' -o -name 'libcublas.so.1*' -o -name 'libcudart.so.1*' \
-  -o -name 'libnvrtc.so.1*' -o -name 'libnvJitLink.so.1*' \) -printf '%h\n' 2>/dev/null |
+  -o -name 'libnvrtc.so.1*' -o -name 'libnvJitLink.so.1*' -o -name 'libnccl.so.2' \) \
+  -printf '%h\n' 2>/dev/null |
   awk '!seen[$0]++' | tr '\n' ':')
 echo "CUDA library folders: $cuda_dirs"
 python3 -c "import torch; print('torch', torch.__version__, 'cudnn', torch.backends.cudnn.version())"
@@ -57,6 +59,9 @@ if [ -f .gpucarry/build.tar.xz ]; then
   else
     echo "the packed build does not start here: building from source"
   fi
+fi
+if [ -z "$build" ] && [ -n "${NO_SOURCE_BUILD:-}" ]; then
+  echo "NO_SOURCE_BUILD is set: stopping"; pack_logs; exit 1
 fi
 if [ -z "$build" ]; then
   stamp "build from source (sm_90)"
