@@ -12,9 +12,10 @@ mkdir -p "$stage/build" "$stage/lib" .gpucarry
 bins="pixelgrad pg_bench pg_tests_tensor pg_tests_autograd pg_tests_nn pg_tests_seg pg_tests_cuda"
 for b in $bins; do strip -o "$stage/build/$b" "build/$b"; done
 cp build/CTestTestfile.cmake build/*_include.cmake build/*_tests.cmake "$stage/build/"
-# Everything but the C runtime, libstdc++ (the GPU machine's is newer) and CUDA's own libraries
+# Everything but the C runtime, libstdc++, zlib and udev (the GPU machine has newer ones, and
+# python3 there must keep them) and CUDA's own libraries
 # (the GPU machine has its toolkit's and its Python wheels').
-system='/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s)\.so|/cuda/|libcu|libnv'
+system='/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libz|libudev)\.so|/cuda/|libcu|libnv'
 for b in $bins; do ldd "build/$b"; done | awk '/=>/ {print $3}' | sort -u | grep -v -E "$system" |
   while read -r lib; do cp -L "$lib" "$stage/lib/"; done
 git rev-parse HEAD > "$stage/build/COMMIT"
