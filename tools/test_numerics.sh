@@ -8,7 +8,7 @@
 # Each run gets its own TEST_TMPDIR, so two can run side by side; one process per core.
 set -euo pipefail
 BUILD=${BUILD:-build}
-FILTER=${FILTER:-'Train.SupervisedLossFallsAndMiouRises:U2plTrain.EntropySplit*:U2plTrain.ShortRun*:Ripu.RoundsLabelTheBudget*'}
+FILTER=${FILTER:-'Train.SupervisedLossFallsAndMiouRises:U2plTrain.EntropySplit*:U2plTrain.ShortRun*:Ripu.RoundsLabelTheBudget*:DataParallel.TwoProcessesTrainAsOne*:DataParallel.Ripu*'}
 CORETYPES=("$@")
 [ ${#CORETYPES[@]} -gt 0 ] || CORETYPES=(Haswell Sandybridge Nehalem Prescott)
 SEEDS=${SEEDS:-0}
