@@ -181,7 +181,10 @@ ContrastiveResult contrastive_loss(const ContrastiveInputs& in, MemoryBank& bank
         }
     }
     result.valid_classes = int64_t(valid.size());
-    result.loss = Tensor::scalar(0.f, device);
+    // No term: 0 * sum(rep), as the original, not a constant: the representation head then still
+    // gets its (zero) gradient, so every process of a data-parallel run goes through the head's
+    // SyncBN backward, whose all-reduces the others are waiting in.
+    result.loss = mul(sum(in.rep), 0.f);
     if (valid.size() <= 1) return result;
     std::vector<Tensor> terms;
     for (size_t i = 0; i < valid.size(); i++) {
