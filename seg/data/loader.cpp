@@ -216,18 +216,6 @@ bool Loader::next(Batch& batch) {
     return true;
 }
 
-void Loader::seek_batches(int64_t consumed, int written_by) {
-    if (written_by <= 0 || written_by == config_.world) {
-        seek(consumed / batches_per_epoch_, consumed % batches_per_epoch_);
-        return;
-    }
-    const int64_t B = config_.batch_size,
-                  share = (samples_per_epoch_ + written_by - 1) / written_by;
-    const int64_t old_batches =
-        std::max<int64_t>(1, config_.drop_last ? share / B : (share + B - 1) / B);
-    seek(consumed / old_batches + (consumed % old_batches != 0), 0);
-}
-
 void Loader::seek(int64_t epoch, int64_t step) {
     PG_CHECK(epoch >= 0 && step >= 0 && step < batches_per_epoch_, "loader: cannot seek to epoch ",
              epoch, " step ", step, "; an epoch has ", batches_per_epoch_, " batches");

@@ -77,10 +77,9 @@ class Loader {
     // Continues from batch `step` of `epoch` (discards anything prefetched).
     void seek(int64_t epoch, int64_t step);
     // seek() to after `consumed` batches in total (a resumed run's position in this stream).
-    // written_by: the number of processes that consumed them (0: as many as now). With another
-    // number an epoch's share per process has another size and a position inside an epoch has no
-    // counterpart: the stream goes on from the start of the epoch after the one in progress.
-    void seek_batches(int64_t consumed, int written_by = 0);
+    void seek_batches(int64_t consumed) {
+        seek(consumed / batches_per_epoch_, consumed % batches_per_epoch_);
+    }
 
     // Dataset indices of epoch e in order (a pure function of the seed and e).
     std::vector<int64_t> epoch_order(int64_t epoch) const;

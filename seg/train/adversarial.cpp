@@ -74,15 +74,13 @@ class Adversarial : public Method {
     double step(const Batch& labeled, int64_t step, int64_t epoch, const PartOptimizers& optimizers,
                 StepLog& log) override;
     nn::SegmentationNet& eval_net() override { return *model_; }
-    void load_state(const nn::TrainState& state) override {
-        seek(state.step, processes_that_wrote(state));
-    }
+    void load_state(const nn::TrainState& state) override { seek(state.step); }
 
   private:
     bool unlabeled_pass(int64_t step) const {
         return (o_.lambda_semi > 0 || o_.lambda_semi_adv > 0) && step >= o_.semi_start_adv;
     }
-    void seek(int64_t step, int written_by);
+    void seek(int64_t step);
 
     const Config& config_;
     AdversarialOptions o_;
@@ -122,10 +120,10 @@ Adversarial::Adversarial(const MethodContext& ctx)
 }
 
 // Unlabeled batches are drawn from semi_start_adv on, ground-truth batches every step.
-void Adversarial::seek(int64_t step, int written_by) {
-    ground_truth_->seek_batches(step, written_by);
+void Adversarial::seek(int64_t step) {
+    ground_truth_->seek_batches(step);
     if (!unlabeled_) return;
-    unlabeled_->seek_batches(std::max<int64_t>(0, step - o_.semi_start_adv), written_by);
+    unlabeled_->seek_batches(std::max<int64_t>(0, step - o_.semi_start_adv));
 }
 
 double Adversarial::step(const Batch& labeled, int64_t step, int64_t, const PartOptimizers& opt,

@@ -41,11 +41,6 @@ double Method::step(const Batch& labeled, int64_t step, int64_t epoch,
     return value;
 }
 
-int processes_that_wrote(const nn::TrainState& state) {
-    auto it = state.numbers.find("world_size");
-    return it == state.numbers.end() ? 1 : int(it->second);
-}
-
 bool uses_aux_head(const Config& config) {
     return config.has("net.aux_loss") &&
            config.get_string("net.arch", "deeplabv3plus") == "deeplabv3plus";

@@ -95,10 +95,6 @@ class Method {
 // diverged) before anything is stepped with it.
 double finite_loss_value(const Tensor& loss, int64_t step);
 
-// How many processes trained the run that wrote `state` (1 for a state from before data parallel);
-// loaders re-shard when it differs from this run's (Loader::seek_batches).
-int processes_that_wrote(const nn::TrainState& state);
-
 // `name`: "supervised", "u2pl", "adversarial" or "ripu". Unknown names are an error listing the known.
 std::unique_ptr<Method> make_method(const std::string& name, const MethodContext& context);
 std::unique_ptr<Method> make_supervised(const MethodContext& context);  // seg/train/supervised.cpp

@@ -87,7 +87,7 @@ void Ripu::load_state(const nn::TrainState& state) {
     rounds_done_ = int64_t(state.numbers.at("ripu.rounds_done"));
     if (rounds_done_ > 0) acquisition_->load_round(dir_, rounds_done_);
     labelled_percent_ = acquisition_->labelled_percent();
-    target_->seek_batches(state.step, processes_that_wrote(state));
+    target_->seek_batches(state.step);
 }
 
 void Ripu::run_round(int64_t step, StepLog& log) {

@@ -223,7 +223,7 @@ static void save_last(Run& run) {
     s.numbers["best_step"] = double(run.best_step);
     s.numbers["last_miou"] = run.last_miou;
     run.window.save(s.numbers, "window.");
-    s.numbers["world_size"] = collectives().world_size(); // processes_that_wrote()
+    s.numbers["world_size"] = collectives().world_size();
     run.method->save_state(s);
     // The state file holds everything and is written last: it is the commit point. A kill between
     // the two renames leaves last.safetensors one checkpoint ahead, and resume() rewrites it from
@@ -237,15 +237,12 @@ static void save_last(Run& run) {
 static void resume(Run& run) {
     std::string path = checkpoint(run, "last.state.safetensors");
     nn::TrainState s = nn::load_train_state(path);
-    // Weights, optimizer state and schedule resume exactly with any number of processes; the
-    // data streams re-shard (seg/data/loader.h: from the next epoch when the count changed).
-    const int saved_world = processes_that_wrote(s);
-    if (saved_world != collectives().world_size() && is_root())
-        std::fprintf(stderr,
-                     "train --resume: %s was written by %d process(es), this run has %d: weights, "
-                     "optimizer and schedule go on exactly; each data stream goes on from the "
-                     "start of its next epoch, with dataset.batch_size per process\n",
-                     path.c_str(), saved_world, collectives().world_size());
+    // Steps, epochs, U2PL's warm-up and every stream's position are counted in per-process
+    // batches: with another process count none of them would mean the same, so it is refused.
+    const int saved_world = s.numbers.count("world_size") ? int(s.numbers.at("world_size")) : 1;
+    PG_CHECK(saved_world == collectives().world_size(), "train --resume: ", path,
+             " was written by ", saved_world, " process(es), this run has ",
+             collectives().world_size(), "; resume with mpirun -np ", saved_world);
     load_parts(run.parts, s, path);
     s.restore_generator("dropout", run.dropout_gen);
     run.best_miou = s.numbers.at("best_miou");
@@ -257,7 +254,7 @@ static void resume(Run& run) {
     if (is_root())
         nn::save_weights(*run.model, checkpoint(run, "last.safetensors"),
                          nn::segmenter_name(run.net_options));
-    run.loader->seek_batches(run.step, saved_world); // one labeled batch per step
+    run.loader->seek_batches(run.step); // one labeled batch per step
     if (!run.options.quiet)
         std::printf("resumed %s at step %lld\n", run.dir.c_str(), (long long)run.step);
 }

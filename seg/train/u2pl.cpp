@@ -122,7 +122,7 @@ class U2pl : public Method {
     void log_pseudo_label_score(const Tensor& pseudo, const Tensor& kept, const Tensor& truth,
                                 StepLog& log);
     Tensor supervised(const nn::SegOutput& out, const Tensor& labels, int64_t num_labeled);
-    void seek_unlabeled(int64_t step, int written_by);
+    void seek_unlabeled(int64_t step);
 
     const Config& config_;
     U2plOptions o_;
@@ -174,9 +174,9 @@ U2pl::U2pl(const MethodContext& ctx)
     }
 }
 
-void U2pl::seek_unlabeled(int64_t step, int written_by) {
+void U2pl::seek_unlabeled(int64_t step) {
     int64_t k = std::max<int64_t>(0, step - warmup_steps_); // unlabeled batches consumed
-    unlabeled_->seek_batches(k, written_by);
+    unlabeled_->seek_batches(k);
 }
 
 Tensor U2pl::loss(const Batch& labeled, int64_t step, int64_t epoch, StepLog& log) {
@@ -363,7 +363,7 @@ void U2pl::save_state(nn::TrainState& state) const {
 void U2pl::load_state(const nn::TrainState& state) {
     if (o_.contrastive) bank_.load(state.extra_tensors, "u2pl.bank.");
     steps_done_ = state.step;
-    seek_unlabeled(state.step, processes_that_wrote(state));
+    seek_unlabeled(state.step);
 }
 
 std::unique_ptr<Method> make_u2pl(const MethodContext& context) {

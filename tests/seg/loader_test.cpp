@@ -291,22 +291,6 @@ TEST(Loader, RanksSplitEachBatchOfOneProcessWithTheSameAugmentation) {
     int twice = 0;
     for (auto& kv : seen) twice += kv.second == 2;
     EXPECT_EQ(twice, 2);
-    // Resuming a position written by another number of processes: the next epoch's start.
-    LoaderConfig c = one;
-    c.batch_size = 2;
-    c.rank = 1;
-    c.world = 2;
-    Loader reshard(d, random_augment(), c); // 3 batches per epoch; one process had 6
-    reshard.seek_batches(4, 1);             // inside epoch 0 of one process: epoch 1 from here
-    EXPECT_EQ(reshard.epoch(), 1);
-    EXPECT_EQ(reshard.step(), 0);
-    reshard.seek_batches(6, 1); // exactly one epoch: epoch 1
-    EXPECT_EQ(reshard.epoch(), 1);
-    reshard.seek_batches(7, 1);
-    EXPECT_EQ(reshard.epoch(), 2);
-    reshard.seek_batches(4, 2); // the same count: batch 4 of 3 per epoch
-    EXPECT_EQ(reshard.epoch(), 1);
-    EXPECT_EQ(reshard.step(), 1);
     LoaderConfig bad = one;
     bad.rank = 2;
     bad.world = 2;
