@@ -140,7 +140,14 @@ class MpiCollectives final : public Collectives {
         Watchdog::InFlight in_flight(*watchdog_, "an all-gather");
         MPI_Allgather(send, int(n), MPI_FLOAT, recv, int(n), MPI_FLOAT, MPI_COMM_WORLD);
     }
-    void barrier() override { MPI_Barrier(MPI_COMM_WORLD); } // no watchdog: see the interface
+    // No watchdog (see the interface), and no busy wait: the waiting processes test every 10 ms,
+    // leaving the cores to rank 0's evaluation (Open MPI's MPI_Barrier would spin on one each).
+    void barrier() override {
+        MPI_Request request;
+        MPI_Ibarrier(MPI_COMM_WORLD, &request);
+        for (int done = 0; MPI_Test(&request, &done, MPI_STATUS_IGNORE), !done;)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     [[noreturn]] void abort(int code) override {
         MPI_Abort(MPI_COMM_WORLD, code);
         std::exit(code); // not reached
@@ -171,6 +178,8 @@ bool init_mpi_if_launched() {
         int provided = 0;
         // Only the main thread calls MPI (the loader's workers and OpenMP's never do).
         MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+        PG_CHECK(provided >= MPI_THREAD_FUNNELED, "MPI: the library gives thread level ", provided,
+                 "; pixelgrad's threads need MPI_THREAD_FUNNELED");
         std::atexit(finalize_at_exit);
     }
     register_collectives(std::make_unique<MpiCollectives>());

@@ -1,4 +1,5 @@
-// NCCL's implementation of pg::DeviceCollectives (dist/nccl_collectives.h).
+// NCCL's implementation of pg::DeviceCollectives (dist/nccl_collectives.h): one communicator,
+// created at the first collective, every call on the CUDA backend's stream.
 #include "dist/nccl_collectives.h"
 
 #include <nccl.h>
@@ -18,28 +19,35 @@ namespace {
 
 class NcclCollectives final : public DeviceCollectives {
   public:
-    NcclCollectives() {
-        Collectives& c = collectives();
-        ncclUniqueId id{};
-        if (c.rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
-        c.broadcast(&id, int64_t(sizeof(id)), 0);
-        NCCL_CHECK(ncclCommInitRank(&comm_, c.world_size(), id, c.rank()));
-    }
     // The communicator is left to the process's end: destroying it from a static destructor
     // could run after the CUDA runtime has shut down.
     std::string describe() const override { return nccl_version(); }
     void all_reduce_sum(float* data, int64_t n) override {
-        NCCL_CHECK(ncclAllReduce(data, data, size_t(n), ncclFloat, ncclSum, comm_, cuda::stream()));
+        NCCL_CHECK(
+            ncclAllReduce(data, data, size_t(n), ncclFloat, ncclSum, comm(), cuda::stream()));
     }
     void broadcast(void* data, int64_t bytes, int root) override {
         NCCL_CHECK(
-            ncclBroadcast(data, data, size_t(bytes), ncclUint8, root, comm_, cuda::stream()));
+            ncclBroadcast(data, data, size_t(bytes), ncclUint8, root, comm(), cuda::stream()));
     }
     void all_gather(const float* send, int64_t n, float* recv) override {
-        NCCL_CHECK(ncclAllGather(send, recv, size_t(n), ncclFloat, comm_, cuda::stream()));
+        NCCL_CHECK(ncclAllGather(send, recv, size_t(n), ncclFloat, comm(), cuda::stream()));
     }
 
   private:
+    // Created at the first collective, which every process calls at the same point: rank 0's
+    // unique id goes to the others through the host collectives (MPI). NCCL's calls return once
+    // queued, so the hang watchdog of the MPI collectives does not cover them.
+    ncclComm_t comm() {
+        if (comm_ == nullptr) {
+            Collectives& c = collectives();
+            ncclUniqueId id{};
+            if (c.rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
+            c.broadcast(&id, int64_t(sizeof(id)), 0);
+            NCCL_CHECK(ncclCommInitRank(&comm_, c.world_size(), id, c.rank()));
+        }
+        return comm_;
+    }
     ncclComm_t comm_ = nullptr;
 };
 

@@ -1,4 +1,5 @@
-// Gradient averaging and the start-up broadcast of data-parallel training (nn/data_parallel.h).
+// Gradient averaging and the broadcasts of data-parallel training (nn/data_parallel.h): tensors
+// are packed into one flat buffer on their device, so each bucket is one collective.
 #include "nn/data_parallel.h"
 
 #include "autograd/inplace.h"
@@ -65,6 +66,31 @@ void average_gradients(const std::vector<Tensor>& params, int64_t bucket_bytes) 
         }
     }
     if (!bucket.empty()) reduce_bucket(bucket);
+}
+
+void broadcast_buffers(Module& module, int root) {
+    if (collectives().world_size() == 1) return;
+    std::vector<Tensor> buffers;
+    for (const NamedTensor& b : module.named_buffers())
+        if (b.tensor.dtype() == DType::f32) buffers.push_back(b.tensor);
+    if (buffers.empty()) return;
+    const Device device = buffers[0].device();
+    Backend& backend = backend_for(device);
+    int64_t n = 0;
+    for (const Tensor& b : buffers) n += b.numel();
+    Tensor flat = Tensor::empty({n}, DType::f32, device);
+    int64_t offset = 0;
+    for (const Tensor& b : buffers) {
+        backend.copy(flat.f32() + offset, b.f32(), b.nbytes());
+        offset += b.numel();
+    }
+    broadcast_(flat, root);
+    offset = 0;
+    for (const Tensor& b : buffers) {
+        backend.copy(b.f32(), flat.f32() + offset, b.nbytes());
+        b.bump_version();
+        offset += b.numel();
+    }
 }
 
 void broadcast_module(Module& module, int root) {

@@ -27,5 +27,8 @@ void average_gradients(const std::vector<Tensor>& params,
 
 // Copies rank `root`'s parameters and buffers (BN running statistics) of `module` to every process.
 void broadcast_module(Module& module, int root = 0);
+// Copies rank `root`'s f32 buffers of `module` to every process in one message (PyTorch DDP's
+// broadcast_buffers, before every step).
+void broadcast_buffers(Module& module, int root = 0);
 
 } // namespace pg::nn

@@ -1,4 +1,5 @@
-// SyncBatchNorm's forward, composed of differentiable ops (nn/sync_batch_norm.h).
+// SyncBatchNorm's forward, composed of differentiable ops (nn/sync_batch_norm.h); its backward is
+// theirs, the two all-reduces' included.
 #include "nn/sync_batch_norm.h"
 
 #include "autograd/collective.h"
@@ -24,8 +25,9 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
              "sync_batch_norm: ", C, " channels, but weight / bias / running statistics have ",
              weight.numel(), " / ", bias.numel(), " / ", running_mean.numel(), " / ",
              running_var.numel());
-    float total = float(rows); // M: rows of every process
-    collectives().all_reduce_sum(&total, 1);
+    double rows_everywhere = double(rows); // M, exact in a double
+    collectives().all_reduce_sum(&rows_everywhere, 1);
+    const float total = float(rows_everywhere);
     PG_CHECK(total > 1, "sync_batch_norm: ", total,
              " values per channel over all processes; "
              "batch statistics need more than 1");

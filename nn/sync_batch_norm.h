@@ -20,7 +20,9 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
                        float eps, bool relu);
 
 // Every BatchNorm2d in `module` (recursively) uses sync_batch_norm in training when the run has
-// several processes (on: true), or plain batch_norm (false).
+// several processes (on: true), or plain batch_norm (false). Every process must then take the
+// backward through every SyncBN layer it ran forward (a loss that would skip a head must be
+// 0 * something of it, not a constant): the backward's all-reduces wait for all processes.
 void convert_sync_batch_norm(Module& module, bool on = true);
 
 } // namespace pg::nn

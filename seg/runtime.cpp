@@ -107,9 +107,15 @@ void init_backends() {
     cuda::register_backend(&cuda_unavailable_reason()); // no GPU: cuda stays unregistered
 #endif
 #if PG_NCCL_ENABLED
-    // Several processes with GPUs: their CUDA tensors' collectives go through NCCL.
-    if (collectives().world_size() > 1 && device_available(Device::cuda(0)))
-        register_device_collectives(DeviceType::cuda, dist::make_nccl_collectives());
+    // Several processes: their CUDA tensors' collectives go through NCCL when every one of them
+    // has its own GPU (agreed, so that all register it or none; the communicator itself starts at
+    // the first CUDA collective, so a run on the CPUs never creates one).
+    if (collectives().world_size() > 1) {
+        float with_gpu = device_available(Device::cuda(0)) ? 1.f : 0.f;
+        collectives().all_reduce_sum(&with_gpu, 1);
+        if (with_gpu == float(collectives().world_size()))
+            register_device_collectives(DeviceType::cuda, dist::make_nccl_collectives());
+    }
 #endif
 }
 

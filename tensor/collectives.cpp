@@ -1,4 +1,5 @@
-// The single-process collectives and the tensor forms of the collectives (tensor/collectives.h).
+// The single-process collectives, the registries, and the tensor forms of the collectives
+// (tensor/collectives.h): a device's own collectives when registered, else host memory.
 #include "tensor/collectives.h"
 
 #include <algorithm>
@@ -52,7 +53,7 @@ std::unique_ptr<DeviceCollectives>& registered_device(DeviceType type) {
 }
 
 // The device's own collectives for x, or null (then x goes through host memory).
-DeviceCollectives* on_device(const Tensor& x) {
+DeviceCollectives* own_collectives_of(const Tensor& x) {
     return x.is_cpu() ? nullptr : registered_device(x.device().type).get();
 }
 
@@ -80,7 +81,7 @@ void all_reduce_sum_(Tensor& x) {
              "; expected f32");
     Collectives& c = collectives();
     if (c.world_size() == 1) return;
-    if (DeviceCollectives* d = on_device(x)) {
+    if (DeviceCollectives* d = own_collectives_of(x)) {
         d->all_reduce_sum(x.f32(), x.numel());
         x.bump_version();
         return;
@@ -93,7 +94,7 @@ void all_reduce_sum_(Tensor& x) {
 void broadcast_(Tensor& x, int root) {
     Collectives& c = collectives();
     if (c.world_size() == 1) return;
-    if (DeviceCollectives* d = on_device(x)) {
+    if (DeviceCollectives* d = own_collectives_of(x)) {
         d->broadcast(x.raw(), int64_t(x.nbytes()), root);
         x.bump_version();
         return;
@@ -109,7 +110,7 @@ Tensor all_gather(const Tensor& x) {
     Collectives& c = collectives();
     Shape shape = x.shape();
     shape.insert(shape.begin(), int64_t(c.world_size()));
-    if (DeviceCollectives* d = on_device(x); d && c.world_size() > 1) {
+    if (DeviceCollectives* d = own_collectives_of(x); d && c.world_size() > 1) {
         Tensor out = Tensor::empty(shape, DType::f32, x.device());
         d->all_gather(x.f32(), x.numel(), out.f32());
         return out;

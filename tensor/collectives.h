@@ -16,10 +16,11 @@ namespace pg {
 class Collectives {
   public:
     virtual ~Collectives() = default;
-    virtual int rank() const = 0;             // 0 .. world_size() - 1
-    virtual int world_size() const = 0;       // processes in the run
-    virtual int local_rank() const = 0;       // rank among the processes of this machine (its GPU)
-    virtual std::string describe() const = 0; // "single process", "MPI (Open MPI v4.1.4), 2 ranks"
+    virtual int rank() const = 0;       // 0 .. world_size() - 1
+    virtual int world_size() const = 0; // processes in the run
+    virtual int local_rank() const = 0; // rank among the processes of this machine (its GPU)
+    virtual std::string
+    describe() const = 0; // "single process", "MPI (Open MPI v4.1.4), rank 0 of 2"
 
     // Host-memory collectives; every process calls them in the same order with the same sizes.
     // data (n floats) becomes the element-wise sum over all processes, on every process.

@@ -47,6 +47,21 @@ static int error_exit(const std::string& message) {
     return 1; // not reached
 }
 
+// Under mpirun only `train` runs as several processes (`info` too, to check a launch). A build
+// without MPI would have every process train alone into the same folder: refused.
+static void check_launch(const CLI::App& app) {
+    const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+    if (size == nullptr) size = std::getenv("PMI_SIZE");
+    const int launched = size ? std::atoi(size) : 1;
+    PG_CHECK(launched <= 1 || pg::collectives().world_size() > 1, "started as one of ", launched,
+             " processes (mpirun), but this pixelgrad was built without MPI: apt-get install "
+             "libopenmpi-dev and rebuild");
+    PG_CHECK(pg::collectives().world_size() == 1 || app.got_subcommand("train") ||
+                 app.got_subcommand("info"),
+             "under mpirun only `pixelgrad train` runs as several processes; run this command "
+             "once, without mpirun");
+}
+
 int main(int argc, char** argv) {
     pg::reexec_with_fast_cpu_settings(argv); // short OpenMP spin, the CPU's best BLAS kernels
     CLI::App app{"pixelgrad: label-efficient semantic segmentation on a from-scratch engine"};
@@ -62,6 +77,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     try {
         pg::init_backends();
+        check_launch(app);
         for (const std::function<void()>& run : commands) run();
     } catch (const pg::Error& e) {
         return error_exit(e.what());

@@ -6,7 +6,8 @@
 // run (rank r of W processes) the loader is PyTorch's DistributedSampler: the epoch's order is
 // padded with its own head to a multiple of W and rank r takes positions r, r + W, r + 2W, ...,
 // each augmented as position k, so W processes with batch b see exactly what one with batch W*b
-// would, and a rank's share does not depend on the workers either.
+// would (when W divides the epoch and no batch is dropped), and a rank's share does not depend on
+// the workers either.
 #pragma once
 
 #include <condition_variable>

@@ -10,6 +10,7 @@
 #include "seg/data_config.h"
 #include "seg/report.h"
 #include "seg/visualize.h"
+#include "tensor/collectives.h"
 #include "tensor/file_io.h"
 #include "tensor/profiler.h"
 
@@ -55,6 +56,7 @@ void profile_steps(int64_t parameters, int64_t steps, const std::string& run_dir
                   "profile: %lld training steps (%lld parameters), %.1f ms/step\n",
                   (long long)steps, (long long)parameters, wall_ms / double(steps));
     std::string table = head + profiler::format_table(profiler::snapshot(), 40, wall_ms);
+    if (collectives().rank() != 0) return; // every process ran the steps; rank 0 reports them
     std::printf("%s", table.c_str());
     std::string path = (fs::path(run_dir) / "profile.txt").string();
     write_file_atomic(path, "profile", table);

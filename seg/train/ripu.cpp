@@ -97,6 +97,13 @@ void Ripu::run_round(int64_t step, StepLog& log) {
     if (collectives().world_size() > 1) {
         collectives().barrier();
         acquisition_->load_round(dir_, s.round);
+        // Every image had its map written by some process; one missing means the run directory
+        // is not on a filesystem that every process sees.
+        PG_CHECK(acquisition_->images_with_maps() == acquisition_->target().size(), "ripu: round ",
+                 s.round, " in ", dir_, " has maps for ", acquisition_->images_with_maps(), " of ",
+                 acquisition_->target().size(),
+                 " target images: under mpirun the run directory "
+                 "must be on a filesystem every process sees");
     }
     if (collectives().rank() == 0) acquisition_->write_overlays(dir_, s.round, 6);
     ++rounds_done_;

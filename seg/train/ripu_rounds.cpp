@@ -165,6 +165,12 @@ static void sum_over_processes(RoundSummary& s, double& budget_pixels) {
     budget_pixels = v.back();
 }
 
+int64_t Acquisition::images_with_maps() const {
+    int64_t n = 0;
+    for (const ActiveMaps& m : *maps()) n += m.height > 0;
+    return n;
+}
+
 RoundSummary Acquisition::run_round(nn::SegmentationNet& net, const Device& device, int64_t round,
                                     int64_t step, uint64_t seed) {
     PG_CHECK(o_.selection != Selection::full, "ripu: selection full has no rounds");

@@ -72,6 +72,8 @@ class Acquisition {
     int64_t index_of(const std::string& id) const;
     // Labelled pixels / pixels of the images that have maps, in percent (0 before any round).
     double labelled_percent() const;
+    // How many target images have an active-label map (all of them after a round).
+    int64_t images_with_maps() const;
 
     // Round r (1-based) with `net` (put in eval mode, no gradient) on `device`. `seed` drives the
     // random baseline only.

@@ -82,8 +82,9 @@ static void load_pretrained(Run& run) {
     PG_CHECK(used > 0, run.config.source(), ": saver.pretrain ", path,
              " matched no parameter of the model (keys prefixed with '", prefix,
              "'; set saver.pretrain_prefix)");
-    std::printf("pretrained: %zu tensors from %s (%zu of the model's left at init)\n", used,
-                path.c_str(), report.missing.size());
+    if (collectives().rank() == 0)
+        std::printf("pretrained: %zu tensors from %s (%zu of the model's left at init)\n", used,
+                    path.c_str(), report.missing.size());
 }
 
 // The run directory. A run exists once its first `last` checkpoint does (last.state is the commit
@@ -308,6 +309,10 @@ static double train_step(Run& run, StepLog& log) {
     batch.images = batch.images.to(run.device);
     batch.labels = batch.labels.to(run.device);
     int64_t epoch = run.step / run.steps_per_epoch;
+    // Rank 0's BN statistics on every process before each step (DDP's broadcast_buffers): without
+    // SyncBN each process's would drift apart, and eval-mode forwards (U2PL's teacher, RIPU's
+    // rounds) would then differ between processes.
+    for (const Part& part : run.parts) nn::broadcast_buffers(*part.module);
     double value = run.method->step(batch, run.step, epoch, optimizers, log);
     run.method->after_step(run.step, epoch);
     ++run.step;

@@ -167,6 +167,12 @@ TEST(DataParallel, AnErrorOnEveryProcessIsOneClearLineEach) {
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_NE(r.output.find("pixelgrad: error (rank "), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("/nonexistent"), std::string::npos) << r.output;
+    // Other commands do not run as several processes (each would write the same files).
+    CliResult synth = run_mpirun(2, {"synth", "--out", dir + "/world"});
+    EXPECT_EQ(synth.exit_code, 1) << synth.output;
+    EXPECT_NE(synth.output.find("only `pixelgrad train` runs as several processes"),
+              std::string::npos)
+        << synth.output;
 }
 
 // The semi-supervised methods step their parts through the same optimizer, so they run across
