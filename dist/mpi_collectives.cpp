@@ -117,18 +117,8 @@ class MpiCollectives final : public Collectives {
         return "MPI (" + mpi_library_name() + "), rank " + std::to_string(rank_) + " of " +
                std::to_string(world_);
     }
-    void all_reduce_sum(float* data, int64_t n) override {
-        Watchdog::InFlight in_flight(*watchdog_, "an all-reduce");
-        for (int64_t i = 0; i < n; i += kChunk)
-            MPI_Allreduce(MPI_IN_PLACE, data + i, int(std::min(kChunk, n - i)), MPI_FLOAT, MPI_SUM,
-                          MPI_COMM_WORLD);
-    }
-    void all_reduce_sum(double* data, int64_t n) override {
-        Watchdog::InFlight in_flight(*watchdog_, "an all-reduce");
-        for (int64_t i = 0; i < n; i += kChunk)
-            MPI_Allreduce(MPI_IN_PLACE, data + i, int(std::min(kChunk, n - i)), MPI_DOUBLE, MPI_SUM,
-                          MPI_COMM_WORLD);
-    }
+    void all_reduce_sum(float* data, int64_t n) override { sum_in_place(data, n, MPI_FLOAT); }
+    void all_reduce_sum(double* data, int64_t n) override { sum_in_place(data, n, MPI_DOUBLE); }
     void broadcast(void* data, int64_t bytes, int root) override {
         Watchdog::InFlight in_flight(*watchdog_, "a broadcast");
         auto* p = static_cast<char*>(data);
@@ -154,6 +144,14 @@ class MpiCollectives final : public Collectives {
     }
 
   private:
+    template <typename T>
+    void sum_in_place(T* data, int64_t n, MPI_Datatype type) {
+        Watchdog::InFlight in_flight(*watchdog_, "an all-reduce");
+        for (int64_t i = 0; i < n; i += kChunk)
+            MPI_Allreduce(MPI_IN_PLACE, data + i, int(std::min(kChunk, n - i)), type, MPI_SUM,
+                          MPI_COMM_WORLD);
+    }
+
     int rank_ = 0, world_ = 1, local_rank_ = 0;
     std::unique_ptr<Watchdog> watchdog_;
 };

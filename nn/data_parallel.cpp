@@ -10,28 +10,40 @@
 namespace pg::nn {
 namespace {
 
-// Sums the listed gradients (all defined, on one device) over processes and scales them by
-// 1 / world size, through one flat buffer on their device: one collective per bucket (NCCL's on
-// a GPU when built with it, else through host memory).
-void reduce_bucket(const std::vector<Tensor>& grads) {
-    const Device device = grads[0].device();
+// The f32 tensors (all on one device) copied end to end into one flat tensor on that device.
+Tensor pack(const std::vector<Tensor>& tensors) {
+    const Device device = tensors[0].device();
     Backend& backend = backend_for(device);
     int64_t n = 0;
-    for (const Tensor& g : grads) n += g.numel();
+    for (const Tensor& t : tensors) n += t.numel();
     Tensor flat = Tensor::empty({n}, DType::f32, device);
     int64_t offset = 0;
-    for (const Tensor& g : grads) {
-        backend.copy(flat.f32() + offset, g.f32(), g.nbytes());
-        offset += g.numel();
+    for (const Tensor& t : tensors) {
+        backend.copy(flat.f32() + offset, t.f32(), t.nbytes());
+        offset += t.numel();
     }
+    return flat;
+}
+
+// pack()'s inverse: the flat tensor's pieces written back into the tensors, in place.
+void unpack(const Tensor& flat, const std::vector<Tensor>& tensors) {
+    Backend& backend = backend_for(flat.device());
+    int64_t offset = 0;
+    for (const Tensor& t : tensors) {
+        backend.copy(t.f32(), flat.f32() + offset, t.nbytes());
+        t.bump_version();
+        offset += t.numel();
+    }
+}
+
+// Sums the listed gradients (all defined, on one device) over processes and scales them by
+// 1 / world size: one collective per bucket (NCCL's on a GPU when built with it, else through
+// host memory).
+void reduce_bucket(const std::vector<Tensor>& grads) {
+    Tensor flat = pack(grads);
     all_reduce_sum_(flat);
     mul_(flat, 1.f / float(collectives().world_size()));
-    offset = 0;
-    for (const Tensor& g : grads) {
-        backend.copy(g.f32(), flat.f32() + offset, g.nbytes());
-        g.bump_version();
-        offset += g.numel();
-    }
+    unpack(flat, grads);
 }
 
 } // namespace
@@ -74,23 +86,9 @@ void broadcast_buffers(Module& module, int root) {
     for (const NamedTensor& b : module.named_buffers())
         if (b.tensor.dtype() == DType::f32) buffers.push_back(b.tensor);
     if (buffers.empty()) return;
-    const Device device = buffers[0].device();
-    Backend& backend = backend_for(device);
-    int64_t n = 0;
-    for (const Tensor& b : buffers) n += b.numel();
-    Tensor flat = Tensor::empty({n}, DType::f32, device);
-    int64_t offset = 0;
-    for (const Tensor& b : buffers) {
-        backend.copy(flat.f32() + offset, b.f32(), b.nbytes());
-        offset += b.numel();
-    }
+    Tensor flat = pack(buffers);
     broadcast_(flat, root);
-    offset = 0;
-    for (const Tensor& b : buffers) {
-        backend.copy(b.f32(), flat.f32() + offset, b.nbytes());
-        b.bump_version();
-        offset += b.numel();
-    }
+    unpack(flat, buffers);
 }
 
 void broadcast_module(Module& module, int root) {

@@ -66,6 +66,9 @@ static std::string checkpoint(const Run& run, const std::string& name) {
 
 // ---- set-up ----
 
+// Data parallel (under mpirun): rank 0 alone writes the run directory, logs, evaluates and saves.
+static bool is_root() { return collectives().rank() == 0; }
+
 // Loads backbone (or whole-model) weights from saver.pretrain, non-strictly, after prefixing
 // their keys (an ImageNet ResNet's "conv1.weight" is the DeepLabV3+'s "encoder.conv1.weight").
 static void load_pretrained(Run& run) {
@@ -82,7 +85,7 @@ static void load_pretrained(Run& run) {
     PG_CHECK(used > 0, run.config.source(), ": saver.pretrain ", path,
              " matched no parameter of the model (keys prefixed with '", prefix,
              "'; set saver.pretrain_prefix)");
-    if (collectives().rank() == 0)
+    if (is_root())
         std::printf("pretrained: %zu tensors from %s (%zu of the model's left at init)\n", used,
                     path.c_str(), report.missing.size());
 }
@@ -158,9 +161,6 @@ static void setup_parts(Run& run) {
         run.parts.push_back(make_part(run.config, spec, run.total_steps));
     }
 }
-
-// Data parallel (under mpirun): rank 0 alone writes the run directory, logs, evaluates and saves.
-static bool is_root() { return collectives().rank() == 0; }
 
 static void setup(Run& run) {
     Config& c = run.config;
