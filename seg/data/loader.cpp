@@ -46,12 +46,22 @@ Loader::Loader(Dataset dataset, SampleTransform transform, const LoaderConfig& c
     PG_CHECK(config.world >= 1 && config.rank >= 0 && config.rank < config.world, "loader: rank ",
              config.rank, " of ", config.world, "; expected 0 <= rank < world");
     samples_per_epoch_ = config.samples_per_epoch > 0 ? config.samples_per_epoch : dataset_.size();
-    // This rank's share: the epoch padded to a multiple of the world size, one position in W.
-    rank_samples_ = (samples_per_epoch_ + config.world - 1) / config.world;
-    const int64_t B = config.batch_size;
-    batches_per_epoch_ = config.drop_last ? rank_samples_ / B : (rank_samples_ + B - 1) / B;
-    PG_CHECK(batches_per_epoch_ > 0, "loader: '", name, "': ", rank_samples_, " samples per epoch",
-             config.world > 1 ? " and process" : "", " do not fill one batch of ", B,
+    // This rank's share: one position in W. With drop_last an epoch is as many whole global
+    // batches (B x W positions) as fit, so its length in steps and its content depend on the global
+    // batch alone: a run can resume with another process count at the same global batch. Without
+    // drop_last the epoch is padded with its head to a multiple of W (DistributedSampler).
+    const int64_t B = config.batch_size, global_batch = B * config.world;
+    if (config.drop_last) {
+        batches_per_epoch_ = samples_per_epoch_ / global_batch;
+        rank_samples_ = batches_per_epoch_ * B;
+    } else {
+        rank_samples_ = (samples_per_epoch_ + config.world - 1) / config.world;
+        batches_per_epoch_ = (rank_samples_ + B - 1) / B;
+    }
+    PG_CHECK(batches_per_epoch_ > 0, "loader: '", name, "': ", samples_per_epoch_,
+             " samples per epoch do not fill one batch of ", B,
+             config.world > 1 ? " per process x " + std::to_string(config.world) + " processes"
+                              : std::string(),
              " (drop_last is on)");
     start_workers();
 }

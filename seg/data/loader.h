@@ -6,8 +6,9 @@
 // run (rank r of W processes) the loader is PyTorch's DistributedSampler: the epoch's order is
 // padded with its own head to a multiple of W and rank r takes positions r, r + W, r + 2W, ...,
 // each augmented as position k, so W processes with batch b see exactly what one with batch W*b
-// would (when W divides the epoch and no batch is dropped), and a rank's share does not depend on
-// the workers either.
+// would, and a rank's share does not depend on the workers either. With drop_last (training) an
+// epoch holds only whole global batches of W*b positions (no padding): its batches then depend on
+// the global batch alone, which is what lets a run resume with another number of processes.
 #pragma once
 
 #include <condition_variable>
@@ -70,6 +71,7 @@ class Loader {
     bool next(Batch& batch);
 
     int64_t batches_per_epoch() const { return batches_per_epoch_; } // of this rank
+    int64_t batch_size() const { return config_.batch_size; }       // of this rank
     int64_t samples_per_epoch() const { return samples_per_epoch_; } // of all ranks together
     const Dataset& dataset() const { return dataset_; }
     // Where the next batch comes from (save these to resume exactly).

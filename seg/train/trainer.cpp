@@ -225,6 +225,7 @@ static void save_last(Run& run) {
     s.numbers["last_miou"] = run.last_miou;
     run.window.save(s.numbers, "window.");
     s.numbers["world_size"] = collectives().world_size();
+    s.numbers["batch_size"] = double(run.loader->batch_size()); // per process
     run.method->save_state(s);
     // The state file holds everything and is written last: it is the commit point. A kill between
     // the two renames leaves last.safetensors one checkpoint ahead, and resume() rewrites it from
@@ -235,15 +236,38 @@ static void save_last(Run& run) {
     nn::save_train_state(checkpoint(run, "last.state.safetensors"), s);
 }
 
-static void resume(Run& run) {
-    std::string path = checkpoint(run, "last.state.safetensors");
-    nn::TrainState s = nn::load_train_state(path);
-    // Steps, epochs, U2PL's warm-up and every stream's position are counted in per-process
-    // batches: with another process count none of them would mean the same, so it is refused.
-    const int saved_world = s.numbers.count("world_size") ? int(s.numbers.at("world_size")) : 1;
-    PG_CHECK(saved_world == collectives().world_size(), "train --resume: ", path,
-             " was written by ", saved_world, " process(es), this run has ",
-             collectives().world_size(), "; resume with mpirun -np ", saved_world);
+// A run resumed with another number of processes keeps its global batch (dataset.batch_size per
+// process x processes): an epoch's batches depend on the global batch alone (seg/data/loader.h), so
+// the steps, epochs, schedule, U2PL's warm-up and every stream's position go on as they were, each
+// global batch only split another way. Called before setup() builds the loaders.
+static void keep_global_batch(Run& run, const nn::TrainState& s, const std::string& path) {
+    auto number = [&](const char* key, int64_t fallback) {
+        auto it = s.numbers.find(key);
+        return it == s.numbers.end() ? fallback : int64_t(it->second);
+    };
+    const int64_t saved_world = number("world_size", 1), world = collectives().world_size();
+    if (saved_world == world) return;
+    const int64_t asked = run.config.get_int("dataset.batch_size", 4);
+    const int64_t per_process = number("batch_size", asked), global = per_process * saved_world;
+    PG_CHECK(asked == per_process, "train --resume: ", path, " was trained by ", saved_world,
+             " process(es) with dataset.batch_size ", per_process, "; this run asks for ", asked,
+             " with ", world, ": with another process count the global batch of ", global,
+             " is kept, so leave dataset.batch_size out");
+    PG_CHECK(global % world == 0, "train --resume: ", path, " was trained by ", saved_world,
+             " process(es) with dataset.batch_size ", per_process, ", a global batch of ", global,
+             " that ", world, " processes cannot share equally; resume with a number of processes",
+             " that divides ", global);
+    run.config.set("dataset.batch_size", std::to_string(global / world));
+    if (is_root())
+        std::fprintf(stderr,
+                     "train --resume: %s was trained by %lld process(es) with dataset.batch_size "
+                     "%lld; this run has %lld with dataset.batch_size %lld each: the same global "
+                     "batch of %lld, so steps, schedule and data go on as they were\n",
+                     path.c_str(), (long long)saved_world, (long long)per_process,
+                     (long long)world, (long long)(global / world), (long long)global);
+}
+
+static void resume(Run& run, const nn::TrainState& s, const std::string& path) {
     load_parts(run.parts, s, path);
     s.restore_generator("dropout", run.dropout_gen);
     run.best_miou = s.numbers.at("best_miou");
@@ -421,6 +445,12 @@ static void start_run(Run& run, TrainOptions options) {
     if (!root) options.quiet = true; // one progress line per run, from rank 0
     run.options = options;
     run.dir = root ? prepare_run_dir(run.config, options) : run_dir_path(run.config, options);
+    nn::TrainState saved;
+    const std::string saved_path = checkpoint(run, "last.state.safetensors");
+    if (options.resume) {
+        saved = nn::load_train_state(saved_path);
+        keep_global_batch(run, saved, saved_path);
+    }
     setup(run);
     if (root) {
         fs::create_directories(run.dir / "checkpoints"); // only once the config has proved usable
@@ -428,7 +458,7 @@ static void start_run(Run& run, TrainOptions options) {
         remove_stale_tmp_files((run.dir / "checkpoints").string());
         save_partial_ids(run);
     }
-    if (options.resume) resume(run);
+    if (options.resume) resume(run, saved, saved_path);
     // Every process starts from rank 0's weights and buffers (they agree already unless a part
     // was initialised from a process-local random draw).
     for (const Part& part : run.parts) nn::broadcast_module(*part.module);

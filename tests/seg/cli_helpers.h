@@ -26,6 +26,7 @@ struct CliResult {
 // output to `log`; returns the child's pid.
 inline pid_t start_pixelgrad(const std::vector<std::string>& args, const std::string& log,
                              const std::vector<std::string>& env = {}) {
+    std::fflush(stdout); // else the child flushes a copy of what this process has buffered
     pid_t pid = fork();
     if (pid == 0) {
         FILE* out = std::freopen(log.c_str(), "w", stdout);
@@ -77,6 +78,7 @@ inline CliResult run_mpirun(const std::vector<std::vector<std::string>>& rank_en
         words.insert(words.end(), args.begin(), args.end());
     }
     std::string log = ::testing::TempDir() + "pg_mpirun_" + std::to_string(getpid()) + ".log";
+    std::fflush(stdout); // else the child flushes a copy of what this process has buffered
     pid_t pid = fork();
     if (pid == 0) {
         FILE* out = std::freopen(log.c_str(), "w", stdout);

@@ -1,7 +1,7 @@
 // Data-parallel training with the real binary under mpirun (tests/dist/ checks the collectives
 // themselves): two processes with batch b train as one process with batch 2b (SyncBN on), and
-// without SyncBN they do not; rank 0 alone writes; a run resumed with another process count is
-// refused; a process that dies or hangs ends the whole run instead of leaving the others waiting; U2PL
+// without SyncBN they do not; rank 0 alone writes; a run resumes exactly with the same process
+// count and keeps its global batch with another; a process that dies or hangs ends the whole run instead of leaving the others waiting; U2PL
 // and AdvSemiSeg run across processes.
 #include <gtest/gtest.h>
 
@@ -118,20 +118,71 @@ TEST(DataParallel, TwoProcessesTrainAsOneWithTheWholeBatch) {
     EXPECT_EQ(rows(two, "train").size(), 4u);
 }
 
-TEST(DataParallel, ResumesWithTheSameProcessCountExactlyAndRefusesAnother) {
+// processes == 0: one process without mpirun.
+CliResult stop_after_2(int processes, const std::string& config, const std::string& dir,
+                       const std::string& batch) {
+    std::vector<std::string> args{"train", "--config", config, "--run-dir", dir, "-q",
+                                  "--set", "dataset.batch_size=" + batch, "--stop-after", "2"};
+    return processes == 0 ? run_pixelgrad(args, {"OMP_NUM_THREADS=1"})
+                          : run_mpirun(processes, args);
+}
+
+CliResult resume_on(int processes, const std::string& dir, const std::vector<std::string>& sets) {
+    std::vector<std::string> args{"train", "--resume", "--run-dir", dir, "-q"};
+    for (const std::string& s : sets) args.insert(args.end(), {"--set", s});
+    return processes == 0 ? run_pixelgrad(args, {"OMP_NUM_THREADS=1"})
+                          : run_mpirun(processes, args);
+}
+
+TEST(DataParallel, ResumesExactlyWithTheSameProcessCountAndKeepsTheGlobalBatchWithAnother) {
     std::string config = dp_config("resume");
-    std::string straight = fresh_dir("dp_straight"), stopped = fresh_dir("dp_stopped");
+    std::string start = fresh_dir("dp_resume_start"), straight = fresh_dir("dp_straight"),
+                stopped = fresh_dir("dp_stopped");
+    ASSERT_EQ(train(0, config, start, {"trainer.iterations=1", "trainer.optimizer.kwargs.lr=0"})
+                  .exit_code,
+              0);
     ASSERT_EQ(train(2, config, straight, {"dataset.batch_size=2"}).exit_code, 0);
-    CliResult first = run_mpirun(2, {"train", "--config", config, "--run-dir", stopped, "-q",
-                                     "--set", "dataset.batch_size=2", "--stop-after", "2"});
-    ASSERT_EQ(first.exit_code, 0) << first.output;
-    CliResult other = run_pixelgrad({"train", "--resume", "--run-dir", stopped, "-q"});
-    EXPECT_EQ(other.exit_code, 1);
-    EXPECT_NE(other.output.find("was written by 2 process(es), this run has 1"), std::string::npos)
-        << other.output;
-    CliResult same = run_mpirun(2, {"train", "--resume", "--run-dir", stopped, "-q"});
+    ASSERT_EQ(stop_after_2(2, config, stopped, "2").exit_code, 0);
+    CliResult same = resume_on(2, stopped, {});
     ASSERT_EQ(same.exit_code, 0) << same.output;
     expect_same_checkpoints(straight, stopped, {"last.safetensors"});
+
+    // 2 -> 1 process (batch 2 -> 4) and 1 -> 2 (4 -> 2): the global batch of 4 is kept, so the
+    // run goes on as the straight one up to the order of the sums (SyncBN on, as in the test above).
+    const std::vector<double> w_straight = weights(straight);
+    const double moved = distance(w_straight, weights(start));
+    for (int from : {2, 0}) {
+        std::string dir = fresh_dir("dp_reshard_" + std::to_string(from));
+        ASSERT_EQ(stop_after_2(from, config, dir, from == 2 ? "2" : "4").exit_code, 0);
+        CliResult r = resume_on(from == 2 ? 0 : 2, dir, {});
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        EXPECT_NE(r.output.find(from == 2 ? "this run has 1 with dataset.batch_size 4 each"
+                                          : "this run has 2 with dataset.batch_size 2 each"),
+                  std::string::npos)
+            << r.output;
+        EXPECT_EQ(rows(dir, "train").size(), 4u);
+        const double off = distance(weights(dir), w_straight) / moved;
+        std::printf("resumed on %d process(es): %.3g of the distance trained from the straight "
+                    "run\n",
+                    from == 2 ? 1 : 2, off);
+        EXPECT_LT(off, 1e-4);
+    }
+
+    // A global batch that the new count cannot share, or a per-process batch asked for with
+    // another count, is refused naming the numbers.
+    std::string dir = fresh_dir("dp_reshard_bad");
+    ASSERT_EQ(stop_after_2(2, config, dir, "2").exit_code, 0);
+    CliResult three = resume_on(3, dir, {});
+    EXPECT_NE(three.exit_code, 0);
+    EXPECT_NE(three.output.find("a global batch of 4 that 3 processes cannot share equally"),
+              std::string::npos)
+        << three.output;
+    CliResult asked = resume_on(0, dir, {"dataset.batch_size=3"});
+    EXPECT_EQ(asked.exit_code, 1);
+    EXPECT_NE(asked.output.find("this run asks for 3 with 1: with another process count the "
+                                "global batch of 4 is kept"),
+              std::string::npos)
+        << asked.output;
 }
 
 TEST(DataParallel, AProcessThatDiesEndsTheRun) {

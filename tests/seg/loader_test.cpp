@@ -241,25 +241,23 @@ std::map<std::string, std::pair<Tensor, Tensor>> rows_by_id(const Batch& b) {
 
 // DistributedSampler: W ranks with batch b deliver, step by step, exactly the samples (augmented
 // alike) of one rank with batch W*b; an epoch that does not divide is padded with its head.
-TEST(Loader, RanksSplitEachBatchOfOneProcessWithTheSameAugmentation) {
-    Dataset d = small_dataset("loader_ranks", 12);
-    LoaderConfig one;
-    one.batch_size = 4;
-    one.seed = 3;
-    one.workers = 0;
-    one.infinite = true;
+// `world` loaders with a W-th of `one`'s batch deliver, step by step, exactly `one`'s batches: the
+// same samples with the same augmentation, and the same epoch numbers.
+void expect_shares_make_the_whole(const Dataset& d, const LoaderConfig& one, int world,
+                                  int64_t batches_per_epoch, int steps) {
     Loader whole(d, random_augment(), one);
-    std::vector<Batch> expected = take(whole, 6); // two epochs of 3 batches
+    EXPECT_EQ(whole.batches_per_epoch(), batches_per_epoch);
+    std::vector<Batch> expected = take(whole, steps);
     std::vector<std::vector<Batch>> shares;
-    for (int rank = 0; rank < 2; rank++) {
+    for (int rank = 0; rank < world; rank++) {
         LoaderConfig c = one;
-        c.batch_size = 2;
+        c.batch_size = one.batch_size / world;
         c.rank = rank;
-        c.world = 2;
+        c.world = world;
         c.workers = rank; // the share must not depend on the threads either
         Loader share(d, random_augment(), c);
-        EXPECT_EQ(share.batches_per_epoch(), 3);
-        shares.push_back(take(share, 6));
+        EXPECT_EQ(share.batches_per_epoch(), batches_per_epoch);
+        shares.push_back(take(share, steps));
     }
     for (size_t step = 0; step < expected.size(); step++) {
         auto want = rows_by_id(expected[step]);
@@ -275,6 +273,24 @@ TEST(Loader, RanksSplitEachBatchOfOneProcessWithTheSameAugmentation) {
             EXPECT_TRUE(test::all_equal(got[id].second, row.second)) << id;
         }
     }
+}
+
+TEST(Loader, RanksSplitEachBatchOfOneProcessWithTheSameAugmentation) {
+    Dataset d = small_dataset("loader_ranks", 12);
+    LoaderConfig one;
+    one.batch_size = 4;
+    one.seed = 3;
+    one.workers = 0;
+    one.infinite = true;
+    expect_shares_make_the_whole(d, one, 2, 3, 6); // two epochs of 3 batches
+    // With drop_last (training) an epoch is the whole global batches of its order, for any number
+    // of processes: 11 samples hold two batches of 4, whether 1 process takes 4 or 2 take 2 each
+    // (DistributedSampler's padding to 12 would give the 2 processes a third batch).
+    Dataset eleven = small_dataset("loader_ranks_drop", 11);
+    one.drop_last = true;
+    expect_shares_make_the_whole(eleven, one, 2, 2, 6);
+    expect_shares_make_the_whole(eleven, one, 4, 2, 4);
+    one.drop_last = false;
     // 10 samples over 3 ranks: 4 positions each, the last two taken from the head again.
     Dataset ten = small_dataset("loader_ranks_pad", 10);
     std::map<std::string, int> seen;
