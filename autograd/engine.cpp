@@ -70,13 +70,24 @@ static std::vector<Tensor> run_node(Node& node, std::vector<Tensor>& grads, bool
     return input_grads;
 }
 
+static thread_local BackwardObserver* next_observer = nullptr;
+
+void observe_next_backward(BackwardObserver* observer) { next_observer = observer; }
+
 void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
+    BackwardObserver* observer = next_observer;
+    next_observer = nullptr;
     PG_CHECK(root.defined() && root.requires_grad(),
              "backward: the tensor does not require grad (no input of the ops that made it "
              "requires grad, or it was computed under no_grad)");
     Tensor seed = make_seed(root, grad);
     Edge root_edge = gradient_edge(root);
     std::unordered_map<Node*, int> deps = count_dependencies(root_edge.node.get());
+    if (observer)
+        observer->begin([&deps](const Tensor& leaf) {
+            std::shared_ptr<Node> acc = leaf.grad_accumulator();
+            return acc && deps.count(acc.get()) > 0;
+        });
     std::unordered_map<Node*, std::vector<Tensor>> buffers;
     auto buffer_of = [&](Node* node) -> std::vector<Tensor>& {
         auto& b = buffers[node];
@@ -100,6 +111,7 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
         std::vector<Tensor> grads = std::move(buffer_of(node.get()));
         buffers.erase(node.get());
         std::vector<Tensor> input_grads = run_node(*node, grads, retain_graph);
+        if (observer && node->leaf()) observer->leaf_done(*node->leaf());
         for (size_t i = 0; i < node->next_edges.size(); i++) {
             const Edge& e = node->next_edges[i];
             if (!e.node) continue;

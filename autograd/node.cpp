@@ -71,6 +71,7 @@ class AccumulateGrad final : public Node {
     explicit AccumulateGrad(const Tensor& leaf) : leaf_(leaf) {}
     const char* name() const override { return "AccumulateGrad"; }
     std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs) override;
+    const Tensor* leaf() const override { return &leaf_; }
 
   private:
     Tensor leaf_;

@@ -36,6 +36,8 @@ class Node {
     virtual std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs) = 0;
     // Frees the tensors saved for backward (the engine calls it once the node has run).
     virtual void release_saved() {}
+    // The leaf whose .grad this node writes (AccumulateGrad), else null.
+    virtual const Tensor* leaf() const { return nullptr; }
 
     std::vector<Edge> next_edges;
     std::vector<OutputInfo> outputs;

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tensor/collectives.h"
 #include "tensor/error.h"
@@ -109,6 +110,9 @@ class MpiCollectives final : public Collectives {
         MPI_Comm_rank(local, &local_rank_);
         MPI_Comm_free(&local);
         watchdog_ = std::make_unique<Watchdog>(rank_, world_);
+        // start_all_reduce_sum's channel: collectives on another communicator are matched apart
+        // from MPI_COMM_WORLD's, so they may be in flight while those run in any order.
+        MPI_Comm_dup(MPI_COMM_WORLD, &background_);
     }
     int rank() const override { return rank_; }
     int world_size() const override { return world_; }
@@ -119,6 +123,15 @@ class MpiCollectives final : public Collectives {
     }
     void all_reduce_sum(float* data, int64_t n) override { sum_in_place(data, n, MPI_FLOAT); }
     void all_reduce_sum(double* data, int64_t n) override { sum_in_place(data, n, MPI_DOUBLE); }
+    std::unique_ptr<PendingCollective> start_all_reduce_sum(float* data, int64_t n) override {
+        auto pending = std::make_unique<Pending>(*watchdog_);
+        for (int64_t i = 0; i < n; i += kChunk) {
+            pending->requests.emplace_back();
+            MPI_Iallreduce(MPI_IN_PLACE, data + i, int(std::min(kChunk, n - i)), MPI_FLOAT,
+                           MPI_SUM, background_, &pending->requests.back());
+        }
+        return pending;
+    }
     void broadcast(void* data, int64_t bytes, int root) override {
         Watchdog::InFlight in_flight(*watchdog_, "a broadcast");
         auto* p = static_cast<char*>(data);
@@ -144,6 +157,20 @@ class MpiCollectives final : public Collectives {
     }
 
   private:
+    struct Pending final : PendingCollective {
+        explicit Pending(Watchdog& w) : watchdog(w) {}
+        void test() override {
+            int done = 0;
+            MPI_Testall(int(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE);
+        }
+        void wait() override {
+            Watchdog::InFlight in_flight(watchdog, "an all-reduce of gradients");
+            MPI_Waitall(int(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
+        }
+        Watchdog& watchdog;
+        std::vector<MPI_Request> requests;
+    };
+
     template <typename T>
     void sum_in_place(T* data, int64_t n, MPI_Datatype type) {
         Watchdog::InFlight in_flight(*watchdog_, "an all-reduce");
@@ -154,6 +181,7 @@ class MpiCollectives final : public Collectives {
 
     int rank_ = 0, world_ = 1, local_rank_ = 0;
     std::unique_ptr<Watchdog> watchdog_;
+    MPI_Comm background_ = MPI_COMM_NULL;
 };
 
 void finalize_at_exit() {

@@ -80,6 +80,99 @@ void average_gradients(const std::vector<Tensor>& params, int64_t bucket_bytes) 
     if (!bucket.empty()) reduce_bucket(bucket);
 }
 
+BackwardGradientAverage::BackwardGradientAverage(std::vector<Tensor> params, int64_t bucket_bytes,
+                                                 int64_t first_bucket_bytes)
+    : params_(std::move(params)), bucket_of_(params_.size()), had_grad_(params_.size()) {
+    int64_t bytes = 0;
+    for (size_t k = params_.size(); k-- > 0;) { // the last parameters' gradients come first
+        const Tensor& p = params_[k];
+        PG_CHECK(p.dtype() == DType::f32, "data parallel: parameter ", k, " is ",
+                 dtype_name(p.dtype()), "; expected f32");
+        const int64_t cap = buckets_.size() == 1 ? first_bucket_bytes : bucket_bytes;
+        if (buckets_.empty() || bytes >= cap ||
+            params_[buckets_.back().params[0]].device() != p.device()) {
+            buckets_.emplace_back();
+            bytes = 0;
+        }
+        buckets_.back().params.push_back(k);
+        bucket_of_[k] = buckets_.size() - 1;
+        index_of_[p.impl()] = k;
+        bytes += int64_t(p.nbytes());
+    }
+}
+
+void BackwardGradientAverage::begin(const std::function<bool(const Tensor&)>& reaches) {
+    PG_CHECK(!started_, "data parallel: a second backward pass was watched before the step");
+    started_ = true;
+    next_bucket_ = 0;
+    for (Bucket& b : buckets_) b.waiting = int64_t(b.params.size());
+    for (size_t k = 0; k < params_.size(); k++)
+        if (!reaches(params_[k])) mark_final(k);
+    start_ready_buckets();
+}
+
+void BackwardGradientAverage::leaf_done(const Tensor& leaf) {
+    auto it = index_of_.find(leaf.impl());
+    if (it == index_of_.end()) return; // a leaf of another optimizer's part
+    mark_final(it->second);
+    start_ready_buckets();
+    // MPI moves the started ones on only inside MPI calls: give it one now and then.
+    for (size_t b = 0; b < next_bucket_; b++)
+        if (buckets_[b].pending) buckets_[b].pending->test();
+}
+
+void BackwardGradientAverage::mark_final(size_t param) { buckets_[bucket_of_[param]].waiting--; }
+
+// Buckets start strictly in order, so every process starts the same collectives in the same order
+// whatever order its own pass finished them in. Gradients on a device other than the CPU wait for
+// finish().
+void BackwardGradientAverage::start_ready_buckets() {
+    while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].waiting == 0) {
+        Bucket& b = buckets_[next_bucket_++];
+        if (!params_[b.params[0]].is_cpu()) continue;
+        b.flat = pack_bucket(b);
+        b.pending = start_all_reduce_sum_(b.flat);
+    }
+}
+
+Tensor BackwardGradientAverage::pack_bucket(const Bucket& b) {
+    std::vector<Tensor> grads;
+    for (size_t k : b.params) {
+        const Tensor& p = params_[k];
+        had_grad_[k] = p.grad().defined() ? 1.f : 0.f;
+        if (!p.grad().defined()) p.set_grad(Tensor::zeros(p.shape(), DType::f32, p.device()));
+        grads.push_back(p.grad());
+    }
+    return pack(grads);
+}
+
+void BackwardGradientAverage::finish() {
+    PG_CHECK(started_, "data parallel: finish() without a watched backward pass");
+    started_ = false;
+    next_bucket_ = buckets_.size(); // (a pass always finishes every bucket; this is a guard)
+    for (Bucket& b : buckets_) {
+        if (b.pending) {
+            b.pending->wait();
+            b.pending.reset();
+        } else { // not started while the pass ran (a device bucket): now, in bucket order
+            b.flat = pack_bucket(b);
+            all_reduce_sum_(b.flat);
+        }
+    }
+    // A parameter no process had a gradient for stays without one (the optimizer skips it).
+    collectives().all_reduce_sum(had_grad_.data(), int64_t(had_grad_.size()));
+    const float scale = 1.f / float(collectives().world_size());
+    for (Bucket& b : buckets_) {
+        mul_(b.flat, scale);
+        std::vector<Tensor> grads;
+        for (size_t k : b.params) grads.push_back(params_[k].grad());
+        unpack(b.flat, grads);
+        b.flat = Tensor();
+        for (size_t k : b.params)
+            if (had_grad_[k] == 0.f) params_[k].set_grad(Tensor());
+    }
+}
+
 void broadcast_buffers(Module& module, int root) {
     if (collectives().world_size() == 1) return;
     std::vector<Tensor> buffers;

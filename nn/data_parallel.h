@@ -6,9 +6,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
+#include "autograd/engine.h"
 #include "nn/module.h"
+#include "tensor/collectives.h"
 #include "tensor/tensor.h"
 
 namespace pg::nn {
@@ -24,6 +28,51 @@ constexpr int64_t kGradientBucketBytes = int64_t(25) << 20;
 // optimizer skips it everywhere alike.
 void average_gradients(const std::vector<Tensor>& params,
                        int64_t bucket_bytes = kGradientBucketBytes);
+
+// DDP's overlap: the gradients of one backward pass averaged over processes while it runs. The
+// parameters are split into buckets in reverse order (the last layers' gradients are final first;
+// the first bucket holds about 1 MB so that the first all-reduce starts early), and a bucket's
+// all-reduce starts as soon as the pass has finished every gradient in it and every earlier bucket
+// has started (the same order on every process), on a channel of its own so that SyncBN's
+// collectives in the rest of the pass are not held up. finish() waits for them all and ends with
+// what average_gradients() gives. Watch the last backward before the optimizer step
+// (the gradients are final after it); parameters the pass does not reach count with the gradient
+// they have. Only CPU gradients go while the pass runs; those of other devices are averaged in
+// finish() (their collectives would share one NCCL channel with SyncBN's). With two processes
+// the sums are those of average_gradients() bit for bit; with more, up to the order MPI adds in.
+class BackwardGradientAverage final : public BackwardObserver {
+  public:
+    explicit BackwardGradientAverage(std::vector<Tensor> params,
+                                     int64_t bucket_bytes = kGradientBucketBytes,
+                                     int64_t first_bucket_bytes = int64_t(1) << 20);
+    void begin(const std::function<bool(const Tensor&)>& reaches) override;
+    void leaf_done(const Tensor& leaf) override;
+    bool started() const { return started_; } // begin() came and finish() has not
+    size_t buckets() const { return buckets_.size(); }
+    size_t buckets_started() const { return next_bucket_; } // in this pass, so far
+    void finish();
+
+  private:
+    struct Bucket {
+        std::vector<size_t> params; // indices into params_
+        int64_t waiting = 0;        // gradients not final yet in this pass
+        Tensor flat;                // packed gradients, being summed
+        std::unique_ptr<PendingCollective> pending;
+    };
+    void mark_final(size_t param);
+    void start_ready_buckets();
+    // The bucket's gradients end to end; a parameter without one here sends zeros (the mean is
+    // over every process) and is noted in had_grad_.
+    Tensor pack_bucket(const Bucket& b);
+
+    std::vector<Tensor> params_;
+    std::vector<Bucket> buckets_;
+    std::vector<size_t> bucket_of_;                            // param -> bucket
+    std::unordered_map<const TensorImpl*, size_t> index_of_;   // param -> index
+    std::vector<float> had_grad_;                              // 1: a gradient here
+    size_t next_bucket_ = 0; // buckets before it have started
+    bool started_ = false;
+};
 
 // Copies rank `root`'s parameters and buffers (BN running statistics) of `module` to every process.
 void broadcast_module(Module& module, int root = 0);

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "autograd/elementwise.h"
+#include "autograd/engine.h"
 #include "autograd/inplace.h"
 #include "autograd/node.h"
 #include "nn/data_parallel.h"
@@ -97,12 +98,10 @@ void Optimizer::step() {
     steps_++;
     // Data parallel (several processes under mpirun): every process steps with the gradients'
     // mean over processes, as DistributedDataParallel's all-reduce gives. One process: no-op.
-    if (collectives().world_size() > 1) {
-        std::vector<Tensor> params;
-        for (const ParamGroup& group : groups_)
-            params.insert(params.end(), group.params.begin(), group.params.end());
-        average_gradients(params);
-    }
+    if (overlap_ && overlap_->started())
+        overlap_->finish();
+    else if (collectives().world_size() > 1)
+        average_gradients(all_params());
     for (size_t g = 0; g < groups_.size(); g++) {
         for (size_t p = 0; p < groups_[g].params.size(); p++) {
             const Tensor& param = groups_[g].params[p];
@@ -115,6 +114,19 @@ void Optimizer::step() {
             update(param, grad, s, lrs_[g], weight_decay(g));
         }
     }
+}
+
+std::vector<Tensor> Optimizer::all_params() const {
+    std::vector<Tensor> params;
+    for (const ParamGroup& group : groups_)
+        params.insert(params.end(), group.params.begin(), group.params.end());
+    return params;
+}
+
+void Optimizer::average_during_next_backward() {
+    if (collectives().world_size() == 1) return;
+    if (!overlap_) overlap_ = std::make_shared<BackwardGradientAverage>(all_params());
+    observe_next_backward(overlap_.get());
 }
 
 void Optimizer::zero_grad(bool set_to_none) {

@@ -6,12 +6,15 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "tensor/tensor.h"
 
 namespace pg::nn {
+
+class BackwardGradientAverage; // nn/data_parallel.h
 
 // A set of parameters sharing hyper-parameters. The group's lr is base_lr * lr_mult (set_lr);
 // weight_decay < 0 means "the optimizer's default".
@@ -39,6 +42,10 @@ class Optimizer {
     // writes a fresh gradient and skipped parameters stay recognisable. set_to_none = false
     // zeroes the existing gradient tensors in place instead.
     void zero_grad(bool set_to_none = true);
+    // Data parallel: the gradients are averaged while the next backward() on this thread runs,
+    // bucket by bucket as they become final (DDP's overlap, nn/data_parallel.h); step() then only
+    // waits for the last ones. Call right before the step's last backward. One process: no-op.
+    void average_during_next_backward();
 
     // Group g's lr becomes base_lr * lr_mult (call once per iteration with the schedule's value).
     void set_lr(double base_lr);
@@ -77,6 +84,7 @@ class Optimizer {
     virtual std::vector<std::string> buffer_names() const = 0;
 
   private:
+    std::vector<Tensor> all_params() const; // every group's, in order
     void check_state(const std::map<std::string, Tensor>& state) const;
     void check_param_state(const std::map<std::string, Tensor>& state, const std::string& key,
                            const Tensor& t, size_t g, size_t p, const std::string& what) const;
@@ -87,6 +95,7 @@ class Optimizer {
     double default_weight_decay_;                // used by groups with weight_decay < 0
     std::vector<std::vector<ParamState>> state_; // [group][param]
     int64_t steps_ = 0;
+    std::shared_ptr<BackwardGradientAverage> overlap_; // made at the first overlapped backward
 };
 
 // torch.optim.SGD (dampening and maximize aside). With g = grad + weight_decay * param:

@@ -28,6 +28,12 @@ class SingleProcess final : public Collectives {
     [[noreturn]] void abort(int code) override { std::exit(code); }
 };
 
+class Finished final : public PendingCollective {
+  public:
+    void test() override {}
+    void wait() override {}
+};
+
 std::unique_ptr<Collectives>& registered() {
     static std::unique_ptr<Collectives> instance;
     return instance;
@@ -89,6 +95,24 @@ void all_reduce_sum_(Tensor& x) {
     Tensor host = on_host(x);
     c.all_reduce_sum(host.f32(), host.numel());
     from_host(x, host);
+}
+
+std::unique_ptr<PendingCollective> Collectives::start_all_reduce_sum(float* data, int64_t n) {
+    all_reduce_sum(data, n);
+    return std::make_unique<Finished>();
+}
+
+std::unique_ptr<PendingCollective> start_all_reduce_sum_(Tensor& x) {
+    PG_CHECK(x.dtype() == DType::f32, "start_all_reduce_sum_: dtype ", dtype_name(x.dtype()),
+             "; expected f32");
+    Collectives& c = collectives();
+    if (c.world_size() == 1) return std::make_unique<Finished>();
+    if (!x.is_cpu()) {
+        all_reduce_sum_(x);
+        return std::make_unique<Finished>();
+    }
+    x.bump_version();
+    return c.start_all_reduce_sum(x.f32(), x.numel());
 }
 
 void broadcast_(Tensor& x, int root) {

@@ -13,6 +13,15 @@
 
 namespace pg {
 
+// A collective in flight (MPI's nonblocking ones): its buffer belongs to the library until wait().
+class PendingCollective {
+  public:
+    virtual ~PendingCollective() = default;
+    // Lets it progress (MPI moves a nonblocking collective on only inside MPI calls).
+    virtual void test() = 0;
+    virtual void wait() = 0;
+};
+
 class Collectives {
   public:
     virtual ~Collectives() = default;
@@ -26,6 +35,10 @@ class Collectives {
     // data (n floats) becomes the element-wise sum over all processes, on every process.
     virtual void all_reduce_sum(float* data, int64_t n) = 0;
     virtual void all_reduce_sum(double* data, int64_t n) = 0; // counts past 2^24, exactly
+    // all_reduce_sum() that runs while the caller goes on, on a channel of its own: other
+    // collectives may be called before it is waited for, in any order relative to it; those
+    // started this way must be started in the same order on every process. Default: done at once.
+    virtual std::unique_ptr<PendingCollective> start_all_reduce_sum(float* data, int64_t n);
     // bytes at `data` on `root` are copied to `data` on every process.
     virtual void broadcast(void* data, int64_t bytes, int root) = 0;
     // recv (world_size * n floats) gets every process's n floats of send, in rank order.
@@ -61,6 +74,10 @@ void register_device_collectives(DeviceType type, std::unique_ptr<DeviceCollecti
 // host memory.
 // x (f32) becomes its element-wise sum over processes, in place.
 void all_reduce_sum_(Tensor& x);
+// all_reduce_sum_(x) started now and finished by wait(), as Collectives::start_all_reduce_sum:
+// leave x alone until then. Only CPU tensors run while the caller goes on; a device tensor is
+// summed before this returns.
+std::unique_ptr<PendingCollective> start_all_reduce_sum_(Tensor& x);
 // x (any dtype) takes root's values, in place; shapes must agree.
 void broadcast_(Tensor& x, int root);
 // (world_size, *x.shape) of every process's x, in rank order (f32).

@@ -36,6 +36,7 @@ double Method::step(const Batch& labeled, int64_t step, int64_t epoch,
     double value = finite_loss_value(loss, step);
     nn::Optimizer& model = optimizers["model"];
     model.zero_grad();
+    model.average_during_next_backward(); // several processes: while backward runs
     backward(loss);
     model.step();
     return value;

@@ -1,6 +1,7 @@
 // The backward engine: chain rule, shared subgraphs, accumulation into .grad, no_grad, detach,
 // retain_graph, freeing of saved tensors, the first gradient kept without a copy, in-place misuse,
 // non-scalar roots, errors.
+#include "autograd/engine.h"
 #include "autograd/ops.h"
 #include "tensor/error.h"
 #include "tensor/profiler.h"
@@ -46,6 +47,47 @@ TEST(Engine, GradientsAccumulateAcrossBackwardCalls) {
     x.set_grad(Tensor());
     backward(sum(x));
     EXPECT_EQ(x.grad().to_f32_vector(), (std::vector<float>{1, 1}));
+}
+
+// Records what the engine tells it: which leaves the pass reaches, and each leaf as it finishes
+// with the .grad it then has.
+struct Recorder final : BackwardObserver {
+    std::vector<Tensor> leaves;
+    std::vector<bool> reached;
+    std::vector<std::vector<float>> finished; // .grad of each leaf_done, in order
+    std::vector<const TensorImpl*> order;
+    int passes = 0;
+    void begin(const std::function<bool(const Tensor&)>& reaches) override {
+        passes++;
+        reached.clear();
+        for (const Tensor& t : leaves) reached.push_back(reaches(t));
+    }
+    void leaf_done(const Tensor& leaf) override {
+        order.push_back(leaf.impl());
+        finished.push_back(leaf.grad().to_f32_vector());
+    }
+};
+
+TEST(Engine, AnObserverSeesWhichLeavesAPassReachesAndEachGradientOnceFinal) {
+    // b feeds two paths: its leaf is done once, with both summed.
+    Tensor a = leaf({1, 2}), b = leaf({3, 4}), unused = leaf({5});
+    Recorder rec;
+    rec.leaves = {a, b, unused};
+    (void)sum(unused * 2.f); // a graph for `unused` that the observed pass does not reach
+    observe_next_backward(&rec);
+    backward(sum(a * b + b * 3.f));
+    EXPECT_EQ(rec.passes, 1);
+    EXPECT_EQ(rec.reached, (std::vector<bool>{true, true, false}));
+    ASSERT_EQ(rec.order.size(), 2u);
+    for (size_t i = 0; i < 2; i++) {
+        const bool is_a = rec.order[i] == a.impl();
+        EXPECT_EQ(rec.finished[i], is_a ? (std::vector<float>{3, 4}) : (std::vector<float>{4, 5}));
+    }
+    EXPECT_NE(rec.order[0], rec.order[1]);
+    // Only the next pass is observed.
+    backward(sum(a * 2.f));
+    EXPECT_EQ(rec.passes, 1);
+    EXPECT_EQ(rec.order.size(), 2u);
 }
 
 TEST(Engine, NonScalarRootNeedsAGradient) {

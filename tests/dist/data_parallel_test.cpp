@@ -1,12 +1,15 @@
 // The collectives across two processes: `mpirun -np 2 pg_tests_dist` (ctest: Dist.TwoProcesses).
 // Every test runs on both ranks, which compute the same reference from the same seed and compare
 // their own share with it: MPI's all-reduce, broadcast and all-gather; gradient averaging in
-// buckets against one all-reduce per tensor and against the mean computed by hand; SyncBN over
+// buckets against one all-reduce per tensor and against the mean computed by hand, and averaged
+// while backward runs against after it; SyncBN over
 // two half batches against batch_norm over the whole batch (values, gradients, running statistics).
 #include <gtest/gtest.h>
 
 #include <cstring>
 
+#include "autograd/collective.h"
+#include "autograd/engine.h"
 #include "autograd/ops.h"
 #include "nn/data_parallel.h"
 #include "nn/layers.h"
@@ -108,6 +111,61 @@ TEST(DataParallel, BucketsEqualOneAllReducePerTensorAndTheMean) {
         }
         EXPECT_TRUE(all_close(by_bucket[i].grad(), mul(sum, 0.5f), 1e-7f, 1e-6f)) << i;
     }
+}
+
+// Five parameters, the same on both processes; parameter 4 has a gradient from an earlier pass on
+// rank 1 only.
+std::vector<Tensor> overlap_params() {
+    Generator gen(11);
+    std::vector<Tensor> params;
+    for (Shape s : {Shape{7, 3}, Shape{1000}, Shape{4, 4, 2}, Shape{33}, Shape{5}})
+        params.push_back(test::random_tensor(s, gen).set_requires_grad(true));
+    if (rank() == 1) params[4].set_grad(Tensor::full({5}, 0.5f));
+    return params;
+}
+
+// A pass with a blocking collective inside (all_reduce_sum's backward, as SyncBN's) that the
+// processes meet at different points of their gradient buckets: rank 0 does not use parameter 2,
+// so its bucket starts before the pass, and rank 1's only after the collective (the engine runs
+// the older term last); no one uses 3 or 4.
+Tensor overlap_loss(const std::vector<Tensor>& p) {
+    Generator gen(20 + uint64_t(rank()));
+    Tensor x0 = test::random_tensor({7, 3}, gen), x1 = test::random_tensor({1000}, gen);
+    Tensor loss = rank() == 1 ? sum(mul(p[2], test::random_tensor({4, 4, 2}, gen)))
+                              : Tensor::zeros({});
+    loss = add(loss, sum(mul(all_reduce_sum(mul(p[1], x1)), x1)));
+    return add(loss, sum(mul(mul(p[0], p[0]), x0)));
+}
+
+TEST(DataParallel, GradientsAveragedDuringBackwardEqualTheAverageAfterIt) {
+    std::vector<Tensor> watched = overlap_params(), after = overlap_params();
+    // Buckets of 64 bytes after a first of 16: one parameter each, started in reverse order.
+    nn::BackwardGradientAverage overlap(watched, 64, 16);
+    ASSERT_EQ(overlap.buckets(), 5u);
+    observe_next_backward(&overlap);
+    backward(overlap_loss(watched));
+    EXPECT_TRUE(overlap.started());
+    EXPECT_EQ(overlap.buckets_started(), 5u); // all of them while the pass ran
+    overlap.finish();
+    backward(overlap_loss(after));
+    nn::average_gradients(after);
+    for (size_t i = 0; i < watched.size(); i++) {
+        ASSERT_EQ(watched[i].grad().defined(), after[i].grad().defined()) << "parameter " << i;
+        if (after[i].grad().defined()) {
+            EXPECT_TRUE(all_equal(watched[i].grad(), after[i].grad())) << "parameter " << i;
+        }
+    }
+    EXPECT_FALSE(watched[3].grad().defined()); // no process had one
+    EXPECT_TRUE(all_equal(watched[4].grad(), Tensor::full({5}, 0.25f)));
+    // The next pass is not watched unless asked again; a second watch reuses the buckets.
+    observe_next_backward(&overlap);
+    for (Tensor& p : watched) p.set_grad(Tensor());
+    backward(overlap_loss(watched));
+    overlap.finish();
+    for (Tensor& p : after) p.set_grad(Tensor());
+    backward(overlap_loss(after));
+    nn::average_gradients(after);
+    EXPECT_TRUE(all_equal(watched[1].grad(), after[1].grad()));
 }
 
 TEST(DataParallel, BroadcastModuleCopiesRankZerosParametersAndBuffers) {
