@@ -79,14 +79,16 @@ Tensor labeled_backward(nn::SegmentationNet& g, nn::FCDiscriminator& d,
 
 // 3. D on the detached predictions (target 0) and on the one-hot ground truth of its own labeled
 // batch (target 1, all-zero maps at 255), each x 1/2.
-void discriminator_backward(nn::FCDiscriminator& d, const Tensor& fake, const Tensor& fake_valid,
-                            const Tensor& ground_truth, int64_t num_classes, StepLog& log) {
+void discriminator_backward(nn::FCDiscriminator& d, nn::Optimizer& d_optimizer, const Tensor& fake,
+                            const Tensor& fake_valid, const Tensor& ground_truth,
+                            int64_t num_classes, StepLog& log) {
     Tensor d_fake = discriminator_logits(d, softmax(fake));
     Tensor loss_fake = mul(nn::bce_with_constant_target(d_fake, 0.f, fake_valid), 0.5f);
     backward(loss_fake);
     Tensor d_real = discriminator_logits(d, ground_truth_maps(ground_truth, num_classes));
     Tensor loss_real =
         mul(nn::bce_with_constant_target(d_real, 1.f, labeled_pixels(ground_truth)), 0.5f);
+    d_optimizer.average_during_next_backward(); // D's last pass of the step
     backward(loss_real);
     double f = loss_fake.item(), r = loss_real.item();
     log.part_losses.emplace_back("discriminator", f + r);
@@ -109,6 +111,7 @@ double step(nn::SegmentationNet& g, nn::FCDiscriminator& d, const nn::SegLossCon
     Tensor fake_u = b.unlabeled_images.defined()
                         ? unlabeled_backward(g, d, k, b, step_index, log, total)
                         : Tensor();
+    g_optimizer.average_during_next_backward(); // G's last pass of the step
     Tensor fake_l = labeled_backward(g, d, criterion, k, b, step_index, log, total);
     set_trainable(d_params, true);
     Tensor fake = fake_l, valid = labeled_pixels(b.labels);
@@ -118,7 +121,7 @@ double step(nn::SegmentationNet& g, nn::FCDiscriminator& d, const nn::SegLossCon
         valid =
             concat({valid, Tensor::ones({fake_u.size(0), h, w}, DType::u8, fake_u.device())}, 0);
     }
-    discriminator_backward(d, fake, valid, b.ground_truth, g.num_classes(), log);
+    discriminator_backward(d, d_optimizer, fake, valid, b.ground_truth, g.num_classes(), log);
     g_optimizer.step();
     d_optimizer.step();
     return total;

@@ -167,6 +167,7 @@ double Ripu::step(const Batch& source, int64_t step, int64_t, const PartOptimize
     nn::Optimizer& optimizer = opt["model"];
     optimizer.zero_grad();
     double total = source_backward(source, step, log);
+    optimizer.average_during_next_backward(); // the step's last pass
     total += target_backward(target, step, log);
     optimizer.step();
     log.extra.emplace_back("labelled_percent", labelled_percent_);
