@@ -13,9 +13,13 @@
 
 namespace pg::cpu {
 
-// Rows per chunk of a per-channel reduction: about 128K elements, fixed by C alone.
-static int64_t rows_per_chunk(int64_t C) {
-    return std::max<int64_t>(16, 131072 / std::max<int64_t>(C, 1));
+// Rows per chunk of a per-channel reduction, fixed by the shape alone (not the threads): about
+// 128K elements, fewer (down to 32K) where that makes at least 4 chunks, so that a narrow layer's
+// tensor (the demo network's hold 64K-128K elements) still spreads over the threads while a large
+// one keeps its partial sums few.
+static int64_t rows_per_chunk(int64_t rows, int64_t C) {
+    const int64_t elements = std::clamp<int64_t>(rows * C / 4, 32768, 131072);
+    return std::max<int64_t>(16, elements / std::max<int64_t>(C, 1));
 }
 
 // Rows whose terms are summed in float before they join the double sums: short enough that the
@@ -29,7 +33,7 @@ constexpr int64_t kFloatRows = 8;
 // fed by float sums of kFloatRows rows); the chunks are then added in chunk order.
 template <typename TermFn>
 static void channel_sums(int64_t rows, int64_t C, double* sum_a, double* sum_b, TermFn terms) {
-    const int64_t chunk = rows_per_chunk(C);
+    const int64_t chunk = rows_per_chunk(rows, C);
     const int64_t chunks = std::max<int64_t>(1, (rows + chunk - 1) / chunk);
     std::vector<double> partial(size_t(chunks * 2 * C), 0.0); // (chunks, 2, C)
     parallel_for(chunks, 1, [&](int64_t k) {
