@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "tensor/cpu/exp_math.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
 
@@ -20,13 +21,17 @@ static int64_t ce_rows_per_chunk(int64_t classes) {
     return std::max<int64_t>(1, kChunk / std::max<int64_t>(classes, 1));
 }
 
-// log(sum_c exp(x_c)) of one row, stable: m + log(sum_c exp(x_c - m)) with m the row max.
-static double logsumexp(const float* x, int64_t classes) {
+static float row_max(const float* x, int64_t classes) {
     float m = -INFINITY;
     for (int64_t c = 0; c < classes; c++) m = std::max(m, x[c]);
-    double s = 0.0;
-    for (int64_t c = 0; c < classes; c++) s += std::exp(x[c] - m);
-    return double(m) + std::log(s);
+    return m;
+}
+
+// log(sum_c exp(x_c)) of one row, stable: m + log(sum_c exp(x_c - m)) with m the row max.
+// exps: scratch for the row's exponentials (classes floats).
+static double logsumexp(const float* x, int64_t classes, float* exps) {
+    const float m = row_max(x, classes);
+    return double(m) + std::log(exp_shifted_row(exps, x, m, classes));
 }
 
 int64_t cross_entropy_forward(float* loss, float* weight_used, const float* logits,
@@ -39,6 +44,7 @@ int64_t cross_entropy_forward(float* loss, float* weight_used, const float* logi
     std::vector<int64_t> first_bad(static_cast<size_t>(chunks), -1);
     parallel_chunks(rows, chunk, [&](int64_t begin, int64_t end) {
         int64_t& bad = first_bad[size_t(begin / chunk)];
+        std::vector<float> exps(static_cast<size_t>(classes)); // (classes,)
         for (int64_t r = begin; r < end; r++) {
             int64_t y = label_at(target, target_dtype, r);
             if (y == ignore_index || y < 0 || y >= classes) {
@@ -48,7 +54,7 @@ int64_t cross_entropy_forward(float* loss, float* weight_used, const float* logi
             }
             const float* xr = logits + r * classes; // (classes,)
             float w = class_weight ? class_weight[y] : 1.f;
-            loss[r] = float(w * (logsumexp(xr, classes) - double(xr[y])));
+            loss[r] = float(w * (logsumexp(xr, classes, exps.data()) - double(xr[y])));
             weight_used[r] = w;
         }
     });
@@ -73,13 +79,7 @@ void cross_entropy_backward(float* dlogits, const float* dloss, const float* log
             }
             float g = dloss[r] * (class_weight ? class_weight[y] : 1.f);
             // softmax = exp(x - m) / s: one exp per class, kept in dxr until s is known.
-            float m = -INFINITY;
-            for (int64_t c = 0; c < classes; c++) m = std::max(m, xr[c]);
-            double s = 0.0;
-            for (int64_t c = 0; c < classes; c++) {
-                dxr[c] = std::exp(xr[c] - m);
-                s += dxr[c];
-            }
+            double s = exp_shifted_row(dxr, xr, row_max(xr, classes), classes);
             float scale = float(g / s);
             for (int64_t c = 0; c < classes; c++) dxr[c] *= scale;
             dxr[y] -= g;

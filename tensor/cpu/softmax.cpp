@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tensor/cpu/exp_math.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
 
@@ -33,12 +34,7 @@ void softmax_forward(float* y, const float* x, int64_t rows, int64_t cols) {
     for_each_row(rows, cols, [&](int64_t r) {
         const float* xr = x + r * cols; // (cols,)
         float* yr = y + r * cols;       // (cols,)
-        float m = row_max(xr, cols);
-        double s = 0.0;
-        for (int64_t c = 0; c < cols; c++) {
-            yr[c] = std::exp(xr[c] - m);
-            s += yr[c];
-        }
+        double s = exp_shifted_row(yr, xr, row_max(xr, cols), cols);
         float inv = float(1.0 / s);
         for (int64_t c = 0; c < cols; c++) yr[c] *= inv;
     });
@@ -62,8 +58,7 @@ void log_softmax_forward(float* y, const float* x, int64_t rows, int64_t cols) {
         const float* xr = x + r * cols; // (cols,)
         float* yr = y + r * cols;       // (cols,)
         float m = row_max(xr, cols);
-        double s = 0.0;
-        for (int64_t c = 0; c < cols; c++) s += std::exp(xr[c] - m);
+        double s = exp_shifted_row(yr, xr, m, cols); // yr holds the exps until the line below
         // (x_c - m) first: m + log(s) rounded to f32 would lose the digits of log(s) when |m| is big.
         float log_s = float(std::log(s));
         for (int64_t c = 0; c < cols; c++) yr[c] = (xr[c] - m) - log_s;
@@ -78,7 +73,8 @@ void log_softmax_backward(float* dx, const float* dy, const float* y, int64_t ro
         double s = 0.0;
         for (int64_t c = 0; c < cols; c++) s += dyr[c];
         float total = float(s);
-        for (int64_t c = 0; c < cols; c++) dx[r * cols + c] = dyr[c] - std::exp(yr[c]) * total;
+        for (int64_t c = 0; c < cols; c++)
+            dx[r * cols + c] = dyr[c] - exp_nonpositive(yr[c]) * total; // y <= 0: log-probs
     });
 }
 
