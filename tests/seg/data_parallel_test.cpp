@@ -228,7 +228,7 @@ TEST(DataParallel, AnErrorOnEveryProcessIsOneClearLineEach) {
 
 // The semi-supervised methods step their parts through the same optimizer, so they run across
 // processes too (U2PL's memory bank is still filled per process: README, "Data parallel").
-TEST(DataParallel, U2plAndAdversarialRunOnTwoProcesses) {
+TEST(DataParallel, U2plAndAdversarialRunOnTwoProcessesAndResumeOnOne) {
     std::string world = void_free_world("methods");
     const std::vector<std::string> common{"dataset.root=" + world,
                                           "dataset.train.list=splits/16/labeled.txt",
@@ -248,8 +248,17 @@ TEST(DataParallel, U2plAndAdversarialRunOnTwoProcesses) {
         // U2PL: 4 steps per epoch, so its unsupervised terms start at step 13.
         sets.push_back(method == "u2pl" ? "trainer.iterations=16" : "trainer.iterations=6");
         for (const std::string& s : sets) args.insert(args.end(), {"--set", s});
+        // Two processes up to a step past U2PL's warm-up, then one process (batch 4) to the end:
+        // the banks, the unlabeled and ground-truth streams go on with the other count.
+        args.insert(args.end(), {"--stop-after", method == "u2pl" ? "14" : "4"});
         CliResult r = run_mpirun(2, args);
         EXPECT_EQ(r.exit_code, 0) << method << "\n" << r.output;
+        CliResult resumed = run_pixelgrad({"train", "--resume", "--run-dir", dir, "-q"},
+                                          {"OMP_NUM_THREADS=1"});
+        EXPECT_EQ(resumed.exit_code, 0) << method << "\n" << resumed.output;
+        EXPECT_NE(resumed.output.find("this run has 1 with dataset.batch_size 4 each"),
+                  std::string::npos)
+            << resumed.output;
         EXPECT_EQ(rows(dir, "train").size(), method == "u2pl" ? 16u : 6u) << method;
     }
 }
