@@ -116,6 +116,24 @@ Tensor add(const Tensor& a, const Tensor& b) {
     return out;
 }
 
+Tensor add_relu(const Tensor& a, const Tensor& b) {
+    Tensor out = binary_raw("add_relu", BinaryOp::add_relu, a, b);
+    if (any_requires_grad({a, b})) {
+        // relu's backward on the output (dy where out > 0), then add's: the same to both.
+        SavedTensor saved_out(out);
+        Shape sa = a.shape(), sb = b.shape();
+        record("add_relu", {a, b}, {out},
+               [=](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
+                   Tensor d = empty_like(g[0], g[0].shape());
+                   backend_of(d).unary_backward(UnaryOp::relu, d.f32(), g[0].f32(), nullptr,
+                                                saved_out.get().f32(), d.numel(), 0.f, 0.f);
+                   return std::vector<Tensor>{needs[0] ? reduce_grad(d, sa) : Tensor(),
+                                              needs[1] ? reduce_grad(d, sb) : Tensor()};
+               });
+    }
+    return out;
+}
+
 Tensor sub(const Tensor& a, const Tensor& b) {
     Tensor out = binary_raw("sub", BinaryOp::sub, a, b);
     Shape sa = a.shape(), sb = b.shape();

@@ -49,6 +49,9 @@ Tensor clamp(const Tensor& x, float low, float high); // gradient 1 inside [low,
 
 // ---- activations ----
 Tensor relu(const Tensor& x); // gradient 0 at x == 0 (PyTorch's choice)
+// relu(a + b) in one op: the ReLU after a residual add is applied in the add's output pass (one
+// pass over memory less; bit-identical values and gradients). Broadcasting as add.
+Tensor add_relu(const Tensor& a, const Tensor& b);
 Tensor leaky_relu(const Tensor& x, float negative_slope = 0.01f);
 Tensor elu(const Tensor& x, float alpha = 1.0f);
 Tensor sigmoid(const Tensor& x);

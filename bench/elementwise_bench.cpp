@@ -31,6 +31,23 @@ void BM_ReluBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_ReluBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The residual add + ReLU closing every ResNet block: fused (one pass) against add then relu.
+void BM_AddRelu(benchmark::State& state) {
+    Generator gen(1);
+    Tensor a = Tensor::uniform(kActivation, gen, -1.f, 1.f), b = Tensor::uniform(kActivation, gen);
+    for (auto _ : state) benchmark::DoNotOptimize(add_relu(a, b).raw());
+    state.SetBytesProcessed(state.iterations() * a.nbytes() * 3);
+}
+BENCHMARK(BM_AddRelu)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_AddThenRelu(benchmark::State& state) {
+    Generator gen(1);
+    Tensor a = Tensor::uniform(kActivation, gen, -1.f, 1.f), b = Tensor::uniform(kActivation, gen);
+    for (auto _ : state) benchmark::DoNotOptimize(relu(a + b).raw());
+    state.SetBytesProcessed(state.iterations() * a.nbytes() * 3);
+}
+BENCHMARK(BM_AddThenRelu)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 void BM_AddPerChannel(benchmark::State& state) {
     Generator gen(1);
     Tensor x = Tensor::uniform(kActivation, gen), bias = Tensor::uniform({256}, gen);

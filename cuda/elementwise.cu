@@ -188,6 +188,10 @@ struct Binary {
         if constexpr (kOp == BinaryOp::maximum)
             out[i] = u >= v || u != u ? u : v; // NaN in either wins, as on the CPU
         if constexpr (kOp == BinaryOp::minimum) out[i] = u <= v || u != u ? u : v;
+        if constexpr (kOp == BinaryOp::add_relu) { // as add, then relu: bit for bit
+            const float s = u + v;
+            out[i] = s < 0.f ? 0.f : s;
+        }
     }
 };
 
@@ -366,6 +370,8 @@ void binary_forward(BinaryOp op, float* out, const float* a, const float* b,
         return broadcast_for(g, Binary<BinaryOp::maximum>{out, a, b});
     case BinaryOp::minimum:
         return broadcast_for(g, Binary<BinaryOp::minimum>{out, a, b});
+    case BinaryOp::add_relu:
+        return broadcast_for(g, Binary<BinaryOp::add_relu>{out, a, b});
     }
 }
 

@@ -149,7 +149,7 @@ Tensor BasicBlock::forward(const Tensor& x) {
     Tensor out = bn1->forward_relu(conv1->forward(x));
     out = bn2->forward(conv2->forward(out));
     Tensor identity = downsample ? downsample->forward(x) : x;
-    return relu(out + identity);
+    return add_relu(out, identity);
 }
 
 Bottleneck::Bottleneck(const BlockPlan& p, const ResNetOptions& options, Generator& gen)
@@ -172,7 +172,7 @@ Tensor Bottleneck::forward(const Tensor& x) {
     out = bn2->forward_relu(conv2->forward(out));
     out = bn3->forward(conv3->forward(out));
     Tensor identity = downsample ? downsample->forward(x) : x;
-    return relu(out + identity);
+    return add_relu(out, identity);
 }
 
 // ---- the network ----

@@ -35,7 +35,8 @@ enum class UnaryOp : uint8_t {
     tanh,
 };
 
-enum class BinaryOp : uint8_t { add, sub, mul, div, maximum, minimum };
+// add_relu: max(a + b, 0) (NaN stays NaN), the ReLU after a residual add, fused.
+enum class BinaryOp : uint8_t { add, sub, mul, div, maximum, minimum, add_relu };
 enum class CompareOp : uint8_t { eq, ne, lt, le, gt, ge };
 enum class LogicalOp : uint8_t { and_, or_, xor_, not_ };
 enum class ReduceOp : uint8_t { sum, mean, max, min };

@@ -52,8 +52,8 @@ const char* const kUnaryBackward[] = {"affine_backward",  "reciprocal_backward",
                                       "sigmoid_backward", "tanh_backward"};
 static_assert(sizeof(kUnaryForward) / sizeof(kUnaryForward[0]) == size_t(UnaryOp::tanh) + 1);
 static_assert(sizeof(kUnaryBackward) / sizeof(kUnaryBackward[0]) == size_t(UnaryOp::tanh) + 1);
-const char* const kBinary[] = {"add", "sub", "mul", "div", "maximum", "minimum"};
-static_assert(sizeof(kBinary) / sizeof(kBinary[0]) == size_t(BinaryOp::minimum) + 1);
+const char* const kBinary[] = {"add", "sub", "mul", "div", "maximum", "minimum", "add_relu"};
+static_assert(sizeof(kBinary) / sizeof(kBinary[0]) == size_t(BinaryOp::add_relu) + 1);
 const char* const kCompare[] = {"eq", "ne", "lt", "le", "gt", "ge"};
 const char* const kCompareScalar[] = {"eq_scalar", "ne_scalar", "lt_scalar",
                                       "le_scalar", "gt_scalar", "ge_scalar"};

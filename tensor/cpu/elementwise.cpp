@@ -216,6 +216,12 @@ void binary_forward(BinaryOp op, float* out, const float* a, const float* b,
     case BinaryOp::minimum:
         binary_map(out, a, b, g, [](float u, float v) { return u <= v || u != u ? u : v; });
         break;
+    case BinaryOp::add_relu: // relu's own select on the sum: bit-identical to add then relu
+        binary_map(out, a, b, g, [](float u, float v) {
+            const float s = u + v;
+            return s < 0.f ? 0.f : s;
+        });
+        break;
     }
 }
 

@@ -206,6 +206,31 @@ TEST(ElementwiseGrad, BinaryOpsWithBroadcasting) {
     }
 }
 
+// add_relu(a, b) = relu(a + b) bit for bit, values and gradients (with a per-channel b and NaN),
+// and its gradcheck away from the kink.
+TEST(Elementwise, AddReluIsReluOfAddBitForBit) {
+    Generator gen(9);
+    Tensor a0 = random_tensor({2, 5, 7, 3}, gen), b0 = random_tensor({3}, gen);
+    a0.f32()[4] = NAN;
+    Tensor dy = random_tensor({2, 5, 7, 3}, gen);
+    auto run = [&](bool fused) {
+        Tensor a = a0.clone().set_requires_grad(true), b = b0.clone().set_requires_grad(true);
+        Tensor y = fused ? add_relu(a, b) : relu(a + b);
+        backward(y, dy);
+        return std::vector<Tensor>{y, a.grad(), b.grad()};
+    };
+    std::vector<Tensor> fused = run(true), apart = run(false);
+    for (size_t i = 0; i < fused.size(); i++)
+        EXPECT_TRUE(test::all_equal(fused[i], apart[i])) << i; // NaN equals NaN there
+    EXPECT_TRUE(std::isnan(fused[0].f32()[4]));
+    // Sums at least 0.2 away from 0 (the kink), half of them negative.
+    Tensor a = Tensor::from_vector(std::vector<float>{1.f, -2.f, 0.7f, -0.9f, 0.3f, -1.4f}, {2, 3});
+    Tensor b = Tensor::from_vector(std::vector<float>{-0.5f, 1.1f, 0.2f}, {3});
+    PG_EXPECT_GRADCHECK(
+        [](const std::vector<Tensor>& in) { return add_relu(in[0], in[1]); },
+        {a.set_requires_grad(true), b.set_requires_grad(true)});
+}
+
 TEST(ElementwiseGrad, WhereAndBroadcastOps) {
     Generator gen(3);
     Tensor mask = gt(random_tensor({4, 3}, gen), 0.f);
@@ -259,6 +284,7 @@ TEST_P(ElementwiseDevice, ParityWithCpu) {
         Tensor y = relu(in[0]) * in[1] + sigmoid(in[0]) / in[2] - tanh(in[0]);
         y = y + leaky_relu(in[0], 0.1f) + elu(in[0]) + exp(in[0]) + log(abs(in[0]) + 1.f);
         y = y + maximum(in[0], in[1]) + minimum(in[0], in[2]) + clamp(in[0], -0.3f, 0.3f);
+        y = y + add_relu(in[0], in[1]);
         y = y + sqrt(in[1]) * pow(in[2], 1.7f) + 2.f / in[2];
         return where(gt(in[0], 0.f), y, neg(y));
     };
