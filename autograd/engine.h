@@ -22,7 +22,8 @@ class BackwardObserver {
     // Before the first node runs; reaches(leaf): whether this pass will run leaf's AccumulateGrad
     // (a leaf it does not reach keeps the .grad it has).
     virtual void begin(const std::function<bool(const Tensor&)>& reaches) = 0;
-    // Once the pass has finished writing leaf's .grad (still undefined when no gradient reached it).
+    // Once the pass has finished with leaf's .grad (which keeps what it had, possibly nothing, when
+    // no gradient of this pass reached it).
     virtual void leaf_done(const Tensor& leaf) = 0;
 };
 

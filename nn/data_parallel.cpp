@@ -82,7 +82,8 @@ void average_gradients(const std::vector<Tensor>& params, int64_t bucket_bytes) 
 
 BackwardGradientAverage::BackwardGradientAverage(std::vector<Tensor> params, int64_t bucket_bytes,
                                                  int64_t first_bucket_bytes)
-    : params_(std::move(params)), bucket_of_(params_.size()), had_grad_(params_.size()) {
+    : params_(std::move(params)), bucket_of_(params_.size()), had_grad_(params_.size()),
+      packed_(params_.size()), packed_version_(params_.size()) {
     int64_t bytes = 0;
     for (size_t k = params_.size(); k-- > 0;) { // the last parameters' gradients come first
         const Tensor& p = params_[k];
@@ -106,8 +107,15 @@ void BackwardGradientAverage::begin(const std::function<bool(const Tensor&)>& re
     started_ = true;
     next_bucket_ = 0;
     for (Bucket& b : buckets_) b.waiting = int64_t(b.params.size());
-    for (size_t k = 0; k < params_.size(); k++)
-        if (!reaches(params_[k])) mark_final(k);
+    size_t reached = 0;
+    for (size_t k = 0; k < params_.size(); k++) {
+        if (reaches(params_[k]))
+            reached++;
+        else
+            mark_final(k);
+    }
+    PG_CHECK(reached > 0, "data parallel: the watched backward pass reaches none of the ",
+             params_.size(), " parameters of the optimizer that asked to watch it");
     start_ready_buckets();
 }
 
@@ -142,6 +150,8 @@ Tensor BackwardGradientAverage::pack_bucket(const Bucket& b) {
         had_grad_[k] = p.grad().defined() ? 1.f : 0.f;
         if (!p.grad().defined()) p.set_grad(Tensor::zeros(p.shape(), DType::f32, p.device()));
         grads.push_back(p.grad());
+        packed_[k] = p.grad();
+        packed_version_[k] = p.grad().version();
     }
     return pack(grads);
 }
@@ -165,7 +175,17 @@ void BackwardGradientAverage::finish() {
     for (Bucket& b : buckets_) {
         mul_(b.flat, scale);
         std::vector<Tensor> grads;
-        for (size_t k : b.params) grads.push_back(params_[k].grad());
+        for (size_t k : b.params) {
+            // A gradient written after its bucket was packed would be lost: say so.
+            const Tensor& grad = params_[k].grad();
+            PG_CHECK(grad.defined() && grad.impl() == packed_[k].impl() &&
+                         grad.version() == packed_version_[k],
+                     "data parallel: parameter ", k,
+                     "'s gradient changed after the watched backward pass finished it (watch "
+                     "only the last backward pass before the optimizer step)");
+            grads.push_back(grad);
+            packed_[k] = Tensor();
+        }
         unpack(b.flat, grads);
         b.flat = Tensor();
         for (size_t k : b.params)

@@ -98,6 +98,10 @@ void all_reduce_sum_(Tensor& x) {
 }
 
 std::unique_ptr<PendingCollective> Collectives::start_all_reduce_sum(float* data, int64_t n) {
+    // Done at once is right for one process only: with several, a blocking all-reduce here could
+    // meet another collective of the same pass in another order on another process.
+    PG_CHECK(world_size() == 1, "collectives: ", describe(),
+             " has no start_all_reduce_sum of its own (needed for several processes)");
     all_reduce_sum(data, n);
     return std::make_unique<Finished>();
 }

@@ -37,7 +37,8 @@ class Collectives {
     virtual void all_reduce_sum(double* data, int64_t n) = 0; // counts past 2^24, exactly
     // all_reduce_sum() that runs while the caller goes on, on a channel of its own: other
     // collectives may be called before it is waited for, in any order relative to it; those
-    // started this way must be started in the same order on every process. Default: done at once.
+    // started this way must be started in the same order on every process. Default (one process
+    // only): done at once.
     virtual std::unique_ptr<PendingCollective> start_all_reduce_sum(float* data, int64_t n);
     // bytes at `data` on `root` are copied to `data` on every process.
     virtual void broadcast(void* data, int64_t bytes, int root) = 0;

@@ -236,35 +236,47 @@ static void save_last(Run& run) {
     nn::save_train_state(checkpoint(run, "last.state.safetensors"), s);
 }
 
-// A run resumed with another number of processes keeps its global batch (dataset.batch_size per
-// process x processes): an epoch's batches depend on the global batch alone (seg/data/loader.h), so
-// the steps, epochs, schedule, U2PL's warm-up and every stream's position go on as they were, each
-// global batch only split another way. Called before setup() builds the loaders.
+// A resumed run keeps its global batch (dataset.batch_size per process x processes), with the same
+// number of processes or another: an epoch's batches depend on the global batch alone
+// (seg/data/loader.h), so the steps, epochs, schedule, U2PL's warm-up and every stream's position
+// go on as they were, each global batch only split another way. The per-process batch comes from
+// the state, not config.yaml (a resumed run may have rewritten that before its first checkpoint).
+// Called before setup() builds the loaders.
 static void keep_global_batch(Run& run, const nn::TrainState& s, const std::string& path) {
     auto number = [&](const char* key, int64_t fallback) {
         auto it = s.numbers.find(key);
         return it == s.numbers.end() ? fallback : int64_t(it->second);
     };
     const int64_t saved_world = number("world_size", 1), world = collectives().world_size();
-    if (saved_world == world) return;
-    const int64_t asked = run.config.get_int("dataset.batch_size", 4);
-    const int64_t per_process = number("batch_size", asked), global = per_process * saved_world;
-    PG_CHECK(asked == per_process, "train --resume: ", path, " was trained by ", saved_world,
-             " process(es) with dataset.batch_size ", per_process, "; this run asks for ", asked,
-             " with ", world, ": with another process count the global batch of ", global,
-             " is kept, so leave dataset.batch_size out");
+    if (!s.numbers.count("batch_size")) { // written before states recorded their batch
+        PG_CHECK(saved_world == world, "train --resume: ", path, " was written by ", saved_world,
+                 " process(es) by a version that did not record its batch; resume it with "
+                 "mpirun -np ",
+                 saved_world);
+        return;
+    }
+    const int64_t per_process = number("batch_size", 0), global = per_process * saved_world;
     PG_CHECK(global % world == 0, "train --resume: ", path, " was trained by ", saved_world,
              " process(es) with dataset.batch_size ", per_process, ", a global batch of ", global,
              " that ", world, " processes cannot share equally; resume with a number of processes",
              " that divides ", global);
-    run.config.set("dataset.batch_size", std::to_string(global / world));
-    if (is_root())
+    const int64_t mine = global / world;
+    for (const std::string& set : run.options.overrides)
+        if (set.rfind("dataset.batch_size=", 0) == 0) {
+            const int64_t asked = run.config.get_int("dataset.batch_size");
+            PG_CHECK(asked == mine, "train --resume: ", path, " trains with a global batch of ",
+                     global, " (", saved_world, " process(es) x ", per_process, "); with ", world,
+                     " process(es) that is dataset.batch_size ", mine, ", not ", asked,
+                     " (leave it out)");
+        }
+    run.config.set("dataset.batch_size", std::to_string(mine));
+    if (saved_world != world && is_root())
         std::fprintf(stderr,
                      "train --resume: %s was trained by %lld process(es) with dataset.batch_size "
                      "%lld; this run has %lld with dataset.batch_size %lld each: the same global "
                      "batch of %lld, so steps, schedule and data go on as they were\n",
                      path.c_str(), (long long)saved_world, (long long)per_process,
-                     (long long)world, (long long)(global / world), (long long)global);
+                     (long long)world, (long long)mine, (long long)global);
 }
 
 static void resume(Run& run, const nn::TrainState& s, const std::string& path) {

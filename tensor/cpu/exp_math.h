@@ -14,9 +14,10 @@ namespace pg::cpu {
 // subnormal under 1.2e-38, which no softmax sum with its max term of 1 can notice).
 constexpr float kExpLowest = -87.33654f;
 
-// exp(x) for x <= 0 (NaN stays NaN; -inf and anything below kExpLowest give 0).
+// exp(x) for x <= 0 (NaN stays NaN; -inf and anything below kExpLowest give 0). A positive x is
+// outside its domain and gives 1 (clamped to 0, so that 2^n below never overflows).
 inline float exp_nonpositive(float x) {
-    const float clamped = x < kExpLowest ? kExpLowest : x;
+    const float clamped = x < kExpLowest ? kExpLowest : (x > 0.f ? 0.f : x);
     // n = round(x / ln2): adding and subtracting 1.5 * 2^23 rounds to an integer (|x / ln2| < 2^22)
     // in float arithmetic, where std::floor would keep the loop from vectorising.
     const float n = (clamped * 1.44269504088896341f + 12582912.f) - 12582912.f;

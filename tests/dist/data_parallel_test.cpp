@@ -16,6 +16,7 @@
 #include "nn/sync_batch_norm.h"
 #include "seg/train/u2pl_contrastive.h"
 #include "tensor/collectives.h"
+#include "tensor/error.h"
 #include "tests/common/test_util.h"
 
 namespace pg {
@@ -166,6 +167,12 @@ TEST(DataParallel, GradientsAveragedDuringBackwardEqualTheAverageAfterIt) {
     backward(overlap_loss(after));
     nn::average_gradients(after);
     EXPECT_TRUE(all_equal(watched[1].grad(), after[1].grad()));
+    // A gradient replaced after the pass packed it would be lost: finish() says so.
+    observe_next_backward(&overlap);
+    for (Tensor& p : watched) p.set_grad(Tensor());
+    backward(overlap_loss(watched));
+    watched[0].set_grad(Tensor::zeros({7, 3}));
+    EXPECT_THROW(overlap.finish(), Error);
 }
 
 TEST(DataParallel, BroadcastModuleCopiesRankZerosParametersAndBuffers) {
