@@ -127,8 +127,8 @@ class MpiCollectives final : public Collectives {
         auto pending = std::make_unique<Pending>(*watchdog_);
         for (int64_t i = 0; i < n; i += kChunk) {
             pending->requests.emplace_back();
-            MPI_Iallreduce(MPI_IN_PLACE, data + i, int(std::min(kChunk, n - i)), MPI_FLOAT,
-                           MPI_SUM, background_, &pending->requests.back());
+            MPI_Iallreduce(MPI_IN_PLACE, data + i, int(std::min(kChunk, n - i)), MPI_FLOAT, MPI_SUM,
+                           background_, &pending->requests.back());
         }
         return pending;
     }

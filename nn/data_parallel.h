@@ -67,12 +67,12 @@ class BackwardGradientAverage final : public BackwardObserver {
 
     std::vector<Tensor> params_;
     std::vector<Bucket> buckets_;
-    std::vector<size_t> bucket_of_;                            // param -> bucket
-    std::unordered_map<const TensorImpl*, size_t> index_of_;   // param -> index
-    std::vector<float> had_grad_;                              // 1: a gradient here
-    std::vector<Tensor> packed_;              // each .grad as packed (kept to check it in finish())
-    std::vector<uint64_t> packed_version_;    // and its version then
-    size_t next_bucket_ = 0; // buckets before it have started
+    std::vector<size_t> bucket_of_;                          // param -> bucket
+    std::unordered_map<const TensorImpl*, size_t> index_of_; // param -> index
+    std::vector<float> had_grad_;                            // 1: a gradient here
+    std::vector<Tensor> packed_;           // each .grad as packed (kept to check it in finish())
+    std::vector<uint64_t> packed_version_; // and its version then
+    size_t next_bucket_ = 0;               // buckets before it have started
     bool started_ = false;
 };
 

@@ -98,7 +98,8 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
     const double M = whole.rows;
     PG_CHECK(M > 1, "sync_batch_norm: ", M,
              " values per channel over all processes; batch statistics need more than 1");
-    Tensor mean = channel_tensor(whole.mean, x.device()), var = channel_tensor(whole.var, x.device());
+    Tensor mean = channel_tensor(whole.mean, x.device()),
+           var = channel_tensor(whole.var, x.device());
     // y = (x - mean) / sqrt(var + eps) * weight + bias (then ReLU): the eval kernel with the whole
     // batch's statistics in place of the running ones.
     backend.batch_norm_forward_eval(y.f32(), x.f32(), weight.f32(), bias.f32(), mean.f32(),
@@ -119,10 +120,9 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
     SavedTensor saved_y = relu ? SavedTensor(y) : SavedTensor(); // ReLU's mask
     record(relu ? "sync_batch_norm_relu" : "sync_batch_norm", {x, weight, bias}, {y},
            [=](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-               return sync_batch_norm_backward(g[0], saved_x.get(), saved_w.get(),
-                                               saved_mean.get(), saved_invstd.get(),
-                                               saved_y.defined() ? saved_y.get() : Tensor(), M,
-                                               needs);
+               return sync_batch_norm_backward(
+                   g[0], saved_x.get(), saved_w.get(), saved_mean.get(), saved_invstd.get(),
+                   saved_y.defined() ? saved_y.get() : Tensor(), M, needs);
            });
     return y;
 }
@@ -133,9 +133,10 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
 //   dx = w invstd (dy - mean(dy) - xhat mean(dy xhat)) with the means over every process's rows:
 //   the eval backward's w invstd dy, plus (x - mean) k + d with k = -w invstd^2 mean(dy xhat) and
 //   d = -w invstd mean(dy), after one all-reduce of the two sums. relu_y: dy counts where y > 0.
-std::vector<Tensor> sync_batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
-                                             const Tensor& mean, const Tensor& invstd,
-                                             const Tensor& relu_y, double rows_everywhere,
+std::vector<Tensor> sync_batch_norm_backward(const Tensor& dy, const Tensor& x,
+                                             const Tensor& weight, const Tensor& mean,
+                                             const Tensor& invstd, const Tensor& relu_y,
+                                             double rows_everywhere,
                                              const std::vector<bool>& needs) {
     const int64_t C = x.size(3), rows = x.numel() / C;
     Backend& backend = backend_of(dy);

@@ -71,7 +71,7 @@ class Loader {
     bool next(Batch& batch);
 
     int64_t batches_per_epoch() const { return batches_per_epoch_; } // of this rank
-    int64_t batch_size() const { return config_.batch_size; }       // of this rank
+    int64_t batch_size() const { return config_.batch_size; }        // of this rank
     int64_t samples_per_epoch() const { return samples_per_epoch_; } // of all ranks together
     const Dataset& dataset() const { return dataset_; }
     // Where the next batch comes from (save these to resume exactly).

@@ -275,8 +275,8 @@ static void keep_global_batch(Run& run, const nn::TrainState& s, const std::stri
                      "train --resume: %s was trained by %lld process(es) with dataset.batch_size "
                      "%lld; this run has %lld with dataset.batch_size %lld each: the same global "
                      "batch of %lld, so steps, schedule and data go on as they were\n",
-                     path.c_str(), (long long)saved_world, (long long)per_process,
-                     (long long)world, (long long)mine, (long long)global);
+                     path.c_str(), (long long)saved_world, (long long)per_process, (long long)world,
+                     (long long)mine, (long long)global);
 }
 
 static void resume(Run& run, const nn::TrainState& s, const std::string& path) {

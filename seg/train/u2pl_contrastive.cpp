@@ -38,8 +38,43 @@ void MemoryBank::push(int64_t c, const Tensor& keys) {
     q = n > cap ? narrow(joined, 0, n - cap, cap) : joined;
 }
 
-void MemoryBank::push_from_every_process(int64_t c, const Tensor& keys) {
-    push(c, all_gather_rows(keys));
+void MemoryBank::push_from_every_process(const std::vector<Tensor>& keys) {
+    const int64_t C = num_classes();
+    PG_CHECK(int64_t(keys.size()) == C, "u2pl: ", keys.size(), " classes of keys for a bank of ",
+             C);
+    Collectives& collective = collectives();
+    if (collective.world_size() == 1) {
+        for (int64_t c = 0; c < C; c++) push(c, keys[size_t(c)]);
+        return;
+    }
+    // Each process's rows per class, then all its rows at once, class after class; class c's
+    // slice of each process, in rank order, is what it pushes.
+    const size_t world = size_t(collective.world_size());
+    const size_t classes = static_cast<size_t>(C);
+    std::vector<float> mine(classes), counts(world * classes); // (world, C)
+    std::vector<Tensor> present;
+    for (int64_t c = 0; c < C; c++) {
+        const Tensor& k = keys[size_t(c)];
+        PG_CHECK(k.dim() == 2 && k.size(1) == feature_dim_, "u2pl: memory bank keys ",
+                 shape_str(k.shape()), " must be (n, ", feature_dim_, ")");
+        mine[size_t(c)] = float(k.size(0));
+        if (k.size(0) > 0) present.push_back(k);
+    }
+    collective.all_gather(mine.data(), C, counts.data());
+    Tensor all = all_gather_rows(present.empty() ? Tensor::empty({0, feature_dim_})
+                                                 : concat(present, 0)); // (rows of all, F)
+    std::vector<std::vector<Tensor>> parts(classes);
+    int64_t offset = 0;
+    for (size_t p = 0; p < world; p++)
+        for (int64_t c = 0; c < C; c++) {
+            const int64_t n = int64_t(counts[p * classes + size_t(c)]);
+            if (n > 0) parts[size_t(c)].push_back(narrow(all, 0, offset, n));
+            offset += n;
+        }
+    for (int64_t c = 0; c < C; c++) {
+        const auto& part = parts[size_t(c)];
+        push(c, part.empty() ? Tensor::empty({0, feature_dim_}) : concat(part, 0));
+    }
 }
 
 void MemoryBank::save(std::map<std::string, Tensor>& out, const std::string& prefix) const {
@@ -169,16 +204,17 @@ ContrastiveResult contrastive_loss(const ContrastiveInputs& in, MemoryBank& bank
     std::vector<int64_t> valid;
     {
         NoGradGuard no_grad;
+        std::vector<Tensor> negatives; // (n_c, F) per class, also without any here
         for (int64_t c = 0; c < C; c++) {
             const ClassPixels& cp = pix[size_t(c)];
-            // Every class, also without negatives here: the push gathers from every process.
-            bank.push_from_every_process(
-                c, cp.negatives.empty()
-                       ? Tensor::empty({0, F}, DType::f32, device)
-                       : index_select(rep_teacher, index_tensor(cp.negatives, device)));
+            negatives.push_back(
+                cp.negatives.empty()
+                    ? Tensor::empty({0, F}, DType::f32, device)
+                    : index_select(rep_teacher, index_tensor(cp.negatives, device)));
             result.negatives += int64_t(cp.negatives.size());
             if (!cp.prototype.empty()) valid.push_back(c);
         }
+        bank.push_from_every_process(negatives); // gathers from every process
     }
     result.valid_classes = int64_t(valid.size());
     // No term: 0 * sum(rep), as the original, not a constant: the representation head then still

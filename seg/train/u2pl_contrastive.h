@@ -27,10 +27,11 @@ class MemoryBank {
     int64_t size(int64_t c) const; // rows held by class c
     // keys (n, F) f32 on the bank's device; n may be 0.
     void push(int64_t c, const Tensor& keys);
-    // push() of every process's keys for class c, in rank order (U2PL's concat_all_gather before
-    // dequeue_and_enqueue), so the banks of a data-parallel run stay identical. A collective:
-    // every process calls it for every class at every step, with n = 0 rows when it has none.
-    void push_from_every_process(int64_t c, const Tensor& keys);
+    // push(c, ...) of every process's keys[c] for every class c, in rank order (U2PL's
+    // concat_all_gather before dequeue_and_enqueue), so the banks of a data-parallel run stay
+    // identical. A collective (three, whatever the classes): every process calls it at every step
+    // with one (n_c, F) tensor per class, n_c = 0 where it has none.
+    void push_from_every_process(const std::vector<Tensor>& keys);
     // (size(c), F), oldest first; undefined while empty.
     const Tensor& keys(int64_t c) const { return keys_.at(size_t(c)); }
     // Into / from a training state's tensors as "<prefix><c>" (CPU copies); absent = empty.

@@ -47,7 +47,8 @@ inline double exp_shifted_row(float* out, const float* x, float m, int64_t cols)
     for (int64_t c = 0; c < cols; c++) out[c] = exp_nonpositive(x[c] - m);
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     int64_t c = 0;
-    for (; c + 4 <= cols; c += 4) s0 += out[c], s1 += out[c + 1], s2 += out[c + 2], s3 += out[c + 3];
+    for (; c + 4 <= cols; c += 4)
+        s0 += out[c], s1 += out[c + 1], s2 += out[c + 2], s3 += out[c + 3];
     for (; c < cols; c++) s0 += out[c];
     return (s0 + s1) + (s2 + s3);
 }

@@ -226,9 +226,8 @@ TEST(Elementwise, AddReluIsReluOfAddBitForBit) {
     // Sums at least 0.2 away from 0 (the kink), half of them negative.
     Tensor a = Tensor::from_vector(std::vector<float>{1.f, -2.f, 0.7f, -0.9f, 0.3f, -1.4f}, {2, 3});
     Tensor b = Tensor::from_vector(std::vector<float>{-0.5f, 1.1f, 0.2f}, {3});
-    PG_EXPECT_GRADCHECK(
-        [](const std::vector<Tensor>& in) { return add_relu(in[0], in[1]); },
-        {a.set_requires_grad(true), b.set_requires_grad(true)});
+    PG_EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return add_relu(in[0], in[1]); },
+                        {a.set_requires_grad(true), b.set_requires_grad(true)});
 }
 
 TEST(ElementwiseGrad, WhereAndBroadcastOps) {

@@ -64,9 +64,8 @@ TEST(Collectives, AllGatherRowsTakesEveryProcessesRowsInRankOrder) {
 // U2PL's banks take the negatives of every process, so they stay the same on every process.
 TEST(DataParallel, MemoryBankIsFilledFromEveryProcess) {
     seg::u2pl::MemoryBank bank({4, 100}, 3, Device::cpu());
-    bank.push_from_every_process(0, Tensor::full({1 + rank(), 3}, float(10 + rank())));
-    bank.push_from_every_process(1,
-                                 rank() == 0 ? Tensor::empty({0, 3}) : Tensor::full({2, 3}, 7.f));
+    bank.push_from_every_process({Tensor::full({1 + rank(), 3}, float(10 + rank())),
+                                  rank() == 0 ? Tensor::empty({0, 3}) : Tensor::full({2, 3}, 7.f)});
     EXPECT_EQ(bank.size(0), 3);
     EXPECT_EQ(bank.size(1), 2);
     std::vector<float> k0 = bank.keys(0).to_f32_vector();
@@ -74,11 +73,25 @@ TEST(DataParallel, MemoryBankIsFilledFromEveryProcess) {
     EXPECT_EQ(k0[3], 11.f);
     EXPECT_EQ(k0[8], 11.f);
     // Past the capacity (4) the oldest rows leave, the same on both processes.
-    bank.push_from_every_process(0, Tensor::full({1, 3}, float(20 + rank())));
+    bank.push_from_every_process({Tensor::full({1, 3}, float(20 + rank())), Tensor::empty({0, 3})});
     std::vector<float> all = all_gather(bank.keys(0)).to_f32_vector(); // (2, 4, 3)
     EXPECT_EQ(all[0], 11.f);
     EXPECT_EQ(all[9], 21.f);
     for (size_t i = 0; i < 12; i++) EXPECT_EQ(all[i], all[12 + i]) << i;
+    // All classes in one push = each class gathered on its own (a class empty on one process,
+    // one empty everywhere), rank order kept.
+    Generator gen(40 + uint64_t(rank()));
+    std::vector<Tensor> keys;
+    for (int64_t n : {int64_t(2 + rank()), int64_t(rank()), int64_t(0), int64_t(3)})
+        keys.push_back(test::random_tensor({n, 3}, gen));
+    seg::u2pl::MemoryBank together({50, 50, 50, 50}, 3, Device::cpu()),
+        apart({50, 50, 50, 50}, 3, Device::cpu());
+    together.push_from_every_process(keys);
+    for (int64_t c = 0; c < 4; c++) apart.push(c, all_gather_rows(keys[size_t(c)]));
+    for (int64_t c = 0; c < 4; c++) {
+        ASSERT_EQ(together.size(c), apart.size(c)) << c;
+        if (apart.size(c) > 0) { EXPECT_TRUE(all_equal(together.keys(c), apart.keys(c))) << c; }
+    }
 }
 
 // Parameters with rank-dependent gradients; parameter 2 has a gradient on rank 1 only.
@@ -132,8 +145,8 @@ std::vector<Tensor> overlap_params() {
 Tensor overlap_loss(const std::vector<Tensor>& p) {
     Generator gen(20 + uint64_t(rank()));
     Tensor x0 = test::random_tensor({7, 3}, gen), x1 = test::random_tensor({1000}, gen);
-    Tensor loss = rank() == 1 ? sum(mul(p[2], test::random_tensor({4, 4, 2}, gen)))
-                              : Tensor::zeros({});
+    Tensor loss =
+        rank() == 1 ? sum(mul(p[2], test::random_tensor({4, 4, 2}, gen))) : Tensor::zeros({});
     loss = add(loss, sum(mul(all_reduce_sum(mul(p[1], x1)), x1)));
     return add(loss, sum(mul(mul(p[0], p[0]), x0)));
 }

@@ -126,8 +126,16 @@ TEST(DataParallel, TwoProcessesTrainAsOneWithTheWholeBatch) {
 // processes == 0: one process without mpirun.
 CliResult stop_after_2(int processes, const std::string& config, const std::string& dir,
                        const std::string& batch) {
-    std::vector<std::string> args{"train", "--config", config, "--run-dir", dir, "-q",
-                                  "--set", "dataset.batch_size=" + batch, "--stop-after", "2"};
+    std::vector<std::string> args{"train",
+                                  "--config",
+                                  config,
+                                  "--run-dir",
+                                  dir,
+                                  "-q",
+                                  "--set",
+                                  "dataset.batch_size=" + batch,
+                                  "--stop-after",
+                                  "2"};
     return processes == 0 ? run_pixelgrad(args, {"OMP_NUM_THREADS=1"})
                           : run_mpirun(processes, args);
 }
@@ -264,8 +272,8 @@ TEST(DataParallel, U2plAndAdversarialRunOnTwoProcessesAndResumeOnOne) {
         args.insert(args.end(), {"--stop-after", method == "u2pl" ? "14" : "4"});
         CliResult r = run_mpirun(2, args);
         EXPECT_EQ(r.exit_code, 0) << method << "\n" << r.output;
-        CliResult resumed = run_pixelgrad({"train", "--resume", "--run-dir", dir, "-q"},
-                                          {"OMP_NUM_THREADS=1"});
+        CliResult resumed =
+            run_pixelgrad({"train", "--resume", "--run-dir", dir, "-q"}, {"OMP_NUM_THREADS=1"});
         EXPECT_EQ(resumed.exit_code, 0) << method << "\n" << resumed.output;
         EXPECT_NE(resumed.output.find("this run has 1 with dataset.batch_size 4 each"),
                   std::string::npos)
