@@ -179,6 +179,7 @@ Tensor all_gather_rows(const Tensor& x) {
     float* dst = out.f32();
     for (size_t p = 0; p < counts.size(); p++) {
         const int64_t n = int64_t(counts[p]) * row_numel;
+        if (n == 0) continue; // (no rows anywhere: dst is null, which memcpy may not take)
         std::memcpy(dst, all.data() + p * padded.size(), size_t(n) * sizeof(float));
         dst += n;
     }
