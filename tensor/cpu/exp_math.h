@@ -4,6 +4,7 @@
 // polynomial for exp(r); relative error below 2 ulp against std::exp (tests/tensor).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -38,6 +39,13 @@ inline float exp_nonpositive(float x) {
     std::memcpy(&two_n, &bits, sizeof two_n);
     const float result = p * two_n; // computed either way: a select, not a branch, to vectorise
     return x < kExpLowest ? 0.f : result;
+}
+
+// The largest of a row's `cols` values (-inf for none; a NaN is skipped unless first).
+inline float row_max(const float* x, int64_t cols) {
+    float m = -INFINITY;
+    for (int64_t c = 0; c < cols; c++) m = std::max(m, x[c]);
+    return m;
 }
 
 // out[c] = exp(x[c] - m) for a row of `cols` (m >= every x[c], the row max); returns their sum

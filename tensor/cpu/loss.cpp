@@ -21,12 +21,6 @@ static int64_t ce_rows_per_chunk(int64_t classes) {
     return std::max<int64_t>(1, kChunk / std::max<int64_t>(classes, 1));
 }
 
-static float row_max(const float* x, int64_t classes) {
-    float m = -INFINITY;
-    for (int64_t c = 0; c < classes; c++) m = std::max(m, x[c]);
-    return m;
-}
-
 // log(sum_c exp(x_c)) of one row, stable: m + log(sum_c exp(x_c - m)) with m the row max.
 // exps: scratch for the row's exponentials (classes floats).
 static double logsumexp(const float* x, int64_t classes, float* exps) {

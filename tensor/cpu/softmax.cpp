@@ -23,12 +23,6 @@ static void for_each_row(int64_t rows, int64_t cols, Body body) {
     });
 }
 
-static float row_max(const float* x, int64_t cols) {
-    float m = -INFINITY;
-    for (int64_t c = 0; c < cols; c++) m = std::max(m, x[c]);
-    return m;
-}
-
 void softmax_forward(float* y, const float* x, int64_t rows, int64_t cols) {
     // y_c = exp(x_c - m) / sum_j exp(x_j - m): subtracting the row max m keeps exp() <= 1.
     for_each_row(rows, cols, [&](int64_t r) {
