@@ -23,19 +23,11 @@ namespace {
 // batch's CE mean (with void pixels it differs slightly, in PyTorch's DDP too).
 // ctest runs tests as concurrent processes: each writes its own world and config (`name`).
 std::string void_free_world(const std::string& name) {
-    synth::WorldOptions o;
-    o.out_dir = ::testing::TempDir() + "pg_dp_world_" + name;
-    o.scene.height = o.scene.width = 32;
+    synth::WorldOptions o = tiny_world_options("pg_dp_world_" + name);
     o.scene.num_classes = 3;
-    o.scene.min_size = 0.2f;
-    o.scene.max_size = 0.4f;
-    o.scene.max_objects = 3;
     o.scene.void_width = 0;
     o.scene.min_visible = 0;
-    o.num_train = 32;
     o.num_val = 8;
-    o.splits = {16};
-    o.force = true;
     synth::write_world(o);
     return o.out_dir;
 }

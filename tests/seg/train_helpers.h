@@ -21,21 +21,25 @@ namespace fs = std::filesystem;
 // 5 classes at 32x32: big enough to learn something in a few dozen steps. ctest runs each test in
 // its own process, concurrently: every test writes its own world (`name`), else one process would
 // replace the files another is reading.
-inline std::string tiny_world(const std::string& name) {
+// tiny_world's options, for tests that change a few before writing (`dir`: under the temp dir).
+inline synth::WorldOptions tiny_world_options(const std::string& dir) {
     synth::WorldOptions o;
-    o.out_dir = ::testing::TempDir() + "pg_train_world_" + name;
-    {
-        o.scene.height = o.scene.width = 32;
-        o.scene.num_classes = 5;
-        o.scene.min_size = 0.2f;
-        o.scene.max_size = 0.4f;
-        o.scene.max_objects = 3;
-        o.num_train = 32;
-        o.num_val = 16;
-        o.splits = {16};
-        o.force = true;
-        synth::write_world(o);
-    }
+    o.out_dir = ::testing::TempDir() + dir;
+    o.scene.height = o.scene.width = 32;
+    o.scene.num_classes = 5;
+    o.scene.min_size = 0.2f;
+    o.scene.max_size = 0.4f;
+    o.scene.max_objects = 3;
+    o.num_train = 32;
+    o.num_val = 16;
+    o.splits = {16};
+    o.force = true;
+    return o;
+}
+
+inline std::string tiny_world(const std::string& name) {
+    synth::WorldOptions o = tiny_world_options("pg_train_world_" + name);
+    synth::write_world(o);
     return o.out_dir;
 }
 
