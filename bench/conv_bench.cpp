@@ -26,6 +26,23 @@ const ConvShape kConvShapes[] = {
     {"classifier_3x3d6_2048to21_65", 1, 65, 65, 2048, 21, 3, 1, 6, 6, 1}, // v2 ASPP classifier
     {"decoder_3x3_512to256_129", 1, 129, 129, 512, 256, 3, 1, 1, 1, 1},   // v3+ classifier
     {"depthwise_3x3_256_129", 1, 129, 129, 256, 256, 3, 1, 1, 1, 256},    // separable-conv half
+    // `make demo`'s network (1/8 width, batch 8 at 64x64): few channels, small maps.
+    {"demo_stem_3x3s2_3to8_64", 8, 64, 64, 3, 8, 3, 2, 1, 1, 1},
+    {"demo_3x3_8to8_32", 8, 32, 32, 8, 8, 3, 1, 1, 1, 1},
+    {"demo_3x3_112to64_17", 8, 17, 17, 112, 64, 3, 1, 1, 1, 1}, // decoder head
+    {"demo_3x3d2_256to32_9", 8, 9, 9, 256, 32, 3, 1, 2, 2, 1},  // ASPP branch
+    // A grid over channel counts for the direct kernels' crossovers (tensor/cpu/conv_direct.cpp):
+    // run with PG_CPU_DIRECT_CONV=0 (im2col + OpenBLAS) and =1, compare.
+    {"g_8to16_32", 8, 32, 32, 8, 16, 3, 1, 1, 1, 1},
+    {"g_16to16_17", 8, 17, 17, 16, 16, 3, 1, 1, 1, 1},
+    {"g_16to64_17", 8, 17, 17, 16, 64, 3, 1, 1, 1, 1},
+    {"g_32to32_33", 2, 33, 33, 32, 32, 3, 1, 1, 1, 1},
+    {"g_32to32_9", 8, 9, 9, 32, 32, 3, 1, 1, 1, 1},
+    {"g_64to64_17", 8, 17, 17, 64, 64, 3, 1, 1, 1, 1},
+    {"g_64to64_9d4", 8, 9, 9, 64, 64, 3, 1, 4, 4, 1},
+    {"g_128to128_17d2", 2, 17, 17, 128, 128, 3, 1, 2, 2, 1},
+    {"g_256to256_17d4", 2, 17, 17, 256, 256, 3, 1, 4, 4, 1},
+    {"g_stem7_3to32_129", 2, 129, 129, 3, 32, 7, 2, 3, 1, 1},
 };
 
 enum class Pass { forward, backward_input, backward_weight };
@@ -71,6 +88,7 @@ const GemmShape kGemmShapes[] = {
     {"fwd_4225x1024x256", false, true, 4225, 1024, 256},
     {"fwd_16641x256x256", false, true, 16641, 256, 256},
     {"wgrad_256x1024x4225", true, false, 256, 1024, 4225},
+    {"fwd_2312x64x1008", false, true, 2312, 64, 1008}, // the demo's decoder head as im2col GEMM
 };
 
 void run_gemm(benchmark::State& state, const GemmShape& s) {

@@ -10,12 +10,14 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pg_config.h"
 #include "pg_git_commit.h"
 #include "tensor/backend.h"
 #include "tensor/collectives.h"
+#include "tensor/cpu/kernels.h"
 
 #if PG_MPI_ENABLED
 #include "dist/mpi_collectives.h"
@@ -35,29 +37,18 @@ extern "C" int openblas_get_num_threads(void);
 namespace pg {
 
 std::string openblas_kernels_for_this_cpu() {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    switch (cpu::isa_level_of_this_cpu()) {
+    case 4:
         return "SkylakeX";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
-    if (__builtin_cpu_supports("avx")) return "Sandybridge";
+    case 3:
+        return "Haswell";
+    case 2:
+        return "Sandybridge";
+    }
     return "";
 }
 
-int openblas_isa_level(std::string core) {
-    for (char& c : core) c = char(std::tolower(static_cast<unsigned char>(c)));
-    for (const char* name : {"skylakex", "cooperlake", "sapphirerapids"})
-        if (core == name) return 4;
-    for (const char* name : {"haswell", "zen", "excavator", "steamroller"})
-        if (core == name) return 3;
-    for (const char* name : {"sandybridge", "bulldozer", "piledriver"})
-        if (core == name) return 2;
-    for (const char* name : {"katmai", "coppermine", "northwood", "prescott", "banias", "atom",
-                             "core2", "penryn", "dunnington", "nehalem", "athlon", "opteron",
-                             "opteron(sse3)", "barcelona", "nano", "bobcat"})
-        if (core == name) return 1;
-    return 0;
-}
+int openblas_isa_level(std::string core) { return cpu::isa_level_of_core(std::move(core)); }
 
 void reexec_with_fast_cpu_settings(char** argv) {
     bool changed = false;
@@ -143,7 +134,9 @@ std::string build_info() {
     else if (forced)
         why = std::string("OPENBLAS_CORETYPE=") + forced;
     out << "  kernels:    OpenBLAS " << openblas_get_corename() << " (" << why
-        << "; this CPU's best: " << (best.empty() ? "pre-AVX" : best) << ")\n";
+        << "; this CPU's best: " << (best.empty() ? "pre-AVX" : best) << "); direct conv "
+        << cpu::simd_path_name(cpu::simd_path())
+        << (cpu::direct_conv_enabled() ? "" : " (off: PG_CPU_DIRECT_CONV=0)") << "\n";
 #if PG_WITH_CUDA
     cuda::RuntimeInfo info = cuda::runtime_info();
     out << "  cuda:       built for sm_" << PG_CUDA_ARCHITECTURES << " with nvcc "

@@ -1,5 +1,6 @@
 // CPU convolution over NHWC: im2col + GEMM (OpenBLAS, tensor/cpu/gemm.cpp), a plain GEMM for 1x1
-// stride-1 convolutions (x already is the (N*H*W, C) matrix), and a direct loop for depthwise.
+// stride-1 convolutions (x already is the (N*H*W, C) matrix), a direct loop for depthwise, and a
+// vectorised direct kernel for layers with few channels (conv_direct.cpp).
 // Shapes and the geometry struct are documented in tensor/backend.h; the ops that call these are in
 // autograd/conv.cpp. The loops here sum in an order fixed by the shape, never by the thread count
 // (OpenBLAS may round a GEMM differently when given a different number of threads).
@@ -241,6 +242,8 @@ static int64_t few_outputs_block(const ConvGeometry& g) {
 static void forward_all_taps(float* y, const float* x, const float* w, const float* bias,
                              const ConvGeometry& g) {
     if (is_depthwise(g)) return depthwise_forward(y, x, w, bias, g);
+    if (conv2d_direct_applies_forward(g))
+        return conv2d_direct_forward(y, x, w, bias, g, simd_path());
     if (few_outputs(g)) return conv2d_few_outputs_forward(y, x, w, bias, g, few_outputs_block(g));
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
@@ -270,6 +273,8 @@ static void forward_all_taps(float* y, const float* x, const float* w, const flo
 static void backward_input_all_taps(float* dx, const float* dy, const float* w,
                                     const ConvGeometry& g) {
     if (is_depthwise(g)) return depthwise_backward_input(dx, dy, w, g);
+    if (conv2d_direct_applies_backward_input(g))
+        return conv2d_direct_backward_input(dx, dy, w, g, simd_path());
     if (few_outputs(g))
         return conv2d_few_outputs_backward_input(dx, dy, w, g, few_outputs_block(g));
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
@@ -298,6 +303,8 @@ static void backward_input_all_taps(float* dx, const float* dy, const float* w,
 static void backward_weight_all_taps(float* dw, const float* dy, const float* x,
                                      const ConvGeometry& g) {
     if (is_depthwise(g)) return depthwise_backward_weight(dw, dy, x, g);
+    if (conv2d_direct_applies_backward_weight(g))
+        return conv2d_direct_backward_weight(dw, dy, x, g, simd_path());
     if (few_outputs(g))
         return conv2d_few_outputs_backward_weight(dw, dy, x, g, few_outputs_block(g));
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;

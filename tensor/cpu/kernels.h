@@ -4,6 +4,7 @@
 #pragma once
 
 #include "tensor/backend.h"
+#include "tensor/cpu/simd_path.h"
 
 namespace pg::cpu {
 
@@ -63,6 +64,21 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
                     const ConvGeometry& g);
 void conv2d_backward_input(float* dx, const float* dy, const float* w, const ConvGeometry& g);
 void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvGeometry& g);
+
+// ---- conv_direct.cpp: groups 1, few channels: a register-blocked direct kernel per instruction set
+// (conv.cpp asks the applies_* rules; tests call each path the CPU runs). The backward-input kernel
+// takes stride 1 only. PG_CPU_DIRECT_CONV=0 or set_direct_conv_enabled(false): im2col everywhere.
+bool direct_conv_enabled();
+void set_direct_conv_enabled(bool on);
+bool conv2d_direct_applies_forward(const ConvGeometry& g);
+bool conv2d_direct_applies_backward_input(const ConvGeometry& g);
+bool conv2d_direct_applies_backward_weight(const ConvGeometry& g);
+void conv2d_direct_forward(float* y, const float* x, const float* w, const float* bias,
+                           const ConvGeometry& g, SimdPath path);
+void conv2d_direct_backward_input(float* dx, const float* dy, const float* w, const ConvGeometry& g,
+                                  SimdPath path);
+void conv2d_direct_backward_weight(float* dw, const float* dy, const float* x,
+                                   const ConvGeometry& g, SimdPath path);
 
 // ---- conv_few_outputs.cpp: groups 1, K well below C: the GEMM on the input side, output channels
 // in blocks of kb (conv.cpp picks the path and kb; tests call these with small blocks)

@@ -1,6 +1,7 @@
 // conv2d: values by hand, the CPU kernels against a naive reference (asymmetric geometry, blocks,
-// groups, depthwise, dead taps, the few-output-channel path and its blocks), PyTorch reference values and gradients, gradient checks (dilation up to 24,
-// odd sizes, P or Q of 1), determinism, CPU/device parity and argument errors.
+// groups, depthwise, dead taps, the few-output-channel path and its blocks; each case with the
+// direct kernels on and off), PyTorch reference values and gradients, gradient checks (dilation up
+// to 24, odd sizes, P or Q of 1), determinism, CPU/device parity and argument errors.
 #include <omp.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include "tensor/backend.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/error.h"
+#include "tests/autograd/conv_reference.h"
 #include "tests/common/test_util.h"
 
 namespace pg {
@@ -17,6 +19,7 @@ namespace {
 
 using test::all_close;
 using test::all_equal;
+using test::geometry;
 using test::random_leaf;
 using test::random_tensor;
 
@@ -64,78 +67,36 @@ TEST(Conv, ChannelsAndGroupsByHand) {
 
 // ---- the kernels against a naive reference ----
 
-// Direct definition in double: y[n,p,q,k] = b[k] + sum_{r,s,c} x[n, p sh - ph + r dh,
-// q sw - pw + s dw, gi Cg + c] w[k, r, s, c], gi = k / Kg. The gradients follow by linearity.
-struct NaiveConv {
-    ConvGeometry g;
-    template <typename F>
-    void for_each_tap(F f) const { // f(y index, x index, w index)
-        const int64_t Cg = g.C / g.groups, Kg = g.K / g.groups;
-        for (int64_t n = 0; n < g.N; n++)
-            for (int64_t p = 0; p < g.P; p++)
-                for (int64_t q = 0; q < g.Q; q++)
-                    for (int64_t k = 0; k < g.K; k++)
-                        for (int64_t r = 0; r < g.R; r++)
-                            for (int64_t s = 0; s < g.S; s++) {
-                                int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
-                                int64_t w = q * g.stride_w - g.pad_w + s * g.dilation_w;
-                                if (h < 0 || h >= g.H || w < 0 || w >= g.W) continue;
-                                for (int64_t c = 0; c < Cg; c++)
-                                    f(((n * g.P + p) * g.Q + q) * g.K + k,
-                                      ((n * g.H + h) * g.W + w) * g.C + (k / Kg) * Cg + c,
-                                      ((k * g.R + r) * g.S + s) * Cg + c);
-                            }
-    }
-};
-
-ConvGeometry geometry(int64_t N, int64_t H, int64_t W, int64_t C, int64_t K, int64_t R, int64_t S,
-                      int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw,
-                      int64_t groups) {
-    ConvGeometry g{N, H, W, C, K, R, S, 0, 0, sh, sw, ph, pw, dh, dw, groups};
-    g.P = (H + 2 * ph - dh * (R - 1) - 1) / sh + 1;
-    g.Q = (W + 2 * pw - dw * (S - 1) - 1) / sw + 1;
-    return g;
-}
-
 // Runs the three CPU kernels and compares them with the naive loops. few_outputs_block > 0 calls
 // the few-output-channel kernels directly with blocks of that many output channels.
 void expect_kernels_match_naive(const ConvGeometry& g, bool with_bias,
                                 int64_t few_outputs_block = 0) {
-    Generator gen(17);
-    Tensor x = random_tensor({g.N, g.H, g.W, g.C}, gen);
-    Tensor w = random_tensor({g.K, g.R, g.S, g.C / g.groups}, gen);
-    Tensor b = random_tensor({g.K}, gen);
-    Tensor dy = random_tensor({g.N, g.P, g.Q, g.K}, gen);
-    std::vector<float> xs = x.to_f32_vector(), ws = w.to_f32_vector(), bs = b.to_f32_vector(),
-                       dys = dy.to_f32_vector();
-    std::vector<double> y(size_t(dy.numel()), 0.0), dx(xs.size(), 0.0), dw(ws.size(), 0.0);
-    NaiveConv{g}.for_each_tap([&](int64_t iy, int64_t ix, int64_t iw) {
-        y[size_t(iy)] += double(xs[size_t(ix)]) * ws[size_t(iw)];
-        dx[size_t(ix)] += double(dys[size_t(iy)]) * ws[size_t(iw)];
-        dw[size_t(iw)] += double(dys[size_t(iy)]) * xs[size_t(ix)];
-    });
-    if (with_bias)
-        for (size_t i = 0; i < y.size(); i++) y[i] += bs[i % size_t(g.K)];
-    auto as_tensor = [](const std::vector<double>& v, const Shape& shape) {
-        return Tensor::from_vector(std::vector<float>(v.begin(), v.end()), shape);
-    };
+    const test::ConvCase c = test::conv_case(g, with_bias);
     Backend& be = backend_for(Device::cpu());
-    Tensor y_out = Tensor::empty(dy.shape()), dx_out = Tensor::empty(x.shape()),
-           dw_out = Tensor::empty(w.shape());
-    const float* bias = with_bias ? b.f32() : nullptr;
+    Tensor y_out = Tensor::empty(c.dy.shape()), dx_out = Tensor::empty(c.x.shape()),
+           dw_out = Tensor::empty(c.w.shape());
+    const float* bias = with_bias ? c.b.f32() : nullptr;
+    auto expect_match = [&](const std::string& path) {
+        EXPECT_TRUE(all_close(y_out, c.y, 1e-4f, 1e-4f)) << "forward, " << path;
+        EXPECT_TRUE(all_close(dx_out, c.dx, 1e-4f, 1e-4f)) << "backward_input, " << path;
+        EXPECT_TRUE(all_close(dw_out, c.dw, 1e-4f, 1e-4f)) << "backward_weight, " << path;
+    };
     if (few_outputs_block > 0) {
         const int64_t kb = few_outputs_block;
-        cpu::conv2d_few_outputs_forward(y_out.f32(), x.f32(), w.f32(), bias, g, kb);
-        cpu::conv2d_few_outputs_backward_input(dx_out.f32(), dy.f32(), w.f32(), g, kb);
-        cpu::conv2d_few_outputs_backward_weight(dw_out.f32(), dy.f32(), x.f32(), g, kb);
-    } else {
-        be.conv2d_forward(y_out.f32(), x.f32(), w.f32(), bias, g);
-        be.conv2d_backward_input(dx_out.f32(), dy.f32(), w.f32(), g);
-        be.conv2d_backward_weight(dw_out.f32(), dy.f32(), x.f32(), g);
+        cpu::conv2d_few_outputs_forward(y_out.f32(), c.x.f32(), c.w.f32(), bias, g, kb);
+        cpu::conv2d_few_outputs_backward_input(dx_out.f32(), c.dy.f32(), c.w.f32(), g, kb);
+        cpu::conv2d_few_outputs_backward_weight(dw_out.f32(), c.dy.f32(), c.x.f32(), g, kb);
+        return expect_match("few outputs");
     }
-    EXPECT_TRUE(all_close(y_out, as_tensor(y, dy.shape()), 1e-4f, 1e-4f)) << "forward";
-    EXPECT_TRUE(all_close(dx_out, as_tensor(dx, x.shape()), 1e-4f, 1e-4f)) << "backward_input";
-    EXPECT_TRUE(all_close(dw_out, as_tensor(dw, w.shape()), 1e-4f, 1e-4f)) << "backward_weight";
+    // Through the backend, with the direct kernels (where they apply) and without (im2col).
+    for (bool direct : {true, false}) {
+        cpu::set_direct_conv_enabled(direct);
+        be.conv2d_forward(y_out.f32(), c.x.f32(), c.w.f32(), bias, g);
+        be.conv2d_backward_input(dx_out.f32(), c.dy.f32(), c.w.f32(), g);
+        be.conv2d_backward_weight(dw_out.f32(), c.dy.f32(), c.x.f32(), g);
+        cpu::set_direct_conv_enabled(true);
+        expect_match(direct ? "direct where it applies" : "im2col");
+    }
 }
 
 TEST(ConvKernels, AsymmetricGeometryMatchesNaive) {

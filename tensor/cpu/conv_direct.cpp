@@ -1,0 +1,136 @@
+// The direct convolution for layers with few channels: weight repacking and the choice of the
+// instruction-set kernels (tensor/cpu/simd/conv_direct_kernels.cpp). conv.cpp sends a layer here
+// when conv2d_direct_applies says so, and keeps im2col + GEMM as the reference the tests hold
+// these kernels to (tests/autograd/conv_direct_test.cpp).
+//
+// The backward pass to the input of a stride-1 convolution is itself a forward convolution:
+//   dx[h, w, c] = sum over (r, s, k) of dy[h + pad - r dil, w + pad - s dil, k] w[k, r, s, c]
+// which is the correlation of dy (input channels K) with the filter flipped in r and s and
+// transposed in (k, c), padding (R - 1) dil - pad, output size H (with stride 1 always exactly).
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "tensor/cpu/conv_direct.h"
+#include "tensor/cpu/kernels.h"
+#include "tensor/cpu/parallel.h"
+#include "tensor/error.h"
+
+namespace pg::cpu {
+
+// With at most 8 output channels AVX-512 would fill half of each vector: the AVX2 kernels do the
+// same work with the same bits (both sum with one FMA per product, in the same order).
+static const DirectConvKernels& kernels_for(SimdPath path, int64_t out_channels) {
+    switch (path) {
+    case SimdPath::avx512:
+        return out_channels <= 8 ? kDirectConvAvx2 : kDirectConvAvx512;
+    case SimdPath::avx2:
+        return kDirectConvAvx2;
+    case SimdPath::sse42:
+        break;
+    }
+    return kDirectConvSse42;
+}
+
+// On unless PG_CPU_DIRECT_CONV=0 (then every layer takes im2col + GEMM: the reference, for A/B
+// timings); tests switch it per case.
+static std::atomic<bool>& direct_enabled() {
+    static std::atomic<bool> enabled{[] {
+        const char* v = std::getenv("PG_CPU_DIRECT_CONV");
+        return !(v && std::string(v) == "0");
+    }()};
+    return enabled;
+}
+bool direct_conv_enabled() { return direct_enabled().load(); }
+void set_direct_conv_enabled(bool on) { direct_enabled().store(on); }
+
+// Which layers: groups 1, a filter larger than 1x1 (1x1 is a plain GEMM already), and few
+// channels, where OpenBLAS's blocking does not pay. Crossovers measured with
+// `PG_CPU_DIRECT_CONV=0|1 pg_bench --benchmark_filter='demo_|/g_'` (bench/README.md): in-place
+// forward wins 2-4x up to 16 -> 32 channels and loses at 16 -> 64; the packed forward (C > 16)
+// loses to OpenBLAS; the backward passes win up to 32 -> 32 (im2col's col2im is the costly part)
+// and lose from 64 -> 64.
+static bool direct_candidate(const ConvGeometry& g) {
+    return direct_conv_enabled() && g.groups == 1 && g.R * g.S > 1 && g.N * g.P * g.Q > 0;
+}
+bool conv2d_direct_applies_forward(const ConvGeometry& g) {
+    return direct_candidate(g) && g.C <= 16 && g.K <= 32;
+}
+bool conv2d_direct_applies_backward_input(const ConvGeometry& g) {
+    return direct_candidate(g) && g.stride_h == 1 && g.stride_w == 1 && g.C <= 32 && g.K <= 32;
+}
+bool conv2d_direct_applies_backward_weight(const ConvGeometry& g) {
+    return direct_candidate(g) && g.C <= 32 && g.K <= 32;
+}
+
+// wt (R, S, Cin, kpad) from w: wt[(r, s, cin), k] = w[k, r, s, cin] (forward), or for the
+// backward-input correlation (flipped = true, Cin = K, k ranging over C):
+// wt[(r, s, kin), c] = w[kin, R-1-r, S-1-s, c]. Zeros past the output channels; bias after it.
+static void repack(float* wt, float* bias_out, const float* w, const float* bias,
+                   const ConvGeometry& g, int64_t kpad, bool flipped) {
+    const int64_t rs = g.R * g.S, cin = flipped ? g.K : g.C, cout = flipped ? g.C : g.K;
+    std::fill(wt, wt + rs * cin * kpad, 0.f);
+    for (int64_t k = 0; k < g.K; k++)
+        for (int64_t r = 0; r < g.R; r++)
+            for (int64_t s = 0; s < g.S; s++)
+                for (int64_t c = 0; c < g.C; c++) {
+                    const float v = w[((k * g.R + r) * g.S + s) * g.C + c];
+                    if (flipped)
+                        wt[(((g.R - 1 - r) * g.S + (g.S - 1 - s)) * cin + k) * kpad + c] = v;
+                    else
+                        wt[((r * g.S + s) * cin + c) * kpad + k] = v;
+                }
+    std::fill(bias_out, bias_out + kpad, 0.f);
+    if (bias) std::copy(bias, bias + cout, bias_out);
+}
+
+static void forward_with(const DirectConvKernels& kernels, float* y, const float* x, const float* w,
+                         const float* bias, const ConvGeometry& g, const ConvGeometry& run,
+                         bool flipped) {
+    const int64_t kpad = (run.K + kernels.lanes - 1) / kernels.lanes * kernels.lanes;
+    const int64_t rsc = run.R * run.S * run.C;
+    float* wt = scratch(Scratch::direct_weight, rsc * kpad + kpad);
+    repack(wt, wt + rsc * kpad, w, bias, g, kpad, flipped);
+    float* work = scratch(Scratch::columns, omp_get_max_threads() * kernels.max_tile * rsc);
+    kernels.forward(y, x, wt, wt + rsc * kpad, run, work);
+}
+
+void conv2d_direct_forward(float* y, const float* x, const float* w, const float* bias,
+                           const ConvGeometry& g, SimdPath path) {
+    forward_with(kernels_for(path, g.K), y, x, w, bias, g, g, false);
+}
+
+void conv2d_direct_backward_input(float* dx, const float* dy, const float* w, const ConvGeometry& g,
+                                  SimdPath path) {
+    PG_CHECK(g.stride_h == 1 && g.stride_w == 1 && g.groups == 1,
+             "conv2d_direct_backward_input: stride 1 and groups 1 only, got stride (", g.stride_h,
+             ", ", g.stride_w, "), groups ", g.groups);
+    ConvGeometry adjoint{g.N,
+                         g.P,
+                         g.Q,
+                         g.K,
+                         g.C,
+                         g.R,
+                         g.S,
+                         g.H,
+                         g.W,
+                         1,
+                         1,
+                         (g.R - 1) * g.dilation_h - g.pad_h,
+                         (g.S - 1) * g.dilation_w - g.pad_w,
+                         g.dilation_h,
+                         g.dilation_w,
+                         1};
+    forward_with(kernels_for(path, g.C), dx, dy, w, nullptr, g, adjoint, true);
+}
+
+void conv2d_direct_backward_weight(float* dw, const float* dy, const float* x,
+                                   const ConvGeometry& g, SimdPath path) {
+    PG_CHECK(g.groups == 1, "conv2d_direct_backward_weight: groups 1 only, got ", g.groups);
+    kernels_for(path, g.K).backward_weight(dw, dy, x, g);
+}
+
+} // namespace pg::cpu

@@ -1,0 +1,26 @@
+// The direct convolution's per-instruction-set kernels (tensor/cpu/simd/conv_direct_kernels.cpp,
+// compiled once per SimdPath) and what the dispatcher (tensor/cpu/conv_direct.cpp) hands them:
+// the weight already repacked with output channels innermost, buffers it owns.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/backend.h"
+
+namespace pg::cpu {
+
+struct DirectConvKernels {
+    int lanes;    // floats per vector: output channels are padded to a multiple of it
+    int max_tile; // output pixels per forward tile, at most
+    // y (N, P, Q, K) = sum over (r, s, c) of x (N, H, W, C) times wt (R, S, C, kpad), plus bias
+    // (kpad,); wt and bias are zero beyond K. work: max_tile * R*S*C floats per OpenMP thread.
+    void (*forward)(float* y, const float* x, const float* wt, const float* bias,
+                    const ConvGeometry& g, float* work);
+    // dw (K, R, S, C) = sum over output pixels of dy (N, P, Q, K) times the input pixel each tap
+    // reads (groups 1).
+    void (*backward_weight)(float* dw, const float* dy, const float* x, const ConvGeometry& g);
+};
+
+extern const DirectConvKernels kDirectConvSse42, kDirectConvAvx2, kDirectConvAvx512;
+
+} // namespace pg::cpu

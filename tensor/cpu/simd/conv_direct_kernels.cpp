@@ -1,0 +1,323 @@
+// Direct NHWC convolution kernels for layers with few channels, where im2col + OpenBLAS runs far
+// below the machine's peak (the demo network, ResNet stems). One source, compiled once per
+// instruction set (CMakeLists.txt sets -march, PG_SIMD_LANES, PG_SIMD_REGISTERS, PG_SIMD_TABLE);
+// tensor/cpu/conv_direct.cpp repacks the weights and picks the table at start-up.
+//
+// Nothing here may call an inline function or template of a header other files share (the
+// standard library's included): the linker keeps one copy of each, which could be this file's
+// AVX-512 one, then run on a CPU without AVX-512. Helpers live in the anonymous namespace, buffers
+// come from the caller, vectors are GCC vector extensions.
+#include <omp.h>
+
+#include <cstdint>
+
+#include "tensor/cpu/conv_direct.h"
+
+namespace pg::cpu {
+namespace {
+
+constexpr int kLanes = PG_SIMD_LANES;         // floats per vector
+constexpr int kRegisters = PG_SIMD_REGISTERS; // vector registers
+typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
+
+Vec load(const float* p) {
+    Vec v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+void store(float* p, Vec v) { __builtin_memcpy(p, &v, sizeof v); }
+int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+// The first n floats of p in a vector, zeros after them (n < kLanes: the last output channels).
+Vec load_part(const float* p, int64_t n) {
+    float lanes[kLanes] = {};
+    for (int64_t i = 0; i < n; i++) lanes[i] = p[i];
+    return load(lanes);
+}
+
+// ---- forward: tiles of T output pixels x NV vectors of output channels ----
+// Accumulators acc[T][NV] fill the registers; each step of the (r, s, c) loop loads NV weight
+// vectors and broadcasts one input value per pixel. Per element the sum runs over (r, s, c) in
+// order, one FMA each, so every FMA path (AVX2, AVX-512) gives the same bits.
+constexpr int64_t kFewChannels = 16; // input channels up to which x is read in place
+
+constexpr int tile_pixels(int nv) {
+    return kRegisters == 32 ? (nv == 1 ? 24 : 12) : (nv == 1 ? 12 : 6);
+}
+
+// packed (R*S*C, T): entry (j, t) is input value j = (r, s, c) of the receptive field of output
+// pixel (n, p, q0 + t), 0 where it falls in the padding or t >= count.
+template <int T>
+void pack_tile(float* packed, const float* x, const ConvGeometry& g, int64_t n, int64_t p,
+               int64_t q0, int64_t count) {
+    const int64_t C = g.C;
+    for (int64_t r = 0; r < g.R; r++) {
+        const int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
+        for (int64_t s = 0; s < g.S; s++) {
+            float* dst = packed + (r * g.S + s) * C * T; // (C, T)
+            for (int64_t t = 0; t < T; t++) {
+                const int64_t w = (q0 + t) * g.stride_w - g.pad_w + s * g.dilation_w;
+                const bool inside = t < count && h >= 0 && h < g.H && w >= 0 && w < g.W;
+                const float* src = x + ((n * g.H + h) * g.W + w) * C; // (C,) when inside
+                for (int64_t c = 0; c < C; c++) dst[c * T + t] = inside ? src[c] : 0.f;
+            }
+        }
+    }
+}
+
+// y rows [0, count) (K apart), channels [k0, k0 + NV * kLanes) clipped to K: packed^T wt + bias.
+template <int NV, int T>
+void multiply_tile(float* y, const float* packed, const float* wt, const float* bias, int64_t rsc,
+                   int64_t kpad, int64_t k0, int64_t count, int64_t K) {
+    Vec acc[T][NV];
+#pragma GCC unroll 32
+    for (int t = 0; t < T; t++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) acc[t][v] = Vec{};
+    const float* w = wt + k0;
+    for (int64_t j = 0; j < rsc; j++, w += kpad, packed += T) {
+        Vec wv[NV];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) wv[v] = load(w + v * kLanes);
+#pragma GCC unroll 32
+        for (int t = 0; t < T; t++) {
+            const float a = packed[t];
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++) acc[t][v] += wv[v] * a;
+        }
+    }
+    for (int64_t t = 0; t < count; t++)
+        for (int v = 0; v < NV; v++) {
+            const int64_t k = k0 + v * kLanes, lanes = min64(kLanes, K - k);
+            const Vec out = acc[t][v] + load(bias + k);
+            if (lanes == kLanes) {
+                store(y + t * K + k, out);
+            } else if (lanes > 0) {
+                float part[kLanes];
+                store(part, out);
+                for (int64_t i = 0; i < lanes; i++) y[t * K + k + i] = part[i];
+            }
+        }
+}
+
+template <int NV>
+void forward_tiles(float* y, const float* x, const float* wt, const float* bias,
+                   const ConvGeometry& g, float* work) {
+    constexpr int T = tile_pixels(NV);
+    const int64_t rsc = g.R * g.S * g.C, kpad = round_up(g.K, kLanes);
+    const int64_t tiles = (g.Q + T - 1) / T, tasks = g.N * g.P * tiles;
+#pragma omp parallel for schedule(static) if (tasks > 1)
+    for (int64_t task = 0; task < tasks; task++) {
+        float* packed = work + omp_get_thread_num() * T * rsc; // (R*S*C, T)
+        const int64_t np = task / tiles, q0 = task % tiles * T, count = min64(T, g.Q - q0);
+        pack_tile<T>(packed, x, g, np / g.P, np % g.P, q0, count);
+        float* y_tile = y + (np * g.Q + q0) * g.K;
+        for (int64_t k0 = 0; k0 < kpad; k0 += NV * kLanes)
+            multiply_tile<NV, T>(y_tile, packed, wt, bias, rsc, kpad, k0, count, g.K);
+    }
+}
+
+// ---- forward for few input channels: no packing ----
+// With C <= 16 a packed tile costs as much as its products (one or two FMAs per packed value), so
+// each pixel of the tile reads x in place through its own pointer (a zero row in the padding), and
+// a block of CB input channels keeps its CB weight vectors in registers while it goes over the
+// tile's pixels: acc[t] += w[c] * x_t[c]. The sum order per element is (r, s, c), as above.
+constexpr int kFewChannelTile = kRegisters == 32 ? 16 : 6;
+
+// Inlined by force: the accumulators must stay in registers across calls.
+#define PG_INLINE __attribute__((always_inline)) inline
+
+template <int CB, int T>
+PG_INLINE void accumulate_channels(Vec* acc, const float* const* pixel, int64_t c0, const float* w,
+                                   int64_t kpad) {
+    Vec wv[CB];
+#pragma GCC unroll 8
+    for (int c = 0; c < CB; c++) wv[c] = load(w + c * kpad);
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++) {
+        const float* in = pixel[t] + c0;
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; c++) acc[t] += wv[c] * in[c];
+    }
+}
+
+// acc[t] += the `width` input values at pixel[t] times the weight rows w (width, kpad), in blocks of
+// 8, 4, 2, 1 values.
+template <int T>
+PG_INLINE void accumulate_run(Vec* acc, const float* const* pixel, int64_t width, const float* w,
+                              int64_t kpad) {
+    int64_t c0 = 0;
+    for (; c0 + 8 <= width; c0 += 8) accumulate_channels<8, T>(acc, pixel, c0, w + c0 * kpad, kpad);
+    if (width - c0 >= 4) {
+        accumulate_channels<4, T>(acc, pixel, c0, w + c0 * kpad, kpad);
+        c0 += 4;
+    }
+    if (width - c0 >= 2) {
+        accumulate_channels<2, T>(acc, pixel, c0, w + c0 * kpad, kpad);
+        c0 += 2;
+    }
+    if (width - c0 >= 1) accumulate_channels<1, T>(acc, pixel, c0, w + c0 * kpad, kpad);
+}
+
+// Output pixels (n, p, q0 .. q0 + count), channels [k0, k0 + kLanes) clipped to K. A filter row
+// that reads padding only adds zeros and is skipped. Without dilation along w, the S taps of a
+// filter row read S*C adjacent floats, which is one run per pixel when no tap of the tile's pixels
+// falls in the padding (pixels past count repeat pixel 0: valid memory, results dropped).
+void few_channels_tile(float* y, const float* x, const float* wt, const float* bias,
+                       const ConvGeometry& g, const float* zeros, int64_t np, int64_t q0,
+                       int64_t count, int64_t k0) {
+    constexpr int T = kFewChannelTile;
+    const int64_t n = np / g.P, p = np % g.P, C = g.C, kpad = round_up(g.K, kLanes);
+    const int64_t w_first = q0 * g.stride_w - g.pad_w;
+    const int64_t w_last = (q0 + count - 1) * g.stride_w - g.pad_w + (g.S - 1) * g.dilation_w;
+    const bool whole_rows = g.dilation_w == 1 && w_first >= 0 && w_last < g.W;
+    Vec acc[T];
+#pragma GCC unroll 16
+    for (int t = 0; t < T; t++) acc[t] = Vec{};
+    const float* pixel[T]; // (C,) or (S, C) each: what output pixel t reads
+    for (int64_t r = 0; r < g.R; r++) {
+        const int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
+        if (h < 0 || h >= g.H) continue;
+        const float* row = x + (n * g.H + h) * g.W * C;    // (W, C)
+        const float* w_row = wt + r * g.S * C * kpad + k0; // (S, C, kpad) from channel k0
+        if (whole_rows) {
+            for (int64_t t = 0; t < T; t++)
+                pixel[t] = row + (w_first + (t < count ? t * g.stride_w : 0)) * C;
+            accumulate_run<T>(acc, pixel, g.S * C, w_row, kpad);
+            continue;
+        }
+        for (int64_t s = 0; s < g.S; s++) {
+            for (int64_t t = 0; t < T; t++) {
+                const int64_t w = w_first + t * g.stride_w + s * g.dilation_w;
+                pixel[t] = t < count && w >= 0 && w < g.W ? row + w * C : zeros;
+            }
+            accumulate_run<T>(acc, pixel, C, w_row + s * C * kpad, kpad);
+        }
+    }
+    const int64_t lanes = min64(kLanes, g.K - k0);
+    for (int64_t t = 0; t < count; t++) {
+        const Vec out = acc[t] + load(bias + k0);
+        float* dst = y + (np * g.Q + q0 + t) * g.K + k0;
+        if (lanes == kLanes) {
+            store(dst, out);
+        } else {
+            float part[kLanes];
+            store(part, out);
+            for (int64_t i = 0; i < lanes; i++) dst[i] = part[i];
+        }
+    }
+}
+
+void forward_few_channels(float* y, const float* x, const float* wt, const float* bias,
+                          const ConvGeometry& g, float* zeros) {
+    constexpr int T = kFewChannelTile;
+    const int64_t tiles = (g.Q + T - 1) / T, k_blocks = (g.K + kLanes - 1) / kLanes;
+    const int64_t tasks = g.N * g.P * tiles * k_blocks;
+#pragma omp parallel for schedule(static) if (tasks > 1)
+    for (int64_t task = 0; task < tasks; task++) {
+        const int64_t k0 = task % k_blocks * kLanes, tile = task / k_blocks;
+        const int64_t np = tile / tiles, q0 = tile % tiles * T;
+        few_channels_tile(y, x, wt, bias, g, zeros, np, q0, min64(T, g.Q - q0), k0);
+    }
+}
+
+// Few input channels: in place; more: packed tiles, two vectors of output channels per tile when
+// they pair up, else one. work: max_tile * R*S*C floats per thread, or C zeros.
+void forward(float* y, const float* x, const float* wt, const float* bias, const ConvGeometry& g,
+             float* work) {
+    if (g.C <= kFewChannels) {
+        for (int64_t c = 0; c < g.C; c++) work[c] = 0.f;
+        return forward_few_channels(y, x, wt, bias, g, work);
+    }
+    if (round_up(g.K, kLanes) / kLanes % 2 == 0) return forward_tiles<2>(y, x, wt, bias, g, work);
+    forward_tiles<1>(y, x, wt, bias, g, work);
+}
+
+// ---- weight gradient: one tap, CB input channels x one vector of output channels per task ----
+// acc[c] (kLanes output channels) += dy[m, k0 ..] * x[pixel m reads through the tap, c0 + c] over
+// the output pixels m in order; every kFlushPixels pixels (at row ends, so the same points on every
+// path) the float sums go into double totals, which keeps the error of a long sum small.
+constexpr int kChannelBlock = kRegisters == 32 ? 16 : 8;
+constexpr int64_t kFlushPixels = 256;
+
+template <int CB>
+void flush(double (*total)[kLanes], Vec* acc) {
+    for (int c = 0; c < CB; c++) {
+        float lanes[kLanes];
+        store(lanes, acc[c]);
+        for (int i = 0; i < kLanes; i++) total[c][i] += lanes[i];
+        acc[c] = Vec{};
+    }
+}
+
+template <int CB>
+void weight_task(float* dw, const float* dy, const float* x, const ConvGeometry& g, int64_t rs,
+                 int64_t c0, int64_t k0) {
+    const int64_t r = rs / g.S, s = rs % g.S, C = g.C, K = g.K;
+    const int64_t cw = min64(CB, C - c0), kw = min64(kLanes, K - k0);
+    // Output columns q whose tap reads a real input column: 0 <= q stride - pad + s dil < W.
+    const int64_t w0 = s * g.dilation_w - g.pad_w;
+    const int64_t q_lo = w0 >= 0 ? 0 : min64(g.Q, (-w0 + g.stride_w - 1) / g.stride_w);
+    const int64_t q_hi =
+        max64(q_lo, w0 > g.W - 1 ? 0 : min64(g.Q, (g.W - 1 - w0) / g.stride_w + 1));
+    double total[CB][kLanes] = {};
+    Vec acc[CB];
+    for (int c = 0; c < CB; c++) acc[c] = Vec{};
+    int64_t pending = 0;
+    for (int64_t np = 0; np < g.N * g.P; np++) {
+        const int64_t n = np / g.P, p = np % g.P;
+        const int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
+        if (h < 0 || h >= g.H) continue;
+        const float* x_row = x + (n * g.H + h) * g.W * C + c0; // (W, C) from channel c0
+        const float* dy_row = dy + np * g.Q * K + k0;          // (Q, K) from channel k0
+        for (int64_t q = q_lo; q < q_hi; q++) {
+            const float* xs = x_row + (q * g.stride_w + w0) * C;
+            const Vec d = kw == kLanes ? load(dy_row + q * K) : load_part(dy_row + q * K, kw);
+            if (cw == CB) {
+#pragma GCC unroll 16
+                for (int c = 0; c < CB; c++) acc[c] += d * xs[c];
+            } else {
+                for (int c = 0; c < cw; c++) acc[c] += d * xs[c];
+            }
+        }
+        pending += q_hi - q_lo;
+        if (pending >= kFlushPixels) {
+            flush<CB>(total, acc);
+            pending = 0;
+        }
+    }
+    flush<CB>(total, acc);
+    const int64_t rsc = g.R * g.S * C;
+    for (int64_t i = 0; i < kw; i++)
+        for (int64_t c = 0; c < cw; c++) dw[(k0 + i) * rsc + rs * C + c0 + c] = float(total[c][i]);
+}
+
+template <int CB>
+void weight_tasks(float* dw, const float* dy, const float* x, const ConvGeometry& g) {
+    const int64_t c_blocks = (g.C + CB - 1) / CB, k_blocks = (g.K + kLanes - 1) / kLanes;
+    const int64_t tasks = g.R * g.S * c_blocks * k_blocks;
+#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1)
+    for (int64_t task = 0; task < tasks; task++) {
+        const int64_t rs = task / (c_blocks * k_blocks), rest = task % (c_blocks * k_blocks);
+        weight_task<CB>(dw, dy, x, g, rs, rest / k_blocks * CB, rest % k_blocks * kLanes);
+    }
+}
+
+// Channel blocks no wider than C needs (a partial block takes a slower loop).
+void backward_weight(float* dw, const float* dy, const float* x, const ConvGeometry& g) {
+    if (g.C == 1) return weight_tasks<1>(dw, dy, x, g);
+    if (g.C == 2) return weight_tasks<2>(dw, dy, x, g);
+    if (g.C == 3) return weight_tasks<3>(dw, dy, x, g);
+    if (g.C <= 4) return weight_tasks<4>(dw, dy, x, g);
+    if (g.C <= 8 || kChannelBlock == 8) return weight_tasks<8>(dw, dy, x, g);
+    weight_tasks<kChannelBlock>(dw, dy, x, g);
+}
+
+} // namespace
+
+extern const DirectConvKernels PG_SIMD_TABLE;
+const DirectConvKernels PG_SIMD_TABLE = {kLanes, tile_pixels(1), forward, backward_weight};
+
+} // namespace pg::cpu
