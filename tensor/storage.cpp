@@ -1,15 +1,36 @@
 // Storage lifetime, pinned storage with its copy event, and the 64-byte aligned CPU allocator.
 #include "tensor/storage.h"
 
+#include <malloc.h>
+
 #include <cstdlib>
+#include <string>
 
 #include "tensor/backend.h"
 #include "tensor/error.h"
 
 namespace pg {
 
+// glibc serves blocks above its mmap threshold (128 KB, rising to at most 32 MB as such blocks are
+// freed) with a fresh mmap, and returns a free heap top above the trim threshold to the system:
+// either way a training step's activations, allocated and freed every step, are new pages each time,
+// and every first touch is a page fault (about 15% of the demo network's step was in the kernel).
+// With both thresholds raised once, freed tensors up to 32 MB stay in the heap for the next step.
+// PG_CPU_MALLOC=system leaves glibc's defaults.
+static void keep_freed_tensors_in_the_heap() {
+    static const bool done = [] {
+        const char* v = std::getenv("PG_CPU_MALLOC");
+        if (v && std::string(v) == "system") return true;
+        mallopt(M_MMAP_THRESHOLD, 32 << 20); // the largest glibc accepts (64-bit)
+        mallopt(M_TRIM_THRESHOLD, 1 << 30);
+        return true;
+    }();
+    (void)done;
+}
+
 void* CpuAllocator::allocate(size_t nbytes) {
     if (nbytes == 0) return nullptr;
+    keep_freed_tensors_in_the_heap();
     size_t rounded = (nbytes + 63) / 64 * 64; // aligned_alloc wants a multiple of the alignment
     void* ptr = std::aligned_alloc(64, rounded);
     PG_CHECK(ptr != nullptr, "cpu allocator: out of memory allocating ", nbytes, " bytes");
