@@ -1,6 +1,6 @@
 // The direct convolution for layers with few channels: weight repacking and the choice of the
 // instruction-set kernels (tensor/cpu/simd/conv_direct_kernels.cpp). conv.cpp sends a layer here
-// when conv2d_direct_applies says so, and keeps im2col + GEMM as the reference the tests hold
+// when its conv2d_direct_applies_* rules say so, and keeps im2col + GEMM as the reference the tests hold
 // these kernels to (tests/autograd/conv_direct_test.cpp).
 //
 // The backward pass to the input of a stride-1 convolution is itself a forward convolution:
@@ -51,28 +51,35 @@ void set_direct_conv_enabled(bool on) { direct_enabled().store(on); }
 // channels, where OpenBLAS's blocking does not pay. Crossovers measured with
 // `PG_CPU_DIRECT_CONV=0|1 pg_bench --benchmark_filter='demo_|/g_'` (bench/README.md): in-place
 // forward wins 2-4x up to 16 -> 32 channels and loses at 16 -> 64; the packed forward (C > 16)
-// loses to OpenBLAS; the backward passes win up to 32 -> 32 (im2col's col2im is the costly part)
-// and lose from 64 -> 64.
+// loses to OpenBLAS; the weight gradient wins up to 32 -> 32 and loses from 64 -> 64.
 static bool direct_candidate(const ConvGeometry& g) {
     return direct_conv_enabled() && g.groups == 1 && g.R * g.S > 1 && g.N * g.P * g.Q > 0;
 }
 bool conv2d_direct_applies_forward(const ConvGeometry& g) {
     return direct_candidate(g) && g.C <= 16 && g.K <= 32;
 }
+// The input gradient runs the forward kernel with K input channels: in place for K <= 16, else
+// packed tiles, which beat im2col + col2im while the repacked filter fits in L2 beside a tile (no
+// blocking of the reduction here, unlike a GEMM): 112 -> 64 at 17x17 0.60x the time, 64 -> 64
+// 0.79-0.86x, 128 -> 128 (576 KB of weights) 1.06x, 256 -> 256 2.2x.
+constexpr int64_t kDirectWeightFloats = 80 * 1024; // 320 KB
 bool conv2d_direct_applies_backward_input(const ConvGeometry& g) {
-    return direct_candidate(g) && g.stride_h == 1 && g.stride_w == 1 && g.C <= 32 && g.K <= 32;
+    if (!direct_candidate(g) || g.stride_h != 1 || g.stride_w != 1) return false;
+    if (g.K <= 16) return g.C <= 32;
+    return g.C >= 32 && g.R * g.S * g.C * g.K <= kDirectWeightFloats;
 }
 bool conv2d_direct_applies_backward_weight(const ConvGeometry& g) {
     return direct_candidate(g) && g.C <= 32 && g.K <= 32;
 }
 
-// wt (R, S, Cin, kpad) from w: wt[(r, s, cin), k] = w[k, r, s, cin] (forward), or for the
-// backward-input correlation (flipped = true, Cin = K, k ranging over C):
-// wt[(r, s, kin), c] = w[kin, R-1-r, S-1-s, c]. Zeros past the output channels; bias after it.
+// wt (rows, kpad) from w, rows = R*S*Cin rounded up to 4: wt[(r, s, cin), k] = w[k, r, s, cin]
+// (forward), or for the backward-input correlation (flipped = true, Cin = K, k ranging over C):
+// wt[(r, s, kin), c] = w[kin, R-1-r, S-1-s, c]. Zeros past the output channels and in the rows
+// past R*S*Cin; bias_out (kpad,) after it.
 static void repack(float* wt, float* bias_out, const float* w, const float* bias,
-                   const ConvGeometry& g, int64_t kpad, bool flipped) {
-    const int64_t rs = g.R * g.S, cin = flipped ? g.K : g.C, cout = flipped ? g.C : g.K;
-    std::fill(wt, wt + rs * cin * kpad, 0.f);
+                   const ConvGeometry& g, int64_t rows, int64_t kpad, bool flipped) {
+    const int64_t cin = flipped ? g.K : g.C, cout = flipped ? g.C : g.K;
+    std::fill(wt, wt + rows * kpad, 0.f);
     for (int64_t k = 0; k < g.K; k++)
         for (int64_t r = 0; r < g.R; r++)
             for (int64_t s = 0; s < g.S; s++)
@@ -91,11 +98,11 @@ static void forward_with(const DirectConvKernels& kernels, float* y, const float
                          const float* bias, const ConvGeometry& g, const ConvGeometry& run,
                          bool flipped) {
     const int64_t kpad = (run.K + kernels.lanes - 1) / kernels.lanes * kernels.lanes;
-    const int64_t rsc = run.R * run.S * run.C;
-    float* wt = scratch(Scratch::direct_weight, rsc * kpad + kpad);
-    repack(wt, wt + rsc * kpad, w, bias, g, kpad, flipped);
-    float* work = scratch(Scratch::columns, omp_get_max_threads() * kernels.max_tile * rsc);
-    kernels.forward(y, x, wt, wt + rsc * kpad, run, work);
+    const int64_t rows = (run.R * run.S * run.C + 3) / 4 * 4;
+    float* wt = scratch(Scratch::direct_weight, rows * kpad + kpad);
+    repack(wt, wt + rows * kpad, w, bias, g, rows, kpad, flipped);
+    float* work = scratch(Scratch::columns, omp_get_max_threads() * kernels.max_tile * rows);
+    kernels.forward(y, x, wt, wt + rows * kpad, run, work);
 }
 
 void conv2d_direct_forward(float* y, const float* x, const float* w, const float* bias,

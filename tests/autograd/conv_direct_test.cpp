@@ -123,6 +123,13 @@ TEST(ConvDirect, TakesTheLayersWithFewChannels) {
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(narrow));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(narrow));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(narrow));
+    // Middling channels: only the input gradient (packed tiles while the filter fits in L2).
+    const ConvGeometry decoder = geometry(8, 17, 17, 112, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+    const ConvGeometry wider = geometry(2, 17, 17, 128, 128, 3, 3, 1, 1, 2, 2, 2, 2, 1);
+    EXPECT_FALSE(cpu::conv2d_direct_applies_forward(decoder));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(decoder));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(decoder));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(wider));
     for (const ConvGeometry& g : {wide, grouped, pointwise}) {
         EXPECT_FALSE(cpu::conv2d_direct_applies_forward(g));
         EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(g));

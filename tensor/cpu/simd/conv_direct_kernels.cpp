@@ -1,7 +1,7 @@
 // Direct NHWC convolution kernels for layers with few channels, where im2col + OpenBLAS runs far
 // below the machine's peak (the demo network, ResNet stems). One source, compiled once per
-// instruction set (CMakeLists.txt sets -march, PG_SIMD_LANES, PG_SIMD_REGISTERS, PG_SIMD_TABLE);
-// tensor/cpu/conv_direct.cpp repacks the weights and picks the table at start-up.
+// instruction set (tools/cmake/simd_kernels.cmake sets -march, PG_SIMD_LANES, PG_SIMD_REGISTERS,
+// PG_SIMD_TABLE); tensor/cpu/conv_direct.cpp repacks the weights and picks the table at start-up.
 //
 // Nothing here may call an inline function or template of a header other files share (the
 // standard library's included): the linker keeps one copy of each, which could be this file's
@@ -30,6 +30,14 @@ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
+// Stores the first min(n, kLanes) lanes of v at p (n <= 0: none): the last output channels.
+void store_lanes(float* p, Vec v, int64_t n) {
+    if (n >= kLanes) return store(p, v);
+    float lanes[kLanes];
+    store(lanes, v);
+    for (int64_t i = 0; i < n; i++) p[i] = lanes[i];
+}
+
 // The first n floats of p in a vector, zeros after them (n < kLanes: the last output channels).
 Vec load_part(const float* p, int64_t n) {
     float lanes[kLanes] = {};
@@ -37,7 +45,7 @@ Vec load_part(const float* p, int64_t n) {
     return load(lanes);
 }
 
-// ---- forward: tiles of T output pixels x NV vectors of output channels ----
+// ---- forward for more input channels: packed tiles of T output pixels x NV vectors ----
 // Accumulators acc[T][NV] fill the registers; each step of the (r, s, c) loop loads NV weight
 // vectors and broadcasts one input value per pixel. Per element the sum runs over (r, s, c) in
 // order, one FMA each, so every FMA path (AVX2, AVX-512) gives the same bits.
@@ -47,27 +55,46 @@ constexpr int tile_pixels(int nv) {
     return kRegisters == 32 ? (nv == 1 ? 24 : 12) : (nv == 1 ? 12 : 6);
 }
 
-// packed (R*S*C, T): entry (j, t) is input value j = (r, s, c) of the receptive field of output
-// pixel (n, p, q0 + t), 0 where it falls in the padding or t >= count.
+// packed (R*S*C / 4, T, 4): value j = (r, s, c) of the receptive field of output pixel
+// (n, p, q0 + t) at (j / 4) 4T + 4t + j % 4, 0 where it falls in the padding, for t >= count and
+// for j past R*S*C up to a multiple of 4. Groups of 4 let a pixel's run of C values be copied 4 at
+// a time, and the multiply find every value at a constant offset from its group's start.
+constexpr int64_t kGroup = 4;
+
 template <int T>
 void pack_tile(float* packed, const float* x, const ConvGeometry& g, int64_t n, int64_t p,
                int64_t q0, int64_t count) {
-    const int64_t C = g.C;
+    const int64_t C = g.C, rsc = g.R * g.S * C;
+    auto at = [&](int64_t j, int64_t t) { return packed + j / kGroup * kGroup * T + kGroup * t; };
+    for (int64_t j = rsc; j < round_up(rsc, kGroup); j++)
+        for (int64_t t = 0; t < T; t++) at(j, t)[j % kGroup] = 0.f;
     for (int64_t r = 0; r < g.R; r++) {
         const int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
         for (int64_t s = 0; s < g.S; s++) {
-            float* dst = packed + (r * g.S + s) * C * T; // (C, T)
+            const int64_t j0 = (r * g.S + s) * C;
             for (int64_t t = 0; t < T; t++) {
                 const int64_t w = (q0 + t) * g.stride_w - g.pad_w + s * g.dilation_w;
                 const bool inside = t < count && h >= 0 && h < g.H && w >= 0 && w < g.W;
                 const float* src = x + ((n * g.H + h) * g.W + w) * C; // (C,) when inside
-                for (int64_t c = 0; c < C; c++) dst[c * T + t] = inside ? src[c] : 0.f;
+                if (C % kGroup == 0) { // whole groups
+                    for (int64_t c = 0; c < C; c += kGroup) {
+                        float* dst = at(j0 + c, t);
+                        if (inside)
+                            __builtin_memcpy(dst, src + c, kGroup * sizeof(float));
+                        else
+                            for (int64_t u = 0; u < kGroup; u++) dst[u] = 0.f;
+                    }
+                } else {
+                    for (int64_t c = 0; c < C; c++)
+                        at(j0 + c, t)[(j0 + c) % kGroup] = inside ? src[c] : 0.f;
+                }
             }
         }
     }
 }
 
-// y rows [0, count) (K apart), channels [k0, k0 + NV * kLanes) clipped to K: packed^T wt + bias.
+// y rows [0, count) (K apart), channels [k0, k0 + NV * kLanes) clipped to K: packed^T wt + bias,
+// wt (rsc rounded up to 4, kpad).
 template <int NV, int T>
 void multiply_tile(float* y, const float* packed, const float* wt, const float* bias, int64_t rsc,
                    int64_t kpad, int64_t k0, int64_t count, int64_t K) {
@@ -77,28 +104,24 @@ void multiply_tile(float* y, const float* packed, const float* wt, const float* 
 #pragma GCC unroll 2
         for (int v = 0; v < NV; v++) acc[t][v] = Vec{};
     const float* w = wt + k0;
-    for (int64_t j = 0; j < rsc; j++, w += kpad, packed += T) {
-        Vec wv[NV];
+    for (int64_t j = 0; j < rsc; j += kGroup, packed += kGroup * T) {
+#pragma GCC unroll 4
+        for (int u = 0; u < kGroup; u++, w += kpad) {
+            Vec wv[NV];
 #pragma GCC unroll 2
-        for (int v = 0; v < NV; v++) wv[v] = load(w + v * kLanes);
+            for (int v = 0; v < NV; v++) wv[v] = load(w + v * kLanes);
 #pragma GCC unroll 32
-        for (int t = 0; t < T; t++) {
-            const float a = packed[t];
+            for (int t = 0; t < T; t++) {
+                const float a = packed[kGroup * t + u];
 #pragma GCC unroll 2
-            for (int v = 0; v < NV; v++) acc[t][v] += wv[v] * a;
+                for (int v = 0; v < NV; v++) acc[t][v] += wv[v] * a;
+            }
         }
     }
     for (int64_t t = 0; t < count; t++)
         for (int v = 0; v < NV; v++) {
-            const int64_t k = k0 + v * kLanes, lanes = min64(kLanes, K - k);
-            const Vec out = acc[t][v] + load(bias + k);
-            if (lanes == kLanes) {
-                store(y + t * K + k, out);
-            } else if (lanes > 0) {
-                float part[kLanes];
-                store(part, out);
-                for (int64_t i = 0; i < lanes; i++) y[t * K + k + i] = part[i];
-            }
+            const int64_t k = k0 + v * kLanes;
+            store_lanes(y + t * K + k, acc[t][v] + load(bias + k), K - k);
         }
 }
 
@@ -110,7 +133,7 @@ void forward_tiles(float* y, const float* x, const float* wt, const float* bias,
     const int64_t tiles = (g.Q + T - 1) / T, tasks = g.N * g.P * tiles;
 #pragma omp parallel for schedule(static) if (tasks > 1)
     for (int64_t task = 0; task < tasks; task++) {
-        float* packed = work + omp_get_thread_num() * T * rsc; // (R*S*C, T)
+        float* packed = work + omp_get_thread_num() * T * round_up(rsc, kGroup);
         const int64_t np = task / tiles, q0 = task % tiles * T, count = min64(T, g.Q - q0);
         pack_tile<T>(packed, x, g, np / g.P, np % g.P, q0, count);
         float* y_tile = y + (np * g.Q + q0) * g.K;
@@ -196,18 +219,8 @@ void few_channels_tile(float* y, const float* x, const float* wt, const float* b
             accumulate_run<T>(acc, pixel, C, w_row + s * C * kpad, kpad);
         }
     }
-    const int64_t lanes = min64(kLanes, g.K - k0);
-    for (int64_t t = 0; t < count; t++) {
-        const Vec out = acc[t] + load(bias + k0);
-        float* dst = y + (np * g.Q + q0 + t) * g.K + k0;
-        if (lanes == kLanes) {
-            store(dst, out);
-        } else {
-            float part[kLanes];
-            store(part, out);
-            for (int64_t i = 0; i < lanes; i++) dst[i] = part[i];
-        }
-    }
+    for (int64_t t = 0; t < count; t++)
+        store_lanes(y + (np * g.Q + q0 + t) * g.K + k0, acc[t] + load(bias + k0), g.K - k0);
 }
 
 void forward_few_channels(float* y, const float* x, const float* wt, const float* bias,
