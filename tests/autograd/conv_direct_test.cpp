@@ -44,7 +44,7 @@ const ConvGeometry kCases[] = {
     geometry(1, 13, 12, 3, 32, 7, 7, 2, 2, 3, 3, 1, 1, 1), // a ResNet stem, 7x7
     geometry(2, 8, 23, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),   // 8 -> 8, rows of 23
     geometry(1, 7, 9, 5, 17, 3, 3, 1, 1, 2, 2, 2, 2, 1),   // dilated, K past two 8-lane vectors
-    geometry(2, 6, 7, 13, 9, 2, 3, 1, 1, 0, 1, 1, 2, 1),   // rectangular, asymmetric padding
+    geometry(2, 6, 7, 13, 9, 2, 3, 1, 1, 0, 1, 1, 2, 1),   // rectangular, pad_h != pad_w
     geometry(1, 5, 5, 16, 33, 3, 3, 1, 1, 3, 3, 3, 3, 1),  // taps mostly in the padding
     geometry(2, 5, 6, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1),    // one channel in, one out
     geometry(1, 4, 6, 2, 3, 1, 3, 1, 1, 0, 1, 1, 1, 1),    // a 1x3 filter
@@ -53,7 +53,10 @@ const ConvGeometry kCases[] = {
     geometry(1, 7, 10, 17, 5, 3, 3, 2, 1, 1, 1, 1, 1, 1),  // packed, stride 2 along h only
     geometry(2, 1, 1, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),   // a 1x1 image: only the centre tap
     geometry(1, 3, 30, 12, 16, 3, 3, 1, 2, 1, 1, 1, 1, 1), // stride 2 along w, long rows
-    geometry(1, 5, 40, 6, 12, 3, 3, 1, 1, 1, 2, 1, 2, 1),  // dilated along w, interior tiles
+    geometry(1, 5, 40, 6, 12, 3, 3, 1, 1, 1, 2, 1, 2, 1),  // dilated along w: never one run
+    geometry(1, 4, 42, 3, 16, 3, 3, 1, 1, 1, 0, 1, 1, 1),  // whole-row runs in full 16-pixel tiles
+    geometry(1, 3, 50, 20, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1), // packed: several full tiles a row
+    geometry(2, 12, 20, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1), // weight-gradient flushes, 9-16 lanes
 };
 
 TEST(ConvDirect, EveryPathMatchesNaive) {

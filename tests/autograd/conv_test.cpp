@@ -119,6 +119,8 @@ TEST(ConvKernels, EveryPathMatchesNaive) {
     expect_kernels_match_naive(geometry(1, 3, 7, 2, 3, 3, 3, 1, 1, 0, 1, 1, 1, 1), true);
     expect_kernels_match_naive(geometry(1, 6, 3, 2, 3, 3, 3, 2, 1, 1, 0, 1, 1, 1), false);
     expect_kernels_match_naive(geometry(2, 1, 1, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1), true);
+    // 32 -> 20 at stride 1: the input gradient by the direct kernels' packed tiles (K > 16).
+    expect_kernels_match_naive(geometry(2, 5, 30, 32, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1), true);
 }
 
 TEST(ConvKernels, ColumnBlocksSpanImages) {

@@ -6,7 +6,9 @@
 // Nothing here may call an inline function or template of a header other files share (the
 // standard library's included): the linker keeps one copy of each, which could be this file's
 // AVX-512 one, then run on a CPU without AVX-512. Helpers live in the anonymous namespace, buffers
-// come from the caller, vectors are GCC vector extensions.
+// come from the caller, vectors are GCC vector extensions. The FMA builds give the same bits only
+// because -ffp-contract=fast turns every acc += w * x into one FMA (checked on AVX-512 hosts by
+// ConvDirect.Avx2AndAvx512GiveTheSameBits).
 #include <omp.h>
 
 #include <cstdint>
@@ -30,7 +32,7 @@ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
-// Stores the first min(n, kLanes) lanes of v at p (n <= 0: none): the last output channels.
+// Stores the first min(n, kLanes) lanes of v at p: the last output channels.
 void store_lanes(float* p, Vec v, int64_t n) {
     if (n >= kLanes) return store(p, v);
     float lanes[kLanes];
@@ -75,7 +77,7 @@ void pack_tile(float* packed, const float* x, const ConvGeometry& g, int64_t n, 
             for (int64_t t = 0; t < T; t++) {
                 const int64_t w = (q0 + t) * g.stride_w - g.pad_w + s * g.dilation_w;
                 const bool inside = t < count && h >= 0 && h < g.H && w >= 0 && w < g.W;
-                const float* src = x + ((n * g.H + h) * g.W + w) * C; // (C,) when inside
+                const float* src = inside ? x + ((n * g.H + h) * g.W + w) * C : nullptr; // (C,)
                 if (C % kGroup == 0) { // whole groups
                     for (int64_t c = 0; c < C; c += kGroup) {
                         float* dst = at(j0 + c, t);
@@ -121,7 +123,7 @@ void multiply_tile(float* y, const float* packed, const float* wt, const float* 
     for (int64_t t = 0; t < count; t++)
         for (int v = 0; v < NV; v++) {
             const int64_t k = k0 + v * kLanes;
-            store_lanes(y + t * K + k, acc[t][v] + load(bias + k), K - k);
+            if (k < K) store_lanes(y + t * K + k, acc[t][v] + load(bias + k), K - k);
         }
 }
 
