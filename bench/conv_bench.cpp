@@ -9,6 +9,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/backend.h"
+#include "tensor/cpu/kernels.h"
 
 namespace pg {
 namespace {
@@ -38,7 +39,7 @@ const ConvShape kConvShapes[] = {
     {"g_16to64_17", 8, 17, 17, 16, 64, 3, 1, 1, 1, 1},
     {"g_32to32_33", 2, 33, 33, 32, 32, 3, 1, 1, 1, 1},
     {"g_32to32_9", 8, 9, 9, 32, 32, 3, 1, 1, 1, 1},
-    {"g_32to32_65", 2, 65, 65, 32, 32, 3, 1, 1, 1, 1},  // ResNet variant C's deep stem
+    {"g_32to32_65", 2, 65, 65, 32, 32, 3, 1, 1, 1, 1}, // ResNet variant C's deep stem
     {"g_32to64_65", 2, 65, 65, 32, 64, 3, 1, 1, 1, 1},
     {"g_64to64_17", 8, 17, 17, 64, 64, 3, 1, 1, 1, 1},
     {"g_64to64_9d4", 8, 9, 9, 64, 64, 3, 1, 4, 4, 1},
@@ -108,6 +109,50 @@ void run_gemm(benchmark::State& state, const GemmShape& s) {
                                                    benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The direct kernels (tensor/cpu/conv_direct.cpp) on each instruction-set path this CPU runs, at
+// the demo's few-channel shapes: what AVX2 and AVX-512 buy over the SSE4.2 build.
+const char* const kDirectShapes[] = {"demo_stem_3x3s2_3to8_64", "demo_3x3_8to8_32", "g_16to16_17",
+                                     "g_32to32_33"};
+
+void run_direct(benchmark::State& state, const ConvShape& s, Pass pass, cpu::SimdPath path) {
+    const ConvGeometry g = geometry_of(s);
+    Generator gen(1);
+    Tensor x = Tensor::uniform({g.N, g.H, g.W, g.C}, gen, -1.f, 1.f);
+    Tensor w = Tensor::uniform({g.K, g.R, g.S, g.C}, gen, -0.1f, 0.1f);
+    Tensor y = Tensor::uniform({g.N, g.P, g.Q, g.K}, gen, -1.f, 1.f); // y, or dy for backward
+    Tensor dx = Tensor::empty(x.shape()), dw = Tensor::empty(w.shape());
+    for (auto _ : state) {
+        if (pass == Pass::forward)
+            cpu::conv2d_direct_forward(y.f32(), x.f32(), w.f32(), nullptr, g, path);
+        if (pass == Pass::backward_input)
+            cpu::conv2d_direct_backward_input(dx.f32(), y.f32(), w.f32(), g, path);
+        if (pass == Pass::backward_weight)
+            cpu::conv2d_direct_backward_weight(dw.f32(), y.f32(), x.f32(), g, path);
+    }
+    const double flops = 2.0 * double(g.N * g.P * g.Q * g.K * g.R * g.S * g.C);
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void register_direct(const std::pair<Pass, const char*>* passes, int count) {
+    for (const ConvShape& s : kConvShapes)
+        for (const char* name : kDirectShapes) {
+            if (std::string(name) != s.name) continue;
+            for (int i = 0; i < count; i++) {
+                const auto [pass, prefix] = passes[i];
+                if (pass == Pass::backward_input && s.stride != 1) continue;
+                for (cpu::SimdPath path : cpu::kSimdPaths) {
+                    if (!cpu::simd_path_runs_here(path)) continue;
+                    const std::string label = std::string("ConvDirect") + (prefix + 4) + s.name +
+                                              "/" + cpu::simd_path_name(path);
+                    benchmark::RegisterBenchmark(label.c_str(), run_direct, s, pass, path)
+                        ->Unit(benchmark::kMillisecond)
+                        ->UseRealTime();
+                }
+            }
+        }
+}
+
 const bool kRegistered = [] {
     const std::pair<Pass, const char*> passes[] = {{Pass::forward, "ConvForward/"},
                                                    {Pass::backward_input, "ConvBackwardInput/"},
@@ -121,6 +166,7 @@ const bool kRegistered = [] {
         benchmark::RegisterBenchmark((std::string("ConvGemm/") + s.name).c_str(), run_gemm, s)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
+    register_direct(passes, 3);
     return true;
 }();
 
