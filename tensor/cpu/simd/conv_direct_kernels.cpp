@@ -146,17 +146,19 @@ void forward_tiles(float* y, const float* x, const float* wt, const float* bias,
 
 // ---- forward for few input channels: no packing ----
 // With C <= 16 a packed tile costs as much as its products (one or two FMAs per packed value), so
-// each pixel of the tile reads x in place through its own pointer (a zero row in the padding), and
-// a block of CB input channels keeps its CB weight vectors in registers while it goes over the
-// tile's pixels: acc[t] += w[c] * x_t[c]. The sum order per element is (r, s, c), as above.
-constexpr int kFewChannelTile = kRegisters == 32 ? 16 : 6;
+// each pixel of the tile reads x in place through its own pointer (a zero row in the padding).
+// One vector of output channels (NV = 1): a block of CB input channels keeps its CB weight vectors
+// in registers while it goes over the tile's pixels, acc[t] += w[c] * x_t[c]. Two (NV = 2, more
+// than one vector's worth of output channels): per input value, two weight vectors and one
+// broadcast feed two FMAs. The sum order per element is (r, s, c) either way, as above.
+constexpr int few_channel_tile(int nv) { return kRegisters == 32 ? (nv == 1 ? 16 : 12) : 6; }
 
 // Inlined by force: the accumulators must stay in registers across calls.
 #define PG_INLINE __attribute__((always_inline)) inline
 
 template <int CB, int T>
-PG_INLINE void accumulate_channels(Vec* acc, const float* const* pixel, int64_t c0, const float* w,
-                                   int64_t kpad) {
+PG_INLINE void accumulate_channels(Vec (*acc)[1], const float* const* pixel, int64_t c0,
+                                   const float* w, int64_t kpad) {
     Vec wv[CB];
 #pragma GCC unroll 8
     for (int c = 0; c < CB; c++) wv[c] = load(w + c * kpad);
@@ -164,15 +166,15 @@ PG_INLINE void accumulate_channels(Vec* acc, const float* const* pixel, int64_t 
     for (int t = 0; t < T; t++) {
         const float* in = pixel[t] + c0;
 #pragma GCC unroll 8
-        for (int c = 0; c < CB; c++) acc[t] += wv[c] * in[c];
+        for (int c = 0; c < CB; c++) acc[t][0] += wv[c] * in[c];
     }
 }
 
 // acc[t] += the `width` input values at pixel[t] times the weight rows w (width, kpad), in blocks of
 // 8, 4, 2, 1 values.
 template <int T>
-PG_INLINE void accumulate_run(Vec* acc, const float* const* pixel, int64_t width, const float* w,
-                              int64_t kpad) {
+PG_INLINE void accumulate_run(Vec (*acc)[1], const float* const* pixel, int64_t width,
+                              const float* w, int64_t kpad) {
     int64_t c0 = 0;
     for (; c0 + 8 <= width; c0 += 8) accumulate_channels<8, T>(acc, pixel, c0, w + c0 * kpad, kpad);
     if (width - c0 >= 4) {
@@ -186,21 +188,39 @@ PG_INLINE void accumulate_run(Vec* acc, const float* const* pixel, int64_t width
     if (width - c0 >= 1) accumulate_channels<1, T>(acc, pixel, c0, w + c0 * kpad, kpad);
 }
 
-// Output pixels (n, p, q0 .. q0 + count), channels [k0, k0 + kLanes) clipped to K. A filter row
-// that reads padding only adds zeros and is skipped. Without dilation along w, the S taps of a
+// The same with two vectors of output channels, one input value at a time.
+template <int T>
+PG_INLINE void accumulate_run(Vec (*acc)[2], const float* const* pixel, int64_t width,
+                              const float* w, int64_t kpad) {
+    for (int64_t c = 0; c < width; c++, w += kpad) {
+        const Vec w0 = load(w), w1 = load(w + kLanes);
+#pragma GCC unroll 16
+        for (int t = 0; t < T; t++) {
+            const float a = pixel[t][c];
+            acc[t][0] += w0 * a;
+            acc[t][1] += w1 * a;
+        }
+    }
+}
+
+// Output pixels (n, p, q0 .. q0 + count), channels [k0, k0 + NV kLanes) clipped to K. A filter
+// row that reads padding only adds zeros and is skipped. Without dilation along w, the S taps of a
 // filter row read S*C adjacent floats, which is one run per pixel when no tap of the tile's pixels
 // falls in the padding (pixels past count repeat pixel 0: valid memory, results dropped).
+template <int NV>
 void few_channels_tile(float* y, const float* x, const float* wt, const float* bias,
                        const ConvGeometry& g, const float* zeros, int64_t np, int64_t q0,
                        int64_t count, int64_t k0) {
-    constexpr int T = kFewChannelTile;
+    constexpr int T = few_channel_tile(NV);
     const int64_t n = np / g.P, p = np % g.P, C = g.C, kpad = round_up(g.K, kLanes);
     const int64_t w_first = q0 * g.stride_w - g.pad_w;
     const int64_t w_last = (q0 + count - 1) * g.stride_w - g.pad_w + (g.S - 1) * g.dilation_w;
     const bool whole_rows = g.dilation_w == 1 && w_first >= 0 && w_last < g.W;
-    Vec acc[T];
+    Vec acc[T][NV];
 #pragma GCC unroll 16
-    for (int t = 0; t < T; t++) acc[t] = Vec{};
+    for (int t = 0; t < T; t++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) acc[t][v] = Vec{};
     const float* pixel[T]; // (C,) or (S, C) each: what output pixel t reads
     for (int64_t r = 0; r < g.R; r++) {
         const int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
@@ -222,19 +242,24 @@ void few_channels_tile(float* y, const float* x, const float* wt, const float* b
         }
     }
     for (int64_t t = 0; t < count; t++)
-        store_lanes(y + (np * g.Q + q0 + t) * g.K + k0, acc[t] + load(bias + k0), g.K - k0);
+        for (int v = 0; v < NV; v++) {
+            const int64_t k = k0 + v * kLanes;
+            if (k < g.K)
+                store_lanes(y + (np * g.Q + q0 + t) * g.K + k, acc[t][v] + load(bias + k), g.K - k);
+        }
 }
 
+template <int NV>
 void forward_few_channels(float* y, const float* x, const float* wt, const float* bias,
                           const ConvGeometry& g, float* zeros) {
-    constexpr int T = kFewChannelTile;
-    const int64_t tiles = (g.Q + T - 1) / T, k_blocks = (g.K + kLanes - 1) / kLanes;
+    constexpr int T = few_channel_tile(NV), width = NV * kLanes;
+    const int64_t tiles = (g.Q + T - 1) / T, k_blocks = (g.K + width - 1) / width;
     const int64_t tasks = g.N * g.P * tiles * k_blocks;
 #pragma omp parallel for schedule(static) if (tasks > 1)
     for (int64_t task = 0; task < tasks; task++) {
-        const int64_t k0 = task % k_blocks * kLanes, tile = task / k_blocks;
+        const int64_t k0 = task % k_blocks * width, tile = task / k_blocks;
         const int64_t np = tile / tiles, q0 = tile % tiles * T;
-        few_channels_tile(y, x, wt, bias, g, zeros, np, q0, min64(T, g.Q - q0), k0);
+        few_channels_tile<NV>(y, x, wt, bias, g, zeros, np, q0, min64(T, g.Q - q0), k0);
     }
 }
 
@@ -244,7 +269,9 @@ void forward(float* y, const float* x, const float* wt, const float* bias, const
              float* work) {
     if (g.C <= kFewChannels) {
         for (int64_t c = 0; c < g.C; c++) work[c] = 0.f;
-        return forward_few_channels(y, x, wt, bias, g, work);
+        if (round_up(g.K, kLanes) / kLanes % 2 == 0)
+            return forward_few_channels<2>(y, x, wt, bias, g, work);
+        return forward_few_channels<1>(y, x, wt, bias, g, work);
     }
     if (round_up(g.K, kLanes) / kLanes % 2 == 0) return forward_tiles<2>(y, x, wt, bias, g, work);
     forward_tiles<1>(y, x, wt, bias, g, work);
