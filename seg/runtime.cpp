@@ -18,6 +18,7 @@
 #include "tensor/backend.h"
 #include "tensor/collectives.h"
 #include "tensor/cpu/kernels.h"
+#include "tensor/storage.h"
 
 #if PG_MPI_ENABLED
 #include "dist/mpi_collectives.h"
@@ -137,6 +138,7 @@ std::string build_info() {
         << "; this CPU's best: " << (best.empty() ? "pre-AVX" : best) << "); direct conv "
         << cpu::simd_path_name(cpu::simd_path())
         << (cpu::direct_conv_enabled() ? "" : " (off: PG_CPU_DIRECT_CONV=0)") << "\n";
+    out << "  cpu memory: " << CpuAllocator::policy() << "\n";
 #if PG_WITH_CUDA
     cuda::RuntimeInfo info = cuda::runtime_info();
     out << "  cuda:       built for sm_" << PG_CUDA_ARCHITECTURES << " with nvcc "

@@ -17,16 +17,21 @@ namespace pg {
 // and every first touch is a page fault (about 15% of the demo network's step was in the kernel).
 // With both thresholds raised once, freed tensors up to 32 MB stay in the heap for the next step.
 // PG_CPU_MALLOC=system leaves glibc's defaults.
-static void keep_freed_tensors_in_the_heap() {
-    static const bool done = [] {
+// Returns what was set, for `pixelgrad info`; mallopt reports a value it refuses (then glibc's
+// defaults stay, which only costs speed).
+static const std::string& keep_freed_tensors_in_the_heap() {
+    static const std::string policy = []() -> std::string {
         const char* v = std::getenv("PG_CPU_MALLOC");
-        if (v && std::string(v) == "system") return true;
-        mallopt(M_MMAP_THRESHOLD, 32 << 20); // the largest glibc accepts (64-bit)
-        mallopt(M_TRIM_THRESHOLD, 1 << 30);
-        return true;
+        if (v && std::string(v) == "system") return "glibc defaults (PG_CPU_MALLOC=system)";
+        const bool mmap_set = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1; // glibc's 64-bit maximum
+        const bool trim_set = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+        if (!mmap_set || !trim_set) return "glibc defaults (mallopt refused the thresholds)";
+        return "freed tensors kept in glibc's heap (mmap threshold 32 MB, trim 1 GB)";
     }();
-    (void)done;
+    return policy;
 }
+
+std::string CpuAllocator::policy() { return keep_freed_tensors_in_the_heap(); }
 
 void* CpuAllocator::allocate(size_t nbytes) {
     if (nbytes == 0) return nullptr;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "tensor/dtype.h"
 
@@ -26,6 +27,8 @@ class CpuAllocator final : public Allocator {
   public:
     void* allocate(size_t nbytes) override;
     void deallocate(void* ptr, size_t nbytes) override;
+    // How freed memory is kept (glibc's thresholds, tensor/storage.cpp), in words.
+    static std::string policy();
 };
 
 class Storage {

@@ -1,5 +1,6 @@
 // Start-up settings of the binaries (seg/runtime.h): the OpenBLAS kernels `pixelgrad` runs with
-// are never for an older ISA than the CPU has, and a user's OPENBLAS_CORETYPE always wins.
+// are never for an older ISA than the CPU has, a user's OPENBLAS_CORETYPE always wins (and moves
+// the direct convolution's path with it), and `info` names the CPU switches.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -57,6 +58,25 @@ TEST(Startup, TheUsersCoretypeWins) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(kernels_in_info(r.output), "Nehalem") << r.output;
     EXPECT_NE(r.output.find("OPENBLAS_CORETYPE=Nehalem"), std::string::npos) << r.output;
+    // pixelgrad's own vectorised kernels follow the same variable.
+    EXPECT_NE(r.output.find("direct conv SSE4.2"), std::string::npos) << r.output;
+    if (openblas_isa_level(openblas_kernels_for_this_cpu()) >= 3) {
+        CliResult haswell = run_pixelgrad({"info"}, {"OPENBLAS_CORETYPE=Haswell"});
+        EXPECT_NE(haswell.output.find("direct conv AVX2+FMA"), std::string::npos) << haswell.output;
+    }
+}
+
+TEST(Startup, InfoNamesTheCpuSwitches) {
+    CliResult on = run_pixelgrad({"info"});
+    ASSERT_EQ(on.exit_code, 0) << on.output;
+    EXPECT_NE(on.output.find("cpu memory: freed tensors kept in glibc's heap"), std::string::npos)
+        << on.output;
+    CliResult off = run_pixelgrad({"info"}, {"PG_CPU_DIRECT_CONV=0", "PG_CPU_MALLOC=system"});
+    ASSERT_EQ(off.exit_code, 0) << off.output;
+    EXPECT_NE(off.output.find("(off: PG_CPU_DIRECT_CONV=0)"), std::string::npos) << off.output;
+    EXPECT_NE(off.output.find("cpu memory: glibc defaults (PG_CPU_MALLOC=system)"),
+              std::string::npos)
+        << off.output;
 }
 
 } // namespace
