@@ -25,7 +25,8 @@ static const std::string& keep_freed_tensors_in_the_heap() {
         if (v && std::string(v) == "system") return "glibc defaults (PG_CPU_MALLOC=system)";
         const bool mmap_set = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1; // glibc's 64-bit maximum
         const bool trim_set = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
-        if (!mmap_set || !trim_set) return "glibc defaults (mallopt refused the thresholds)";
+        if (!mmap_set || !trim_set)
+            return "the allocator's defaults (mallopt refused the thresholds: not glibc's malloc?)";
         return "freed tensors kept in glibc's heap (mmap threshold 32 MB, trim 1 GB)";
     }();
     return policy;
