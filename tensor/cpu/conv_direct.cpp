@@ -49,7 +49,7 @@ void set_direct_conv_enabled(bool on) { direct_enabled().store(on); }
 
 // Which layers: groups 1, a filter larger than 1x1 (1x1 is a plain GEMM already), and few
 // channels, where OpenBLAS's blocking does not pay. Crossovers measured with
-// `PG_CPU_DIRECT_CONV=0|1 pg_bench --benchmark_filter='demo_|/g_'` (bench/README.md): in-place
+// `PG_CPU_DIRECT_CONV=0|1 pg_bench --benchmark_filter='demo_|/g_'` (README, Benchmarks): in-place
 // forward wins 2-4x up to 16 -> 32 channels and loses at 16 -> 64; the packed forward (C > 16)
 // loses to OpenBLAS; the weight gradient wins up to 32 -> 32 and loses from 64 -> 64.
 static bool direct_candidate(const ConvGeometry& g) {
@@ -72,7 +72,8 @@ bool conv2d_direct_applies_backward_weight(const ConvGeometry& g) {
     return direct_candidate(g) && g.C <= 32 && g.K <= 32;
 }
 
-// wt (rows, kpad) from w, rows = R*S*Cin rounded up to 4: wt[(r, s, cin), k] = w[k, r, s, cin]
+// wt (rows, kpad) from w, rows = R*S*Cin rounded up to the kernels' row_group:
+// wt[(r, s, cin), k] = w[k, r, s, cin]
 // (forward), or for the backward-input correlation (flipped = true, Cin = K, k ranging over C):
 // wt[(r, s, kin), c] = w[kin, R-1-r, S-1-s, c]. Zeros past the output channels and in the rows
 // past R*S*Cin; bias_out (kpad,) after it.
@@ -98,7 +99,8 @@ static void forward_with(const DirectConvKernels& kernels, float* y, const float
                          const float* bias, const ConvGeometry& g, const ConvGeometry& run,
                          bool flipped) {
     const int64_t kpad = (run.K + kernels.lanes - 1) / kernels.lanes * kernels.lanes;
-    const int64_t rows = (run.R * run.S * run.C + 3) / 4 * 4;
+    const int64_t group = kernels.row_group;
+    const int64_t rows = (run.R * run.S * run.C + group - 1) / group * group;
     float* wt = scratch(Scratch::direct_weight, rows * kpad + kpad);
     repack(wt, wt + rows * kpad, w, bias, g, rows, kpad, flipped);
     float* work = scratch(Scratch::columns, omp_get_max_threads() * kernels.max_tile * rows);
@@ -115,22 +117,11 @@ void conv2d_direct_backward_input(float* dx, const float* dy, const float* w, co
     PG_CHECK(g.stride_h == 1 && g.stride_w == 1 && g.groups == 1,
              "conv2d_direct_backward_input: stride 1 and groups 1 only, got stride (", g.stride_h,
              ", ", g.stride_w, "), groups ", g.groups);
-    ConvGeometry adjoint{g.N,
-                         g.P,
-                         g.Q,
-                         g.K,
-                         g.C,
-                         g.R,
-                         g.S,
-                         g.H,
-                         g.W,
-                         1,
-                         1,
-                         (g.R - 1) * g.dilation_h - g.pad_h,
-                         (g.S - 1) * g.dilation_w - g.pad_w,
-                         g.dilation_h,
-                         g.dilation_w,
-                         1};
+    ConvGeometry adjoint = g; // input dy (N, P, Q, K), output dx (N, H, W, C), stride 1
+    adjoint.H = g.P, adjoint.W = g.Q, adjoint.C = g.K;
+    adjoint.P = g.H, adjoint.Q = g.W, adjoint.K = g.C;
+    adjoint.pad_h = (g.R - 1) * g.dilation_h - g.pad_h;
+    adjoint.pad_w = (g.S - 1) * g.dilation_w - g.pad_w;
     forward_with(kernels_for(path, g.C), dx, dy, w, nullptr, g, adjoint, true);
 }
 

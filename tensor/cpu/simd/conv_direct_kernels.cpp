@@ -264,7 +264,8 @@ void forward_few_channels(float* y, const float* x, const float* wt, const float
 }
 
 // Few input channels: in place; more: packed tiles, two vectors of output channels per tile when
-// they pair up, else one. work: max_tile * R*S*C floats per thread, or C zeros.
+// they pair up, else one. work: max_tile * (R*S*C rounded up to kGroup) floats per thread, or C
+// zeros.
 void forward(float* y, const float* x, const float* wt, const float* bias, const ConvGeometry& g,
              float* work) {
     if (g.C <= kFewChannels) {
@@ -299,7 +300,8 @@ void weight_task(float* dw, const float* dy, const float* x, const ConvGeometry&
                  int64_t c0, int64_t k0) {
     const int64_t r = rs / g.S, s = rs % g.S, C = g.C, K = g.K;
     const int64_t cw = min64(CB, C - c0), kw = min64(kLanes, K - k0);
-    // Output columns q whose tap reads a real input column: 0 <= q stride - pad + s dil < W.
+    // Output columns q whose tap reads a real input column: 0 <= q stride - pad + s dil < W
+    // (conv.cpp's inside(), written again: this file shares no inline code).
     const int64_t w0 = s * g.dilation_w - g.pad_w;
     const int64_t q_lo = w0 >= 0 ? 0 : min64(g.Q, (-w0 + g.stride_w - 1) / g.stride_w);
     const int64_t q_hi =
@@ -360,6 +362,7 @@ void backward_weight(float* dw, const float* dy, const float* x, const ConvGeome
 } // namespace
 
 extern const DirectConvKernels PG_SIMD_TABLE;
-const DirectConvKernels PG_SIMD_TABLE = {kLanes, tile_pixels(1), forward, backward_weight};
+const DirectConvKernels PG_SIMD_TABLE = {kLanes, tile_pixels(1), int(kGroup), forward,
+                                         backward_weight};
 
 } // namespace pg::cpu
