@@ -58,24 +58,41 @@ ConvGeometry geometry_of(const ConvShape& s) {
     return g;
 }
 
-void run_conv(benchmark::State& state, const ConvShape& s, Pass pass) {
-    const ConvGeometry g = geometry_of(s);
+// Random x, w and y (or dy), and dx, dw to write, for a geometry.
+struct ConvTensors {
+    Tensor x, w, y, dx, dw;
+};
+ConvTensors conv_tensors(const ConvGeometry& g) {
     Generator gen(1);
-    Tensor x = Tensor::uniform({g.N, g.H, g.W, g.C}, gen, -1.f, 1.f);
-    Tensor w = Tensor::uniform({g.K, g.R, g.S, g.C / g.groups}, gen, -0.1f, 0.1f);
-    Tensor y = Tensor::uniform({g.N, g.P, g.Q, g.K}, gen, -1.f, 1.f); // y, or dy for backward
-    Tensor dx = Tensor::empty(x.shape()), dw = Tensor::empty(w.shape());
-    Backend& be = backend_for(x.device());
-    for (auto _ : state) {
-        if (pass == Pass::forward) be.conv2d_forward(y.f32(), x.f32(), w.f32(), nullptr, g);
-        if (pass == Pass::backward_input) be.conv2d_backward_input(dx.f32(), y.f32(), w.f32(), g);
-        if (pass == Pass::backward_weight) be.conv2d_backward_weight(dw.f32(), y.f32(), x.f32(), g);
-        be.synchronize();
-    }
-    // 2 N P Q K R S C/groups for each of the three passes.
+    ConvTensors t;
+    t.x = Tensor::uniform({g.N, g.H, g.W, g.C}, gen, -1.f, 1.f);
+    t.w = Tensor::uniform({g.K, g.R, g.S, g.C / g.groups}, gen, -0.1f, 0.1f);
+    t.y = Tensor::uniform({g.N, g.P, g.Q, g.K}, gen, -1.f, 1.f); // y, or dy for backward
+    t.dx = Tensor::empty(t.x.shape());
+    t.dw = Tensor::empty(t.w.shape());
+    return t;
+}
+
+// 2 N P Q K R S C/groups for each of the three passes.
+void count_conv_flops(benchmark::State& state, const ConvGeometry& g) {
     const double flops = 2.0 * double(g.N * g.P * g.Q * g.K * g.R * g.S * (g.C / g.groups));
     state.counters["GFLOP/s"] =
         benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void run_conv(benchmark::State& state, const ConvShape& s, Pass pass) {
+    const ConvGeometry g = geometry_of(s);
+    ConvTensors t = conv_tensors(g);
+    Backend& be = backend_for(t.x.device());
+    for (auto _ : state) {
+        if (pass == Pass::forward) be.conv2d_forward(t.y.f32(), t.x.f32(), t.w.f32(), nullptr, g);
+        if (pass == Pass::backward_input)
+            be.conv2d_backward_input(t.dx.f32(), t.y.f32(), t.w.f32(), g);
+        if (pass == Pass::backward_weight)
+            be.conv2d_backward_weight(t.dw.f32(), t.y.f32(), t.x.f32(), g);
+        be.synchronize();
+    }
+    count_conv_flops(state, g);
 }
 
 // GEMMs at 1x1-convolution shapes (65x65 = 4225 and 129x129 = 16641 pixels): the forward form
@@ -116,22 +133,16 @@ const char* const kDirectShapes[] = {"demo_stem_3x3s2_3to8_64", "demo_3x3_8to8_3
 
 void run_direct(benchmark::State& state, const ConvShape& s, Pass pass, cpu::SimdPath path) {
     const ConvGeometry g = geometry_of(s);
-    Generator gen(1);
-    Tensor x = Tensor::uniform({g.N, g.H, g.W, g.C}, gen, -1.f, 1.f);
-    Tensor w = Tensor::uniform({g.K, g.R, g.S, g.C}, gen, -0.1f, 0.1f);
-    Tensor y = Tensor::uniform({g.N, g.P, g.Q, g.K}, gen, -1.f, 1.f); // y, or dy for backward
-    Tensor dx = Tensor::empty(x.shape()), dw = Tensor::empty(w.shape());
+    ConvTensors t = conv_tensors(g);
     for (auto _ : state) {
         if (pass == Pass::forward)
-            cpu::conv2d_direct_forward(y.f32(), x.f32(), w.f32(), nullptr, g, path);
+            cpu::conv2d_direct_forward(t.y.f32(), t.x.f32(), t.w.f32(), nullptr, g, path);
         if (pass == Pass::backward_input)
-            cpu::conv2d_direct_backward_input(dx.f32(), y.f32(), w.f32(), g, path);
+            cpu::conv2d_direct_backward_input(t.dx.f32(), t.y.f32(), t.w.f32(), g, path);
         if (pass == Pass::backward_weight)
-            cpu::conv2d_direct_backward_weight(dw.f32(), y.f32(), x.f32(), g, path);
+            cpu::conv2d_direct_backward_weight(t.dw.f32(), t.y.f32(), t.x.f32(), g, path);
     }
-    const double flops = 2.0 * double(g.N * g.P * g.Q * g.K * g.R * g.S * g.C);
-    state.counters["GFLOP/s"] =
-        benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    count_conv_flops(state, g);
 }
 
 void register_direct(const std::pair<Pass, const char*>* passes, int count) {
