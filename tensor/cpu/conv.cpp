@@ -1,6 +1,7 @@
 // CPU convolution over NHWC: im2col + GEMM (OpenBLAS, tensor/cpu/gemm.cpp), a plain GEMM for 1x1
 // stride-1 convolutions (x already is the (N*H*W, C) matrix), a direct loop for depthwise, and a
-// vectorised direct kernel for layers with few channels (conv_direct.cpp).
+// vectorised direct kernel for layers with few channels (conv_direct.cpp). Filter taps that read
+// only padding are left out, per band of output rows where that pays (conv_regions.cpp).
 // Shapes and the geometry struct are documented in tensor/backend.h; the ops that call these are in
 // autograd/conv.cpp. The loops here sum in an order fixed by the shape, never by the thread count
 // (OpenBLAS may round a GEMM differently when given a different number of threads).
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "tensor/cpu/conv_regions.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
 
@@ -39,17 +41,6 @@ static int64_t block_rows(const ConvGeometry& g) {
 // every pixel, and each element's sum keeps its order (deterministic for any thread count).
 // Decoder 3x3 512 -> 256 at 129x129 (bench ConvForward): 235 -> 205 ms with 2 threads.
 constexpr int64_t kCol2imChannels = 32; // channels per col2im slice, at least
-
-// The indices i in [0, count) with i * step + offset inside [0, size), as [lo, hi) (maybe empty):
-// which taps of a filter row, or which output columns of a tap, read real pixels, not padding.
-struct Range {
-    int64_t lo, hi;
-};
-static Range inside(int64_t offset, int64_t step, int64_t size, int64_t count) {
-    const int64_t lo = offset >= 0 ? 0 : std::min(count, (-offset + step - 1) / step);
-    const int64_t hi = offset > size - 1 ? 0 : std::min(count, (size - 1 - offset) / step + 1);
-    return {lo, std::max(lo, hi)}; // 0 <= lo <= hi <= count
-}
 
 // col (rows, R, S, Cg): row i is the receptive field of output pixel m0 + i of the flattened
 // (N, P, Q), channels [c0, c0 + Cg) of x (N, H, W, C), in (r, s, c) order to match the weight
@@ -233,89 +224,60 @@ static int64_t few_outputs_block(const ConvGeometry& g) {
     return std::clamp<int64_t>(kColumnBudget / per_channel, 1, g.K);
 }
 
-// ---- the convolution over every tap ----
-// Per group gi the weight is the matrix w_gi (Kg, R*S*Cg) at w + gi * Kg * R*S*Cg, its input the
+// ---- im2col + GEMM ----
+// Per group gi the weight is the matrix w_gi (Kg, R*S*Cg) at w + gi * Kg * ldw, its input the
 // channels [gi * Cg, (gi + 1) * Cg) and its output the channels [gi * Kg, (gi + 1) * Kg): GEMMs
-// address them through the leading dimensions C and K, never by copying.
+// address them through the leading dimensions C and K, never by copying. ldw is R*S*Cg, or the
+// layer's when w points at a region's filter rows inside the layer's weight (conv_regions.h).
 
 // y (M = N*P*Q, K) = col (M, RSCg) x w_gi^T (RSCg, Kg) per group, plus bias.
-static void forward_all_taps(float* y, const float* x, const float* w, const float* bias,
-                             const ConvGeometry& g) {
-    if (is_depthwise(g)) return depthwise_forward(y, x, w, bias, g);
-    if (conv2d_direct_applies_forward(g))
-        return conv2d_direct_forward(y, x, w, bias, g, simd_path());
-    if (few_outputs(g)) return conv2d_few_outputs_forward(y, x, w, bias, g, few_outputs_block(g));
+static void im2col_forward(float* y, const float* x, const float* w, int64_t ldw, const float* bias,
+                           const ConvGeometry& g) {
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
     // With a bias, y starts as the bias broadcast over the rows and the GEMMs add to it (beta 1).
     if (bias)
         for (int64_t m = 0; m < M; m++) std::copy(bias, bias + g.K, y + m * g.K);
     const float beta = bias ? 1.f : 0.f;
-    if (is_pointwise(g)) { // x is already the column matrix (N*H*W, C)
-        for (int64_t gi = 0; gi < g.groups; gi++)
-            gemm(false, true, M, Kg, Cg, 1.f, x + gi * Cg, g.C, 0, w + gi * Kg * Cg, Cg, 0, beta,
-                 y + gi * Kg, g.K, 0, 1);
-        return;
-    }
     const int64_t block = block_rows(g);
     float* col = scratch(Scratch::columns, std::min(block, M) * RSC); // (rows, R, S, Cg)
     for (int64_t m0 = 0; m0 < M; m0 += block) {
         const int64_t rows = std::min(block, M - m0);
         for (int64_t gi = 0; gi < g.groups; gi++) {
             im2col(col, x, g, m0, rows, gi * Cg);
-            gemm(false, true, rows, Kg, RSC, 1.f, col, RSC, 0, w + gi * Kg * RSC, RSC, 0, beta,
+            gemm(false, true, rows, Kg, RSC, 1.f, col, RSC, 0, w + gi * Kg * ldw, ldw, 0, beta,
                  y + m0 * g.K + gi * Kg, g.K, 0, 1);
         }
     }
 }
 
-// dcol (M, RSCg) = dy_gi (M, Kg) x w_gi (Kg, RSCg), then col2im adds it back into dx.
-static void backward_input_all_taps(float* dx, const float* dy, const float* w,
-                                    const ConvGeometry& g) {
-    if (is_depthwise(g)) return depthwise_backward_input(dx, dy, w, g);
-    if (conv2d_direct_applies_backward_input(g))
-        return conv2d_direct_backward_input(dx, dy, w, g, simd_path());
-    if (few_outputs(g))
-        return conv2d_few_outputs_backward_input(dx, dy, w, g, few_outputs_block(g));
+// dcol (M, RSCg) = dy_gi (M, Kg) x w_gi (Kg, RSCg), then col2im adds it into dx (which is zeroed
+// first unless accumulate).
+static void im2col_backward_input(float* dx, const float* dy, const float* w, int64_t ldw,
+                                  const ConvGeometry& g, bool accumulate) {
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
-    if (is_pointwise(g)) { // dx (N*H*W, C) is the column gradient itself
-        for (int64_t gi = 0; gi < g.groups; gi++)
-            gemm(false, false, M, Cg, Kg, 1.f, dy + gi * Kg, g.K, 0, w + gi * Kg * Cg, Cg, 0, 0.f,
-                 dx + gi * Cg, g.C, 0, 1);
-        return;
-    }
-    std::fill(dx, dx + g.N * g.H * g.W * g.C, 0.f);
+    if (!accumulate) std::fill(dx, dx + g.N * g.H * g.W * g.C, 0.f);
     const int64_t block = block_rows(g);
     float* dcol = scratch(Scratch::columns, std::min(block, M) * RSC); // (rows, R, S, Cg)
     for (int64_t m0 = 0; m0 < M; m0 += block) {
         const int64_t rows = std::min(block, M - m0);
         for (int64_t gi = 0; gi < g.groups; gi++) {
             gemm(false, false, rows, RSC, Kg, 1.f, dy + m0 * g.K + gi * Kg, g.K, 0,
-                 w + gi * Kg * RSC, RSC, 0, 0.f, dcol, RSC, 0, 1);
+                 w + gi * Kg * ldw, ldw, 0, 0.f, dcol, RSC, 0, 1);
             col2im(dx, dcol, g, m0, rows, gi * Cg);
         }
     }
 }
 
-// dw_gi (Kg, RSCg) = dy_gi^T (Kg, M) x col (M, RSCg), the blocks summed in order (beta 1 after
-// the first) so the result is deterministic.
-static void backward_weight_all_taps(float* dw, const float* dy, const float* x,
-                                     const ConvGeometry& g) {
-    if (is_depthwise(g)) return depthwise_backward_weight(dw, dy, x, g);
-    if (conv2d_direct_applies_backward_weight(g))
-        return conv2d_direct_backward_weight(dw, dy, x, g, simd_path());
-    if (few_outputs(g))
-        return conv2d_few_outputs_backward_weight(dw, dy, x, g, few_outputs_block(g));
+// dw_gi (Kg, RSCg) (+)= dy_gi^T (Kg, M) x col (M, RSCg), the blocks summed in order (beta 1 after
+// the first, or throughout when accumulating) so the result is deterministic. lddw as ldw above.
+static void im2col_backward_weight(float* dw, int64_t lddw, const float* dy, const float* x,
+                                   const ConvGeometry& g, bool accumulate) {
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
-    if (M == 0) return std::fill(dw, dw + g.K * RSC, 0.f); // an empty batch: no gradient
-    if (is_pointwise(g)) {
-        for (int64_t gi = 0; gi < g.groups; gi++)
-            gemm(true, false, Kg, RSC, M, 1.f, dy + gi * Kg, g.K, 0, x + gi * Cg, g.C, 0, 0.f,
-                 dw + gi * Kg * RSC, RSC, 0, 1);
-        return;
-    }
+    if (M == 0 && !accumulate) // an empty batch: no gradient
+        for (int64_t k = 0; k < g.K; k++) std::fill(dw + k * lddw, dw + k * lddw + RSC, 0.f);
     const int64_t block = block_rows(g);
     float* col = scratch(Scratch::columns, std::min(block, M) * RSC); // (rows, R, S, Cg)
     for (int64_t m0 = 0; m0 < M; m0 += block) {
@@ -323,105 +285,159 @@ static void backward_weight_all_taps(float* dw, const float* dy, const float* x,
         for (int64_t gi = 0; gi < g.groups; gi++) {
             im2col(col, x, g, m0, rows, gi * Cg);
             gemm(true, false, Kg, RSC, rows, 1.f, dy + m0 * g.K + gi * Kg, g.K, 0, col, RSC, 0,
-                 m0 == 0 ? 0.f : 1.f, dw + gi * Kg * RSC, RSC, 0, 1);
+                 m0 == 0 && !accumulate ? 0.f : 1.f, dw + gi * Kg * lddw, lddw, 0, 1);
         }
     }
 }
 
-// ---- taps that only read padding ----
-// A dilated filter wider than its input reads padding with some taps at every output pixel: ASPP's
-// rates 18-36 on the 17x17 map of a 129 crop leave only the centre tap on real pixels, and the
-// other eight multiply zeros (8/9 of the work). Filter row r is live when some output row p reads
-// an input row, 0 <= p * stride - pad + r * dilation < H. Every row outside [lo, hi) (first and
-// last live row) is dead, so the convolution equals the one whose filter is the live rectangle
-// [r_lo, r_hi) x [s_lo, s_hi) of taps, with padding pad - lo * dilation and the same output size.
+// ---- which kernel takes a layer, per pass ----
 
-static Range live_taps(int64_t taps, int64_t out, int64_t stride, int64_t pad, int64_t dilation,
-                       int64_t size) {
-    int64_t lo = taps, hi = 0;
-    for (int64_t r = 0; r < taps; r++) {
-        const Range reads_input = inside(r * dilation - pad, stride, size, out); // output rows
-        if (reads_input.lo < reads_input.hi) {
-            lo = std::min(lo, r);
-            hi = r + 1;
-        }
+enum class ConvPath { depthwise, direct, few_outputs, pointwise, im2col };
+
+static ConvPath common_path(const ConvGeometry& g, bool direct) {
+    if (is_depthwise(g)) return ConvPath::depthwise;
+    if (direct) return ConvPath::direct;
+    if (few_outputs(g)) return ConvPath::few_outputs;
+    return is_pointwise(g) ? ConvPath::pointwise : ConvPath::im2col;
+}
+static ConvPath forward_path(const ConvGeometry& g) {
+    return common_path(g, conv2d_direct_applies_forward(g));
+}
+static ConvPath backward_input_path(const ConvGeometry& g) {
+    return common_path(g, conv2d_direct_applies_backward_input(g));
+}
+static ConvPath backward_weight_path(const ConvGeometry& g) {
+    return common_path(g, conv2d_direct_applies_backward_weight(g));
+}
+
+// ---- the convolution over every tap of w ----
+
+static void forward_all_taps(float* y, const float* x, const float* w, const float* bias,
+                             const ConvGeometry& g) {
+    const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
+    switch (forward_path(g)) {
+    case ConvPath::depthwise:
+        return depthwise_forward(y, x, w, bias, g);
+    case ConvPath::direct:
+        return conv2d_direct_forward(y, x, w, bias, g, simd_path());
+    case ConvPath::few_outputs:
+        return conv2d_few_outputs_forward(y, x, w, bias, g, few_outputs_block(g));
+    case ConvPath::pointwise: // x is already the column matrix (N*H*W, C)
+        if (bias)
+            for (int64_t m = 0; m < M; m++) std::copy(bias, bias + g.K, y + m * g.K);
+        for (int64_t gi = 0; gi < g.groups; gi++)
+            gemm(false, true, M, Kg, Cg, 1.f, x + gi * Cg, g.C, 0, w + gi * Kg * Cg, Cg, 0,
+                 bias ? 1.f : 0.f, y + gi * Kg, g.K, 0, 1);
+        return;
+    case ConvPath::im2col:
+        return im2col_forward(y, x, w, g.R * g.S * Cg, bias, g);
     }
-    return {std::min(lo, hi), hi}; // empty (lo == hi) when no tap reads a real pixel
 }
 
-struct LiveFilter {
-    Range r, s;     // the live taps
-    ConvGeometry g; // the convolution over them alone
-    bool all, none; // every tap live / no tap live
-};
-
-static LiveFilter live_filter(const ConvGeometry& g) {
-    LiveFilter f;
-    f.r = live_taps(g.R, g.P, g.stride_h, g.pad_h, g.dilation_h, g.H);
-    f.s = live_taps(g.S, g.Q, g.stride_w, g.pad_w, g.dilation_w, g.W);
-    f.none = f.r.lo == f.r.hi || f.s.lo == f.s.hi;
-    f.all = f.r.hi - f.r.lo == g.R && f.s.hi - f.s.lo == g.S;
-    f.g = g;
-    f.g.R = f.r.hi - f.r.lo, f.g.S = f.s.hi - f.s.lo;
-    f.g.pad_h = g.pad_h - f.r.lo * g.dilation_h, f.g.pad_w = g.pad_w - f.s.lo * g.dilation_w;
-    return f;
+static void backward_input_all_taps(float* dx, const float* dy, const float* w,
+                                    const ConvGeometry& g) {
+    const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
+    switch (backward_input_path(g)) {
+    case ConvPath::depthwise:
+        return depthwise_backward_input(dx, dy, w, g);
+    case ConvPath::direct:
+        return conv2d_direct_backward_input(dx, dy, w, g, simd_path());
+    case ConvPath::few_outputs:
+        return conv2d_few_outputs_backward_input(dx, dy, w, g, few_outputs_block(g));
+    case ConvPath::pointwise: // dx (N*H*W, C) is the column gradient itself
+        for (int64_t gi = 0; gi < g.groups; gi++)
+            gemm(false, false, M, Cg, Kg, 1.f, dy + gi * Kg, g.K, 0, w + gi * Kg * Cg, Cg, 0, 0.f,
+                 dx + gi * Cg, g.C, 0, 1);
+        return;
+    case ConvPath::im2col:
+        return im2col_backward_input(dx, dy, w, g.R * g.S * Cg, g, false);
+    }
 }
 
-static float* live_weight_buffer(const LiveFilter& f) {
-    return scratch(Scratch::live_weight, f.g.K * f.g.R * f.g.S * (f.g.C / f.g.groups));
+static void backward_weight_all_taps(float* dw, const float* dy, const float* x,
+                                     const ConvGeometry& g) {
+    const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
+    switch (backward_weight_path(g)) {
+    case ConvPath::depthwise:
+        return depthwise_backward_weight(dw, dy, x, g);
+    case ConvPath::direct:
+        return conv2d_direct_backward_weight(dw, dy, x, g, simd_path());
+    case ConvPath::few_outputs:
+        return conv2d_few_outputs_backward_weight(dw, dy, x, g, few_outputs_block(g));
+    case ConvPath::pointwise:
+        for (int64_t gi = 0; gi < g.groups; gi++)
+            gemm(true, false, Kg, Cg, M, 1.f, dy + gi * Kg, g.K, 0, x + gi * Cg, g.C, 0, 0.f,
+                 dw + gi * Kg * Cg, Cg, 0, 1);
+        return;
+    case ConvPath::im2col:
+        return im2col_backward_weight(dw, g.R * g.S * Cg, dy, x, g, false);
+    }
 }
 
-// Calls copy(full, live, n) for each live filter row of each output channel: the offsets of its n
-// floats (S', Cg) in the weight w (K, R, S, Cg) and in the live weight (K, R', S', Cg).
-template <typename Copy>
-static void for_each_live_row(const LiveFilter& f, const ConvGeometry& g, Copy copy) {
-    const int64_t Cg = g.C / g.groups, n = f.g.S * Cg;
-    for (int64_t k = 0; k < g.K; k++)
-        for (int64_t r = 0; r < f.g.R; r++)
-            copy(((k * g.R + f.r.lo + r) * g.S + f.s.lo) * Cg, (k * f.g.R + r) * n, n);
+// ---- the Backend entry points: the live taps only (conv_regions.h) ----
+// Forward and input gradient run the whole output over the taps live anywhere, with any kernel;
+// the weight gradient of an im2col layer also splits the output rows into bands (see
+// conv_regions.h for why only it).
+
+static bool has_taps(const ConvRegion& region) { return region.g.R > 0 && region.g.S > 0; }
+static bool all_taps(const ConvRegion& region, const ConvGeometry& g) {
+    return region.g.R == g.R && region.g.S == g.S;
 }
 
-// The live weight of w, in a per-thread buffer.
-static const float* live_weight(const float* w, const LiveFilter& f, const ConvGeometry& g) {
-    float* live = live_weight_buffer(f);
-    for_each_live_row(f, g, [&](int64_t full, int64_t part, int64_t n) {
-        std::copy(w + full, w + full + n, live + part);
-    });
-    return live;
+// The region's taps of w as a compact weight (K, R', S', Cg), in a per-thread buffer.
+static const float* live_weight(const float* w, const ConvRegion& region, const ConvGeometry& g) {
+    float* wr = scratch(Scratch::live_weight, g.K * region.g.R * region.g.S * (g.C / g.groups));
+    region_weight(wr, w, region, g);
+    return wr;
 }
-
-// ---- the Backend entry points: the live taps only ----
 
 void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
                     const ConvGeometry& g) {
-    const LiveFilter f = live_filter(g);
-    if (f.all) return forward_all_taps(y, x, w, bias, g);
-    if (f.none) { // every product reads padding: y is the bias
-        for (int64_t m = 0; m < g.N * g.P * g.Q; m++)
-            for (int64_t k = 0; k < g.K; k++) y[m * g.K + k] = bias ? bias[k] : 0.f;
-        return;
-    }
-    forward_all_taps(y, x, live_weight(w, f, g), bias, f.g);
+    const ConvRegion live = live_region(g);
+    if (all_taps(live, g)) return forward_all_taps(y, x, w, bias, g);
+    if (has_taps(live)) return forward_all_taps(y, x, live_weight(w, live, g), bias, live.g);
+    for (int64_t m = 0; m < g.N * g.P * g.Q; m++) // every product reads padding: y is the bias
+        for (int64_t k = 0; k < g.K; k++) y[m * g.K + k] = bias ? bias[k] : 0.f;
 }
 
 void conv2d_backward_input(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
-    const LiveFilter f = live_filter(g);
-    if (f.all) return backward_input_all_taps(dx, dy, w, g);
-    if (f.none) return std::fill(dx, dx + g.N * g.H * g.W * g.C, 0.f);
-    backward_input_all_taps(dx, dy, live_weight(w, f, g), f.g);
+    const ConvRegion live = live_region(g);
+    if (all_taps(live, g)) return backward_input_all_taps(dx, dy, w, g);
+    if (has_taps(live)) return backward_input_all_taps(dx, dy, live_weight(w, live, g), live.g);
+    std::fill(dx, dx + g.N * g.H * g.W * g.C, 0.f);
 }
 
-// A dead tap's weight gradient is 0: it only ever multiplied padding.
+// dw over one band of output rows, added into dw at the band's taps (whole filter rows, which the
+// GEMM adds into in place when the band has every filter column).
+static void add_band_weight_gradient(float* dw, const float* dy, const float* x,
+                                     const ConvRegion& band, const ConvGeometry& g) {
+    const int64_t Cg = g.C / g.groups, RSC = g.R * g.S * Cg;
+    float* dyr = scratch(Scratch::region, g.N * band.g.P * band.g.Q * g.K); // (N, P', Q', K)
+    region_gather(dyr, dy, band, g, g.K);
+    if (band.g.S == g.S)
+        return im2col_backward_weight(dw + band.r.lo * g.S * Cg, RSC, dyr, x, band.g, true);
+    float* dwr = scratch(Scratch::live_weight, g.K * band.g.R * band.g.S * Cg);
+    im2col_backward_weight(dwr, band.g.R * band.g.S * Cg, dyr, x, band.g, false);
+    add_region_weight(dw, dwr, band, g);
+}
+
+// A tap's gradient sums over the output rows where it reads real pixels; a tap that only ever
+// multiplied padding gets 0.
 void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvGeometry& g) {
-    const LiveFilter f = live_filter(g);
-    if (f.all) return backward_weight_all_taps(dw, dy, x, g);
-    std::fill(dw, dw + g.K * g.R * g.S * (g.C / g.groups), 0.f);
-    if (f.none) return;
-    float* live = live_weight_buffer(f);
-    backward_weight_all_taps(live, dy, x, f.g);
-    for_each_live_row(f, g, [&](int64_t full, int64_t part, int64_t n) {
-        std::copy(live + part, live + part + n, dw + full);
-    });
+    const std::vector<ConvRegion> bands =
+        backward_weight_path(g) == ConvPath::im2col ? row_bands(g) : std::vector<ConvRegion>{};
+    const ConvRegion live = live_region(g);
+    if (bands.size() <= 1 && all_taps(live, g)) return backward_weight_all_taps(dw, dy, x, g);
+    const int64_t Cg = g.C / g.groups;
+    std::fill(dw, dw + g.K * g.R * g.S * Cg, 0.f);
+    if (bands.size() > 1) {
+        for (const ConvRegion& band : bands)
+            if (has_taps(band)) add_band_weight_gradient(dw, dy, x, band, g);
+    } else if (has_taps(live)) { // the live taps alone, with any kernel
+        float* dwr = scratch(Scratch::live_weight, g.K * live.g.R * live.g.S * Cg);
+        backward_weight_all_taps(dwr, dy, x, live.g);
+        add_region_weight(dw, dwr, live, g);
+    }
 }
 
 } // namespace pg::cpu

@@ -31,7 +31,7 @@ void parallel_for(int64_t n, int64_t grain, Body body) {
 // Per-thread scratch memory reused across calls: a fresh allocation of a convolution's 16 MB column
 // buffer would cost a page fault per 4 KB on every call. One buffer per slot; buffers that are in
 // use at the same time take different slots. Grows, never shrinks; the contents are garbage.
-enum class Scratch { columns, live_weight, packed_taps, direct_weight, count };
+enum class Scratch { columns, live_weight, packed_taps, direct_weight, region, count };
 
 inline float* scratch(Scratch slot, int64_t n) {
     thread_local std::vector<float> buffers[int(Scratch::count)];

@@ -1,6 +1,6 @@
 // conv2d: values by hand, the CPU kernels against a naive reference (asymmetric geometry, blocks,
 // groups, depthwise, dead taps, the few-output-channel path and its blocks; each case with the
-// direct kernels on and off), PyTorch reference values and gradients, gradient checks (dilation up
+// direct kernels on and off, the weight gradient by row bands), PyTorch reference values and gradients, gradient checks (dilation up
 // to 24, odd sizes, P or Q of 1), determinism, CPU/device parity and argument errors.
 #include <omp.h>
 
@@ -9,6 +9,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/backend.h"
+#include "tensor/cpu/conv_regions.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/error.h"
 #include "tests/autograd/conv_reference.h"
@@ -97,6 +98,13 @@ void expect_kernels_match_naive(const ConvGeometry& g, bool with_bias,
         cpu::set_direct_conv_enabled(true);
         expect_match(direct ? "direct where it applies" : "im2col");
     }
+    // The weight gradient by bands of output rows (tensor/cpu/conv_regions.h): with no fixed cost
+    // an im2col layer splits wherever its rows differ in their live taps (these small layers never
+    // pay for it at the default cost).
+    cpu::set_band_fixed_cost(0);
+    be.conv2d_backward_weight(dw_out.f32(), c.dy.f32(), c.x.f32(), g);
+    cpu::set_band_fixed_cost(-1);
+    EXPECT_TRUE(all_close(dw_out, c.dw, 1e-4f, 1e-4f)) << "backward_weight by row bands";
 }
 
 TEST(ConvKernels, AsymmetricGeometryMatchesNaive) {
