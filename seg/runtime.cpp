@@ -17,6 +17,7 @@
 #include "pg_git_commit.h"
 #include "tensor/backend.h"
 #include "tensor/collectives.h"
+#include "tensor/cpu/conv_regions.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/storage.h"
 
@@ -137,7 +138,9 @@ std::string build_info() {
     out << "  kernels:    OpenBLAS " << openblas_get_corename() << " (" << why
         << "; this CPU's best: " << (best.empty() ? "pre-AVX" : best) << "); direct conv "
         << cpu::simd_path_name(cpu::simd_path())
-        << (cpu::direct_conv_enabled() ? "" : " (off: PG_CPU_DIRECT_CONV=0)") << "\n";
+        << (cpu::direct_conv_enabled() ? "" : " (off: PG_CPU_DIRECT_CONV=0)")
+        << "; conv weight gradient by row bands"
+        << (cpu::conv_regions_enabled() ? "" : " (off: PG_CPU_CONV_REGIONS=0)") << "\n";
     out << "  cpu memory: " << CpuAllocator::policy() << "\n";
 #if PG_WITH_CUDA
     cuda::RuntimeInfo info = cuda::runtime_info();

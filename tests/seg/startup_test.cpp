@@ -75,9 +75,13 @@ TEST(Startup, InfoNamesTheCpuSwitches) {
     const char* kept = "cpu memory: freed tensors kept in glibc's heap";
 #endif
     EXPECT_NE(on.output.find(kept), std::string::npos) << on.output;
-    CliResult off = run_pixelgrad({"info"}, {"PG_CPU_DIRECT_CONV=0", "PG_CPU_MALLOC=system"});
+    CliResult off = run_pixelgrad(
+        {"info"}, {"PG_CPU_DIRECT_CONV=0", "PG_CPU_MALLOC=system", "PG_CPU_CONV_REGIONS=0"});
     ASSERT_EQ(off.exit_code, 0) << off.output;
     EXPECT_NE(off.output.find("(off: PG_CPU_DIRECT_CONV=0)"), std::string::npos) << off.output;
+    EXPECT_NE(off.output.find("row bands (off: PG_CPU_CONV_REGIONS=0)"), std::string::npos)
+        << off.output;
+    EXPECT_EQ(on.output.find("PG_CPU_CONV_REGIONS=0"), std::string::npos) << on.output;
     EXPECT_NE(off.output.find("cpu memory: glibc defaults (PG_CPU_MALLOC=system)"),
               std::string::npos)
         << off.output;
