@@ -11,11 +11,15 @@
 
 namespace pg {
 
-// existing + incoming, same shape; used wherever two gradients meet.
+// existing + incoming, same shape; used wherever two gradients meet. When nothing else holds
+// existing's memory the sum goes into it (the same additions, one new tensor less: ResNet's skip
+// connections meet the branch gradient at every block).
 Tensor accumulate(const Tensor& existing, const Tensor& incoming) {
     PG_CHECK(existing.shape() == incoming.shape(), "autograd: cannot sum gradients of shapes ",
              shape_str(existing.shape()), " and ", shape_str(incoming.shape()));
-    Tensor out = Tensor::empty(existing.shape(), DType::f32, existing.device());
+    Tensor out = existing.is_sole_owner()
+                     ? existing
+                     : Tensor::empty(existing.shape(), DType::f32, existing.device());
     BroadcastGeometry g = broadcast_geometry(existing.shape(), incoming.shape(), existing.shape());
     backend_for(existing.device())
         .binary_forward(BinaryOp::add, out.f32(), existing.f32(), incoming.f32(), g);
