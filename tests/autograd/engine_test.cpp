@@ -1,5 +1,6 @@
 // The backward engine: chain rule, shared subgraphs, accumulation into .grad, no_grad, detach,
-// retain_graph, freeing of saved tensors, the first gradient kept without a copy, in-place misuse,
+// retain_graph, freeing of saved tensors, the first gradient kept without a copy, gradients summed
+// in place only when unshared, in-place misuse,
 // non-scalar roots, errors.
 #include "autograd/engine.h"
 #include "autograd/ops.h"
@@ -192,6 +193,23 @@ TEST(Engine, FirstGradientIsKeptWhenNothingElseHoldsIt) {
         mul_(a.grad(), 5.f);
     }
     EXPECT_EQ(b.grad().to_f32_vector(), (std::vector<float>{1, 1}));
+}
+
+TEST(Engine, GradientsThatMeetAreSummedInPlaceOnlyWhenNothingElseHoldsThem) {
+    // add's backward hands the caller's seed g to both uses of h: the sum at h must be a new tensor
+    // (g is the caller's, and the other edge's), and g keeps its values.
+    Tensor x = leaf({1, 2});
+    Tensor h = x * 1.f;
+    Tensor g = Tensor::from_vector(std::vector<float>{1, 2}, {2});
+    backward(h + h, g);
+    EXPECT_EQ(g.to_f32_vector(), (std::vector<float>{1, 2}));
+    EXPECT_EQ(x.grad().to_f32_vector(), (std::vector<float>{2, 4}));
+    // A gradient of h's own (mul's fresh tensor) meeting another: summed into it, same values.
+    Tensor a = leaf({1, 2, 3});
+    Tensor k = a * 2.f;
+    backward(sum(k * 3.f + k * k + k));
+    EXPECT_EQ(a.grad().to_f32_vector(),
+              (std::vector<float>{2 * (3 + 2 * 2 + 1), 2 * (3 + 2 * 4 + 1), 2 * (3 + 2 * 6 + 1)}));
 }
 
 TEST(Engine, IntegerTensorsCannotRequireGrad) {
