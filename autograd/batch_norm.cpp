@@ -78,20 +78,22 @@ static Tensor batch_norm_op(const Tensor& x, const Tensor& weight, const Tensor&
     if (!any_requires_grad({x, weight, bias})) return y;
     SavedTensor saved_x(x), saved_w(weight), saved_mean(mean), saved_invstd(invstd);
     SavedTensor saved_y = relu ? SavedTensor(y) : SavedTensor(); // what ReLU's backward reads
-    record(relu ? "batch_norm_relu" : "batch_norm", {x, weight, bias}, {y},
-           [=](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-               // Gradients of xhat = (x - mean) invstd, y = w xhat + b; see batch_norm_backward.
-               Tensor dx = needs[0] ? empty_like(g[0], g[0].shape()) : Tensor();
-               Tensor dw = needs[1] ? empty_like(g[0], {C}) : Tensor();
-               Tensor db = needs[2] ? empty_like(g[0], {C}) : Tensor();
-               backend_of(g[0]).batch_norm_backward(
-                   dx.defined() ? dx.f32() : nullptr, dw.defined() ? dw.f32() : nullptr,
-                   db.defined() ? db.f32() : nullptr, g[0].f32(), saved_x.get().f32(),
-                   saved_w.defined() ? saved_w.get().f32() : nullptr, saved_mean.get().f32(),
-                   saved_invstd.get().f32(), rows, C, training,
-                   saved_y.defined() ? saved_y.get().f32() : nullptr);
-               return std::vector<Tensor>{dx, dw, db};
-           });
+    record(
+        relu ? "batch_norm_relu" : "batch_norm", {x, weight, bias}, {y},
+        [=](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
+            // Gradients of xhat = (x - mean) invstd, y = w xhat + b; see batch_norm_backward.
+            // dx may take dy's memory: the kernel's last pass reads dy and writes dx per element.
+            Tensor dx = needs[0] ? gradient_like(g[0]) : Tensor();
+            Tensor dw = needs[1] ? empty_like(g[0], {C}) : Tensor();
+            Tensor db = needs[2] ? empty_like(g[0], {C}) : Tensor();
+            backend_of(g[0]).batch_norm_backward(
+                dx.defined() ? dx.f32() : nullptr, dw.defined() ? dw.f32() : nullptr,
+                db.defined() ? db.f32() : nullptr, g[0].f32(), saved_x.get().f32(),
+                saved_w.defined() ? saved_w.get().f32() : nullptr, saved_mean.get().f32(),
+                saved_invstd.get().f32(), rows, C, training,
+                saved_y.defined() ? saved_y.get().f32() : nullptr);
+            return std::vector<Tensor>{dx, dw, db};
+        });
     return y;
 }
 

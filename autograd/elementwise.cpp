@@ -51,7 +51,7 @@ static Tensor unary(const char* name, UnaryOp op, const Tensor& x, float alpha =
         record(name, {x}, {y}, [=](const std::vector<Tensor>& g, const std::vector<bool>&) {
             const float* xs = saved_x.defined() ? saved_x.get().f32() : nullptr;
             const float* ys = saved_y.defined() ? saved_y.get().f32() : nullptr;
-            Tensor dx = empty_like(g[0], g[0].shape());
+            Tensor dx = gradient_like(g[0]);
             backend_of(dx).unary_backward(op, dx.f32(), g[0].f32(), xs, ys, dx.numel(), alpha,
                                           beta);
             return std::vector<Tensor>{dx};
@@ -124,7 +124,7 @@ Tensor add_relu(const Tensor& a, const Tensor& b) {
         Shape sa = a.shape(), sb = b.shape();
         record("add_relu", {a, b}, {out},
                [=](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
-                   Tensor d = empty_like(g[0], g[0].shape());
+                   Tensor d = gradient_like(g[0]);
                    backend_of(d).unary_backward(UnaryOp::relu, d.f32(), g[0].f32(), nullptr,
                                                 saved_out.get().f32(), d.numel(), 0.f, 0.f);
                    return std::vector<Tensor>{needs[0] ? reduce_grad(d, sa) : Tensor(),

@@ -26,4 +26,13 @@ inline Tensor empty_like(const Tensor& t, const Shape& shape, DType dtype = DTyp
     return Tensor::empty(shape, dtype, t.device());
 }
 
+// Where a backward puts a result shaped like its incoming gradient g, for an elementwise CPU
+// kernel that reads g and writes the result at the same index in one pass: g's own memory when
+// nothing else holds it (the engine drops g after the node, and g was just written, so it is in
+// cache), else a new tensor. On CUDA always a new tensor (no kernel there is checked for reading
+// and writing one buffer).
+inline Tensor gradient_like(const Tensor& g) {
+    return g.is_cpu() && g.is_sole_owner() ? g : empty_like(g, g.shape());
+}
+
 } // namespace pg

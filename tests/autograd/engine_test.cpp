@@ -212,6 +212,28 @@ TEST(Engine, GradientsThatMeetAreSummedInPlaceOnlyWhenNothingElseHoldsThem) {
               (std::vector<float>{2 * (3 + 2 * 2 + 1), 2 * (3 + 2 * 4 + 1), 2 * (3 + 2 * 6 + 1)}));
 }
 
+TEST(Engine, BackwardsWriteIntoTheIncomingGradientOnlyWhenNothingElseHoldsIt) {
+    // relu, add_relu and batch_norm's backwards may put their result in dy's memory
+    // (autograd/op_util.h gradient_like). The caller's seed is held by the caller: never written.
+    Tensor x = leaf({-1, 2, -3, 4});
+    Tensor seed = Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, {4});
+    backward(relu(x), seed);
+    EXPECT_EQ(seed.to_f32_vector(), (std::vector<float>{1, 2, 3, 4}));
+    EXPECT_EQ(x.grad().to_f32_vector(), (std::vector<float>{0, 2, 0, 4}));
+    // Chained: the outer relu's fresh dx reaches the inner one, which reuses it; add_relu hands
+    // one tensor to both inputs, which then must not be reused by either.
+    Tensor a = leaf({-1, 2, -3, 4}), b = leaf({2, -1, 1, 1});
+    backward(sum(relu(relu(add_relu(a, b)) * 3.f)));
+    EXPECT_EQ(a.grad().to_f32_vector(), (std::vector<float>{3, 3, 0, 3}));
+    EXPECT_EQ(b.grad().to_f32_vector(), (std::vector<float>{3, 3, 0, 3}));
+    // batch_norm + ReLU over (rows 2, C 2) in training: the seed stays as it was.
+    Tensor xb = Tensor::from_vector(std::vector<float>{1, 2, 3, 5}, {1, 1, 2, 2});
+    xb.set_requires_grad(true);
+    Tensor dy = Tensor::from_vector(std::vector<float>{1, -1, 2, 1}, {1, 1, 2, 2});
+    backward(batch_norm_relu(xb, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1f, 1e-5f), dy);
+    EXPECT_EQ(dy.to_f32_vector(), (std::vector<float>{1, -1, 2, 1}));
+}
+
 TEST(Engine, IntegerTensorsCannotRequireGrad) {
     Tensor labels = Tensor::zeros({2}, DType::i32);
     EXPECT_THROW(labels.set_requires_grad(true), Error);
