@@ -20,6 +20,7 @@ constexpr int kBnForwardPasses = 3, kBnBackwardPasses = 5;
 // network's narrow layers (8 x 32x32 pixels of 8-32 channels).
 void bn_shapes(benchmark::internal::Benchmark* b) {
     b->Args({65, 1024})->Args({129, 256})->Args({24, 1024})->Args({91, 16});
+    b->Args({91, 8})->Args({48, 64}); // the demo network: 8 x 32x32 x 8, 8 x 17x17 x 64
 }
 
 void BM_BatchNormTrainForward(benchmark::State& state) {

@@ -1,7 +1,7 @@
 // Direct NHWC convolution kernels for layers with few channels, where im2col + OpenBLAS runs far
 // below the machine's peak (the demo network, ResNet stems). One source, compiled once per
 // instruction set (tools/cmake/simd_kernels.cmake sets -march, PG_SIMD_LANES, PG_SIMD_REGISTERS,
-// PG_SIMD_TABLE); tensor/cpu/conv_direct.cpp repacks the weights and picks the table at start-up.
+// PG_SIMD_SUFFIX); tensor/cpu/conv_direct.cpp repacks the weights and picks the table at start-up.
 //
 // Nothing here may call an inline function or template of a header other files share (the
 // standard library's included): the linker keeps one copy of each, which could be this file's
@@ -361,8 +361,10 @@ void backward_weight(float* dw, const float* dy, const float* x, const ConvGeome
 
 } // namespace
 
-extern const DirectConvKernels PG_SIMD_TABLE;
-const DirectConvKernels PG_SIMD_TABLE = {kLanes, tile_pixels(1), int(kGroup), forward,
-                                         backward_weight};
+#define PG_SIMD_PASTE(a, b) a##b
+#define PG_SIMD_NAME(a, b) PG_SIMD_PASTE(a, b)
+extern const DirectConvKernels PG_SIMD_NAME(kDirectConv, PG_SIMD_SUFFIX);
+const DirectConvKernels PG_SIMD_NAME(kDirectConv, PG_SIMD_SUFFIX) = {
+    kLanes, tile_pixels(1), int(kGroup), forward, backward_weight};
 
 } // namespace pg::cpu
