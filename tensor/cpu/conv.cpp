@@ -225,13 +225,13 @@ static int64_t few_outputs_block(const ConvGeometry& g) {
 }
 
 // ---- im2col + GEMM ----
-// Per group gi the weight is the matrix w_gi (Kg, R*S*Cg) at w + gi * Kg * ldw, its input the
+// Per group gi the weight is the matrix w_gi (Kg, R*S*Cg) at w + gi * Kg * R*S*Cg, its input the
 // channels [gi * Cg, (gi + 1) * Cg) and its output the channels [gi * Kg, (gi + 1) * Kg): GEMMs
-// address them through the leading dimensions C and K, never by copying. ldw is R*S*Cg, or the
-// layer's when w points at a region's filter rows inside the layer's weight (conv_regions.h).
+// address them through the leading dimensions C and K, never by copying. The weight gradient may
+// write into a band's filter rows inside the layer's (conv_regions.h): weight rows lddw apart.
 
 // y (M = N*P*Q, K) = col (M, RSCg) x w_gi^T (RSCg, Kg) per group, plus bias.
-static void im2col_forward(float* y, const float* x, const float* w, int64_t ldw, const float* bias,
+static void im2col_forward(float* y, const float* x, const float* w, const float* bias,
                            const ConvGeometry& g) {
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
@@ -245,33 +245,32 @@ static void im2col_forward(float* y, const float* x, const float* w, int64_t ldw
         const int64_t rows = std::min(block, M - m0);
         for (int64_t gi = 0; gi < g.groups; gi++) {
             im2col(col, x, g, m0, rows, gi * Cg);
-            gemm(false, true, rows, Kg, RSC, 1.f, col, RSC, 0, w + gi * Kg * ldw, ldw, 0, beta,
+            gemm(false, true, rows, Kg, RSC, 1.f, col, RSC, 0, w + gi * Kg * RSC, RSC, 0, beta,
                  y + m0 * g.K + gi * Kg, g.K, 0, 1);
         }
     }
 }
 
-// dcol (M, RSCg) = dy_gi (M, Kg) x w_gi (Kg, RSCg), then col2im adds it into dx (which is zeroed
-// first unless accumulate).
-static void im2col_backward_input(float* dx, const float* dy, const float* w, int64_t ldw,
-                                  const ConvGeometry& g, bool accumulate) {
+// dcol (M, RSCg) = dy_gi (M, Kg) x w_gi (Kg, RSCg), then col2im adds it back into dx.
+static void im2col_backward_input(float* dx, const float* dy, const float* w,
+                                  const ConvGeometry& g) {
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
     const int64_t RSC = g.R * g.S * Cg;
-    if (!accumulate) std::fill(dx, dx + g.N * g.H * g.W * g.C, 0.f);
+    std::fill(dx, dx + g.N * g.H * g.W * g.C, 0.f);
     const int64_t block = block_rows(g);
     float* dcol = scratch(Scratch::columns, std::min(block, M) * RSC); // (rows, R, S, Cg)
     for (int64_t m0 = 0; m0 < M; m0 += block) {
         const int64_t rows = std::min(block, M - m0);
         for (int64_t gi = 0; gi < g.groups; gi++) {
             gemm(false, false, rows, RSC, Kg, 1.f, dy + m0 * g.K + gi * Kg, g.K, 0,
-                 w + gi * Kg * ldw, ldw, 0, 0.f, dcol, RSC, 0, 1);
+                 w + gi * Kg * RSC, RSC, 0, 0.f, dcol, RSC, 0, 1);
             col2im(dx, dcol, g, m0, rows, gi * Cg);
         }
     }
 }
 
 // dw_gi (Kg, RSCg) (+)= dy_gi^T (Kg, M) x col (M, RSCg), the blocks summed in order (beta 1 after
-// the first, or throughout when accumulating) so the result is deterministic. lddw as ldw above.
+// the first, or throughout when accumulating) so the result is deterministic.
 static void im2col_backward_weight(float* dw, int64_t lddw, const float* dy, const float* x,
                                    const ConvGeometry& g, bool accumulate) {
     const int64_t M = g.N * g.P * g.Q, Cg = g.C / g.groups, Kg = g.K / g.groups;
@@ -330,7 +329,7 @@ static void forward_all_taps(float* y, const float* x, const float* w, const flo
                  bias ? 1.f : 0.f, y + gi * Kg, g.K, 0, 1);
         return;
     case ConvPath::im2col:
-        return im2col_forward(y, x, w, g.R * g.S * Cg, bias, g);
+        return im2col_forward(y, x, w, bias, g);
     }
 }
 
@@ -350,7 +349,7 @@ static void backward_input_all_taps(float* dx, const float* dy, const float* w,
                  dx + gi * Cg, g.C, 0, 1);
         return;
     case ConvPath::im2col:
-        return im2col_backward_input(dx, dy, w, g.R * g.S * Cg, g, false);
+        return im2col_backward_input(dx, dy, w, g);
     }
 }
 

@@ -38,10 +38,14 @@ struct Results {
     std::vector<float> y, dx;
 };
 
+Results zeros_for(const Data& d) {
+    return {std::vector<double>(size_t(d.C), 0.0), std::vector<double>(size_t(d.C), 0.0),
+            std::vector<float>(d.x.size()), std::vector<float>(d.x.size())};
+}
+
 Results reference(const Data& d, bool relu, bool backward) {
     const int64_t C = d.C;
-    Results out{std::vector<double>(size_t(C), 0.0), std::vector<double>(size_t(C), 0.0),
-                std::vector<float>(d.x.size()), std::vector<float>(d.x.size())};
+    Results out = zeros_for(d);
     const float *m = d.per_channel[0].data(), *s = d.per_channel[1].data();
     const float *k = d.per_channel[2].data(), *o = d.per_channel[3].data();
     std::vector<float> fa(size_t(C), 0.f), fb(size_t(C), 0.f);
@@ -72,8 +76,7 @@ Results reference(const Data& d, bool relu, bool backward) {
 
 Results run(const BatchNormKernels& kern, const Data& d, bool relu, bool backward) {
     const int64_t C = d.C;
-    Results out{std::vector<double>(size_t(C), 0.0), std::vector<double>(size_t(C), 0.0),
-                std::vector<float>(d.x.size()), std::vector<float>(d.x.size())};
+    Results out = zeros_for(d);
     const float *m = d.per_channel[0].data(), *s = d.per_channel[1].data();
     const float *k = d.per_channel[2].data(), *o = d.per_channel[3].data();
     std::vector<float> fa(size_t(C), 0.f), fb(size_t(C), 0.f);
