@@ -13,11 +13,12 @@ namespace pg {
 
 // existing + incoming, same shape; used wherever two gradients meet. When nothing else holds
 // existing's memory the sum goes into it (the same additions, one new tensor less: ResNet's skip
-// connections meet the branch gradient at every block).
+// connections meet the branch gradient at every block). CPU only, as autograd/op_util.h's
+// gradient_like: no CUDA kernel is checked for reading and writing one buffer.
 Tensor accumulate(const Tensor& existing, const Tensor& incoming) {
     PG_CHECK(existing.shape() == incoming.shape(), "autograd: cannot sum gradients of shapes ",
              shape_str(existing.shape()), " and ", shape_str(incoming.shape()));
-    Tensor out = existing.is_sole_owner()
+    Tensor out = existing.is_cpu() && existing.is_sole_owner()
                      ? existing
                      : Tensor::empty(existing.shape(), DType::f32, existing.device());
     BroadcastGeometry g = broadcast_geometry(existing.shape(), incoming.shape(), existing.shape());
