@@ -48,17 +48,33 @@ inline float row_max(const float* x, int64_t cols) {
     return m;
 }
 
-// out[c] = exp(x[c] - m) for a row of `cols` (m >= every x[c], the row max); returns their sum
-// in double, over four interleaved partial sums (one chain of dependent adds would take longer
-// than the vectorised exps).
-inline double exp_shifted_row(float* out, const float* x, float m, int64_t cols) {
-    for (int64_t c = 0; c < cols; c++) out[c] = exp_nonpositive(x[c] - m);
+// The sum of a row's `cols` values in double, over four interleaved partial sums (one chain of
+// dependent adds would take longer than the vectorised exps that precede it).
+inline double sum_in_double(const float* v, int64_t cols) {
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     int64_t c = 0;
-    for (; c + 4 <= cols; c += 4)
-        s0 += out[c], s1 += out[c + 1], s2 += out[c + 2], s3 += out[c + 3];
-    for (; c < cols; c++) s0 += out[c];
+    for (; c + 4 <= cols; c += 4) s0 += v[c], s1 += v[c + 1], s2 += v[c + 2], s3 += v[c + 3];
+    for (; c < cols; c++) s0 += v[c];
     return (s0 + s1) + (s2 + s3);
+}
+
+// out[c] = exp(x[c] - m) for a row of `cols` (m >= every x[c], the row max); returns their sum
+// (sum_in_double).
+inline double exp_shifted_row(float* out, const float* x, float m, int64_t cols) {
+    for (int64_t c = 0; c < cols; c++) out[c] = exp_nonpositive(x[c] - m);
+    return sum_in_double(out, cols);
+}
+
+// exp_shifted_row's exps for `rows` rows at once: maxes[r] = row r's max, out = exp(x - maxes[r])
+// (rows, cols). The exps run as one flat loop over every element, which vectorises whatever the
+// row length (cross-entropy over 3 classes would otherwise compute them one at a time); each
+// value is the one exp_shifted_row computes.
+inline void exp_shifted_rows(float* out, float* maxes, const float* x, int64_t rows, int64_t cols) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float m = maxes[r] = row_max(x + r * cols, cols);
+        for (int64_t c = 0; c < cols; c++) out[r * cols + c] = x[r * cols + c] - m;
+    }
+    for (int64_t i = 0; i < rows * cols; i++) out[i] = exp_nonpositive(out[i]);
 }
 
 } // namespace pg::cpu

@@ -21,13 +21,6 @@ static int64_t ce_rows_per_chunk(int64_t classes) {
     return std::max<int64_t>(1, kChunk / std::max<int64_t>(classes, 1));
 }
 
-// log(sum_c exp(x_c)) of one row, stable: m + log(sum_c exp(x_c - m)) with m the row max.
-// exps: scratch for the row's exponentials (classes floats).
-static double logsumexp(const float* x, int64_t classes, float* exps) {
-    const float m = row_max(x, classes);
-    return double(m) + std::log(exp_shifted_row(exps, x, m, classes));
-}
-
 int64_t cross_entropy_forward(float* loss, float* weight_used, const float* logits,
                               const void* target, DType target_dtype, const float* class_weight,
                               int64_t rows, int64_t classes, int64_t ignore_index) {
@@ -38,7 +31,11 @@ int64_t cross_entropy_forward(float* loss, float* weight_used, const float* logi
     std::vector<int64_t> first_bad(static_cast<size_t>(chunks), -1);
     parallel_chunks(rows, chunk, [&](int64_t begin, int64_t end) {
         int64_t& bad = first_bad[size_t(begin / chunk)];
-        std::vector<float> exps(static_cast<size_t>(classes)); // (classes,)
+        // log(sum_c exp(x_c)) of each row, stable: m + log(sum_c exp(x_c - m)), m the row max.
+        thread_local std::vector<float> exps, maxes;
+        exps.resize(size_t((end - begin) * classes)); // (rows of the chunk, classes)
+        maxes.resize(size_t(end - begin));
+        exp_shifted_rows(exps.data(), maxes.data(), logits + begin * classes, end - begin, classes);
         for (int64_t r = begin; r < end; r++) {
             int64_t y = label_at(target, target_dtype, r);
             if (y == ignore_index || y < 0 || y >= classes) {
@@ -47,8 +44,11 @@ int64_t cross_entropy_forward(float* loss, float* weight_used, const float* logi
                 continue;
             }
             const float* xr = logits + r * classes; // (classes,)
+            const int64_t i = r - begin;
+            const double lse = double(maxes[size_t(i)]) +
+                               std::log(sum_in_double(exps.data() + i * classes, classes));
             float w = class_weight ? class_weight[y] : 1.f;
-            loss[r] = float(w * (logsumexp(xr, classes, exps.data()) - double(xr[y])));
+            loss[r] = float(w * (lse - double(xr[y])));
             weight_used[r] = w;
         }
     });
@@ -63,17 +63,20 @@ void cross_entropy_backward(float* dlogits, const float* dloss, const float* log
     // d loss_r / d x_rc = w[y] (softmax(x_r)_c - [c == y]); the softmax is recomputed from the
     // logits here rather than saved by the forward (one (rows, classes) buffer less).
     parallel_chunks(rows, ce_rows_per_chunk(classes), [&](int64_t begin, int64_t end) {
+        // softmax = exp(x - m) / s: every exp of the chunk first, kept in dlogits until s is known.
+        thread_local std::vector<float> maxes;
+        maxes.resize(size_t(end - begin));
+        exp_shifted_rows(dlogits + begin * classes, maxes.data(), logits + begin * classes,
+                         end - begin, classes);
         for (int64_t r = begin; r < end; r++) {
-            const float* xr = logits + r * classes; // (classes,)
-            float* dxr = dlogits + r * classes;     // (classes,)
+            float* dxr = dlogits + r * classes; // (classes,)
             int64_t y = label_at(target, target_dtype, r);
             if (y == ignore_index || y < 0 || y >= classes) {
                 for (int64_t c = 0; c < classes; c++) dxr[c] = 0.f;
                 continue;
             }
             float g = dloss[r] * (class_weight ? class_weight[y] : 1.f);
-            // softmax = exp(x - m) / s: one exp per class, kept in dxr until s is known.
-            double s = exp_shifted_row(dxr, xr, row_max(xr, classes), classes);
+            double s = sum_in_double(dxr, classes);
             float scale = float(g / s);
             for (int64_t c = 0; c < classes; c++) dxr[c] *= scale;
             dxr[y] -= g;

@@ -3,6 +3,7 @@
 // on the thread count; row sums accumulate in double. Ops: autograd/softmax.cpp.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "tensor/cpu/exp_math.h"
 #include "tensor/cpu/kernels.h"
@@ -23,14 +24,28 @@ static void for_each_row(int64_t rows, int64_t cols, Body body) {
     });
 }
 
+// Calls body(begin, end, maxes) per fixed chunk of rows once out holds the chunk's exps,
+// exp(x - row max) (exp_shifted_rows: one flat, vectorised loop, however short the rows), and
+// maxes[r - begin] each row's max.
+template <typename Body>
+static void for_each_chunk_of_exps(float* out, const float* x, int64_t rows, int64_t cols,
+                                   Body body) {
+    parallel_chunks(rows, rows_per_chunk(cols), [&](int64_t begin, int64_t end) {
+        thread_local std::vector<float> maxes;
+        maxes.resize(size_t(end - begin));
+        exp_shifted_rows(out + begin * cols, maxes.data(), x + begin * cols, end - begin, cols);
+        body(begin, end, maxes.data());
+    });
+}
+
 void softmax_forward(float* y, const float* x, int64_t rows, int64_t cols) {
     // y_c = exp(x_c - m) / sum_j exp(x_j - m): subtracting the row max m keeps exp() <= 1.
-    for_each_row(rows, cols, [&](int64_t r) {
-        const float* xr = x + r * cols; // (cols,)
-        float* yr = y + r * cols;       // (cols,)
-        double s = exp_shifted_row(yr, xr, row_max(xr, cols), cols);
-        float inv = float(1.0 / s);
-        for (int64_t c = 0; c < cols; c++) yr[c] *= inv;
+    for_each_chunk_of_exps(y, x, rows, cols, [&](int64_t begin, int64_t end, const float*) {
+        for (int64_t r = begin; r < end; r++) {
+            float* yr = y + r * cols; // (cols,)
+            float inv = float(1.0 / sum_in_double(yr, cols));
+            for (int64_t c = 0; c < cols; c++) yr[c] *= inv;
+        }
     });
 }
 
@@ -48,14 +63,16 @@ void softmax_backward(float* dx, const float* dy, const float* y, int64_t rows, 
 
 void log_softmax_forward(float* y, const float* x, int64_t rows, int64_t cols) {
     // y_c = x_c - m - log(sum_j exp(x_j - m)); the log of a sum >= 1 never overflows.
-    for_each_row(rows, cols, [&](int64_t r) {
-        const float* xr = x + r * cols; // (cols,)
-        float* yr = y + r * cols;       // (cols,)
-        float m = row_max(xr, cols);
-        double s = exp_shifted_row(yr, xr, m, cols); // yr holds the exps until the line below
-        // (x_c - m) first: m + log(s) rounded to f32 would lose the digits of log(s) when |m| is big.
-        float log_s = float(std::log(s));
-        for (int64_t c = 0; c < cols; c++) yr[c] = (xr[c] - m) - log_s;
+    for_each_chunk_of_exps(y, x, rows, cols, [&](int64_t begin, int64_t end, const float* maxes) {
+        for (int64_t r = begin; r < end; r++) { // y holds the exps until it is overwritten here
+            const float* xr = x + r * cols;     // (cols,)
+            float* yr = y + r * cols;           // (cols,)
+            const float m = maxes[r - begin];
+            // (x_c - m) first: m + log(s) rounded to f32 would lose the digits of log(s) when |m|
+            // is big.
+            float log_s = float(std::log(sum_in_double(yr, cols)));
+            for (int64_t c = 0; c < cols; c++) yr[c] = (xr[c] - m) - log_s;
+        }
     });
 }
 
