@@ -14,7 +14,8 @@ namespace pg {
 // existing + incoming, same shape; used wherever two gradients meet. When nothing else holds
 // existing's memory the sum goes into it (the same additions, one new tensor less: ResNet's skip
 // connections meet the branch gradient at every block). CPU only, as autograd/op_util.h's
-// gradient_like: no CUDA kernel is checked for reading and writing one buffer.
+// gradient_like: no CUDA kernel is checked for reading and writing one buffer. A leaf's .grad is
+// never summed in place: AccumulateGrad's own handle to it makes it shared here.
 Tensor accumulate(const Tensor& existing, const Tensor& incoming) {
     PG_CHECK(existing.shape() == incoming.shape(), "autograd: cannot sum gradients of shapes ",
              shape_str(existing.shape()), " and ", shape_str(incoming.shape()));

@@ -31,6 +31,19 @@ void BM_ReluBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_ReluBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The same written over dy, as autograd does when nothing else holds dy (autograd/op_util.h).
+void BM_ReluBackwardInPlace(benchmark::State& state) {
+    Generator gen(1);
+    Tensor y = relu(Tensor::uniform(kActivation, gen, -1.f, 1.f));
+    Tensor dy = Tensor::uniform(kActivation, gen);
+    Backend& cpu = backend_for(Device::cpu());
+    for (auto _ : state)
+        cpu.unary_backward(UnaryOp::relu, dy.f32(), dy.f32(), y.f32(), y.f32(), y.numel(), 0.f,
+                           0.f);
+    state.SetBytesProcessed(state.iterations() * y.nbytes() * 3);
+}
+BENCHMARK(BM_ReluBackwardInPlace)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // The residual add + ReLU closing every ResNet block: fused (one pass) against add then relu.
 void BM_AddRelu(benchmark::State& state) {
     Generator gen(1);

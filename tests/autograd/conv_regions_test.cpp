@@ -1,7 +1,7 @@
 // The output regions of a padded convolution (tensor/cpu/conv_regions.h): the live taps of the
 // whole output, the bands of output rows the weight gradient splits into and when it does, the
 // geometry of each band, and a DeepLab-sized weight gradient by bands against the naive reference
-// and across thread counts. Small layers with every kind of band are in conv_test.cpp.
+// and the single band, run twice for the same bits. Small layers with every kind of band are in conv_test.cpp.
 #include "tensor/backend.h"
 #include "tensor/cpu/conv_regions.h"
 #include "tests/autograd/conv_reference.h"

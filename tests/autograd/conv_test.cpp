@@ -1,7 +1,8 @@
 // conv2d: values by hand, the CPU kernels against a naive reference (asymmetric geometry, blocks,
 // groups, depthwise, dead taps, the few-output-channel path and its blocks; each case with the
-// direct kernels on and off, the weight gradient by row bands), PyTorch reference values and gradients, gradient checks (dilation up
-// to 24, odd sizes, P or Q of 1), determinism, CPU/device parity and argument errors.
+// direct kernels on and off, and the weight gradient by row bands), PyTorch reference values and
+// gradients, gradient checks (dilation up to 24, odd sizes, P or Q of 1), determinism, CPU/device
+// parity and argument errors.
 #include <omp.h>
 
 #include <cmath>
@@ -98,11 +99,13 @@ void expect_kernels_match_naive(const ConvGeometry& g, bool with_bias,
         cpu::set_direct_conv_enabled(true);
         expect_match(direct ? "direct where it applies" : "im2col");
     }
-    // The weight gradient by bands of output rows (tensor/cpu/conv_regions.h): with no fixed cost
-    // an im2col layer splits wherever its rows differ in their live taps (these small layers never
-    // pay for it at the default cost).
+    // The weight gradient by bands of output rows (tensor/cpu/conv_regions.h), im2col only (the
+    // direct kernels would take most of these small layers): with no fixed cost a layer splits
+    // wherever its rows differ in their live taps (these never pay for it at the default cost).
     cpu::set_band_fixed_cost(0);
+    cpu::set_direct_conv_enabled(false);
     be.conv2d_backward_weight(dw_out.f32(), c.dy.f32(), c.x.f32(), g);
+    cpu::set_direct_conv_enabled(true);
     cpu::set_band_fixed_cost(-1);
     EXPECT_TRUE(all_close(dw_out, c.dw, 1e-4f, 1e-4f)) << "backward_weight by row bands";
 }
@@ -150,6 +153,9 @@ TEST(ConvKernels, DeadTapsMatchNaive) {
     expect_kernels_match_naive(geometry(1, 4, 4, 3, 3, 3, 3, 1, 1, 5, 5, 5, 5, 3), true);
     expect_kernels_match_naive(geometry(2, 5, 5, 2, 3, 3, 3, 2, 2, 7, 7, 7, 7, 1), false);
     expect_kernels_match_naive(geometry(1, 1, 1, 2, 3, 1, 1, 3, 3, 1, 1, 1, 1, 1), true);
+    // Two columns at rate 2: only the centre filter column ever reads a pixel, while the rows
+    // form bands (the weight gradient's bands then write through a copy, not in place).
+    expect_kernels_match_naive(geometry(1, 9, 2, 4, 6, 3, 3, 1, 1, 2, 2, 2, 2, 1), true);
 }
 
 TEST(ConvKernels, FewOutputChannelsMatchNaive) {

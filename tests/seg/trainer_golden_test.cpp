@@ -3,7 +3,8 @@
 // the trainer before the multi-part refactor (method-owned steps, named parts) wrote. Bits are
 // reproducible across CPUs only with the kernels fixed, so the binary runs single-threaded with
 // OPENBLAS_CORETYPE=Nehalem (our own code is built for x86-64-v2 on every machine, with one
-// compiler: Debian's GCC, and the direct convolution follows that variable to its SSE4.2 path). A change that legitimately alters the numbers regenerates the file:
+// compiler: Debian's GCC, and the direct convolution and BN's loops follow that variable to their
+// SSE4.2 builds). A change that legitimately alters the numbers regenerates the file:
 //   PG_UPDATE_GOLDEN=1 build/pg_tests_seg --gtest_filter='TrainerGolden.*'
 // and says why in its commit.
 #include <cstdlib>

@@ -89,8 +89,8 @@ void input_gradient(float* dx, const float* dy, const float* x, const float* rel
         const float* xr = x + r * C;   // (C,)
         const float* dyr = dy + r * C; // (C,)
         float* dxr = dx + r * C;       // (C,)
-        // dx may be dy: ivdep tells the vectoriser that reading dyr[c] before writing dxr[c] is
-        // safe (else an overlap check would send dx == dy down the scalar loop).
+        // dx may be dy: each element is read before it is written, which ivdep tells the
+        // vectoriser (ReLU's backward, without it, vectorised the dx == dy case all the same).
         if (relu_y) {
             const float* yr = relu_y + r * C; // (C,)
 #pragma GCC ivdep
