@@ -5,6 +5,7 @@
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -52,6 +53,59 @@ static void check_image_size(const std::string& path, int64_t width, int64_t hei
              " pixels (a corrupt header, or an image to downscale first)");
 }
 
+// stb_image 2.27 (Debian's libstb) trusts two things of a JPEG that `make fuzz` broke: the 16 code
+// counts of a Huffman table (DHT; more than the 256 symbols a table holds write past its arrays)
+// and that a scan (SOS) only uses tables the file defined (an undefined one is uninitialised
+// memory, read as decoding tables; stb 2.28 bounds the symbol index). Both are checked before stb
+// sees the file. Markers are found as libjpeg does: 0xFF then a byte other than 0x00 (a stuffed
+// 0xFF in entropy-coded data), 0xFF (fill) or RSTn / TEM (no length field); any other marker is
+// followed by its 16-bit length.
+static void check_jpeg_huffman_tables(const std::string& bytes, const std::string& path) {
+    const uint8_t* b = reinterpret_cast<const uint8_t*>(bytes.data());
+    const size_t size = bytes.size();
+    if (size < 2 || b[0] != 0xFF || b[1] != 0xD8) return; // not a JPEG: stb decides
+    bool defined[2][16] = {};                             // [DC 0 / AC 1][table id]
+    size_t i = 2;
+    while (i + 4 <= size) {
+        const uint8_t marker = b[i + 1];
+        if (b[i] != 0xFF || marker == 0xFF) { // entropy-coded data, or fill bytes
+            i++;
+            continue;
+        }
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {
+            i += 2;
+            continue;
+        }
+        if (marker == 0xD9) return; // end of image
+        const size_t end = std::min(size, i + 2 + (size_t(b[i + 2]) << 8 | b[i + 3]));
+        if (marker == 0xC4) // DHT: tables of (class << 4 | id, 16 counts, the symbols)
+            for (size_t t = i + 4; t + 17 <= end;) {
+                int codes = 0;
+                for (size_t k = 1; k <= 16; k++) codes += b[t + k];
+                PG_CHECK(codes <= 256, path, ": corrupt JPEG: a Huffman table declares ", codes,
+                         " codes; a table holds at most 256");
+                defined[(b[t] >> 4) & 1][b[t] & 15] = true;
+                t += 17 + size_t(codes);
+            }
+        if (marker == 0xDA &&
+            i + 5 <= end) { // SOS: n, n x (component, DC << 4 | AC), Ss, Se, Ah|Al
+            const size_t n = b[i + 4], after = i + 5 + 2 * n;
+            const bool dc_first = after + 3 <= end && b[after] == 0 && (b[after + 2] >> 4) == 0;
+            const bool ac = after + 3 <= end && b[after + 1] > 0;
+            for (size_t k = 0; k < n && i + 7 + 2 * k <= end; k++) {
+                const int dc_table = b[i + 6 + 2 * k] >> 4, ac_table = b[i + 6 + 2 * k] & 15;
+                PG_CHECK(!dc_first || defined[0][dc_table], path,
+                         ": corrupt JPEG: a scan uses Huffman table DC ", dc_table,
+                         ", which the file does not define before it");
+                PG_CHECK(!ac || defined[1][ac_table], path,
+                         ": corrupt JPEG: a scan uses Huffman table AC ", ac_table,
+                         ", which the file does not define before it");
+            }
+        }
+        i = end;
+    }
+}
+
 static PngHeader parse_png_header(const std::string& bytes, const std::string& path) {
     PngHeader h;
     const uint8_t* p = reinterpret_cast<const uint8_t*>(bytes.data());
@@ -84,6 +138,7 @@ using StbPixels = std::unique_ptr<void, void (*)(void*)>;
 
 Image read_image(const std::string& path) {
     std::string bytes = read_file(path);
+    check_jpeg_huffman_tables(bytes, path);
     int w = 0, h = 0, c = 0;
     if (stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), int(bytes.size()), &w,
                               &h, &c))

@@ -119,6 +119,34 @@ TEST(ImageIo, BadFilesGiveErrorsNamingTheFile) {
     png.replace(16, 8, std::string("\x00\x01\x00\x00\x00\x01\x00\x00", 8)); // 65536 x 65536
     std::ofstream(temp("huge.png"), std::ios::binary) << png;
     expect_error([&] { read_label_png(temp("huge.png")); }, "claims 65536 x 65536 pixels");
+    // A JPEG Huffman table with more than 256 codes, which stb 2.27 would write past its arrays
+    // (found by `make fuzz`): refused before stb reads it. Counts 200 + 100 at lengths 15 and 16.
+    std::string jpeg("\xFF\xD8\xFF\xC4", 4);
+    std::string dht(1, '\x00'); // class 0, table 0
+    for (int length = 1; length <= 16; length++)
+        dht += char(length == 15 ? 200 : length == 16 ? 100 : 0);
+    dht += std::string(300, '\x01');
+    const size_t segment = dht.size() + 2;
+    jpeg += char(segment >> 8);
+    jpeg += char(segment & 0xFF);
+    jpeg += dht + std::string("\xFF\xD9", 2);
+    std::ofstream(temp("bad_dht.jpg"), std::ios::binary) << jpeg;
+    expect_error([&] { read_image(temp("bad_dht.jpg")); }, "a Huffman table declares 300 codes");
+    // A scan that uses a Huffman table the file never defined (stb 2.27 reads uninitialised
+    // memory as the table; found by `make fuzz`): a real JPEG with its second component's AC
+    // table switched to 3.
+    write_jpeg(temp("good.jpg"), Image{8, 8, 3, std::vector<uint8_t>(192, 90)});
+    std::ifstream jin(temp("good.jpg"), std::ios::binary);
+    std::string good((std::istreambuf_iterator<char>(jin)), std::istreambuf_iterator<char>());
+    const size_t sos = good.find("\xFF\xDA");
+    ASSERT_NE(sos, std::string::npos);
+    ASSERT_EQ(uint8_t(good[sos + 4]), 3); // three components: (id, DC << 4 | AC) each
+    std::string undefined_table = good;
+    undefined_table[sos + 8] = char((uint8_t(good[sos + 8]) & 0xF0) | 3);
+    std::ofstream(temp("undefined_table.jpg"), std::ios::binary) << undefined_table;
+    expect_error([&] { read_image(temp("undefined_table.jpg")); },
+                 "uses Huffman table AC 3, which the file does not define");
+    EXPECT_EQ(read_image(temp("good.jpg")).width, 8); // the check passes a real JPEG
     // Writers check their input.
     Palette dup = {{0, 0, 0}, {10, 10, 10}, {10, 10, 10}};
     expect_error(
