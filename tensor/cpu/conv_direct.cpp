@@ -47,26 +47,33 @@ static std::atomic<bool>& direct_enabled() {
 bool direct_conv_enabled() { return direct_enabled().load(); }
 void set_direct_conv_enabled(bool on) { direct_enabled().store(on); }
 
-// Which layers: groups 1, a filter larger than 1x1 (1x1 is a plain GEMM already), and few
-// channels, where OpenBLAS's blocking does not pay. Crossovers measured with
-// `PG_CPU_DIRECT_CONV=0|1 pg_bench --benchmark_filter='demo_|/g_'` (README, Benchmarks): in-place
-// forward wins 2-4x up to 16 -> 32 channels and loses at 16 -> 64; the packed forward (C > 16)
-// loses to OpenBLAS; the weight gradient wins up to 32 -> 32 and loses from 64 -> 64.
+// Which layers: groups 1, a filter larger than 1x1 (1x1 is a plain GEMM already), and few or
+// middling channels, where OpenBLAS's blocking does not pay or im2col's copies cost more than the
+// products. Crossovers measured with `PG_CPU_DIRECT_CONV=0|1 pg_bench
+// --benchmark_filter='demo_|/g_'` (README, Benchmarks). In-place forward (C <= 16) wins 2-4x up
+// to 16 -> 32 channels and ties at 16 -> 64. Packed tiles (C >= 32) win while the repacked filter
+// fits in L2 beside a tile (the reduction is not blocked, unlike a GEMM's): forward 112 -> 64 at
+// 17x17 0.83x the time, 64 -> 64 0.70x, 128 -> 128 (576 KB of weights) 0.96x, 256 -> 256 (2.3 MB)
+// 1.75x. Fewer outputs (under 32, or under a quarter of the inputs) go to the few-outputs path,
+// which never multiplies padding: 256 -> 32 at 9x9 rate 2, 0.8x the time of packed tiles.
+constexpr int64_t kDirectWeightFloats = 160 * 1024; // 640 KB
 static bool direct_candidate(const ConvGeometry& g) {
     return direct_conv_enabled() && g.groups == 1 && g.R * g.S > 1 && g.N * g.P * g.Q > 0;
 }
+static bool packed_tiles_pay(int64_t in_channels, int64_t out_channels, const ConvGeometry& g) {
+    return in_channels >= 32 && out_channels >= 32 && in_channels <= 4 * out_channels &&
+           g.R * g.S * g.C * g.K <= kDirectWeightFloats;
+}
 bool conv2d_direct_applies_forward(const ConvGeometry& g) {
-    return direct_candidate(g) && g.C <= 16 && g.K <= 32;
+    if (!direct_candidate(g)) return false;
+    return g.C <= 16 ? g.K <= 32 : packed_tiles_pay(g.C, g.K, g);
 }
 // The input gradient runs the forward kernel with K input channels: in place for K <= 16, else
-// packed tiles, which beat im2col + col2im while the repacked filter fits in L2 beside a tile (no
-// blocking of the reduction here, unlike a GEMM): 112 -> 64 at 17x17 0.60x the time, 64 -> 64
-// 0.79-0.86x, 128 -> 128 (576 KB of weights) 1.06x, 256 -> 256 2.2x.
-constexpr int64_t kDirectWeightFloats = 80 * 1024; // 320 KB
+// packed tiles (input gradient 112 -> 64 at 17x17 0.50x the time of im2col + col2im, 64 -> 64
+// 0.49x, 128 -> 128 0.79x, 256 -> 256 1.6x).
 bool conv2d_direct_applies_backward_input(const ConvGeometry& g) {
     if (!direct_candidate(g) || g.stride_h != 1 || g.stride_w != 1) return false;
-    if (g.K <= 16) return g.C <= 32;
-    return g.C >= 32 && g.R * g.S * g.C * g.K <= kDirectWeightFloats;
+    return g.K <= 16 ? g.C <= 32 : packed_tiles_pay(g.K, g.C, g);
 }
 bool conv2d_direct_applies_backward_weight(const ConvGeometry& g) {
     return direct_candidate(g) && g.C <= 32 && g.K <= 32;
@@ -79,18 +86,21 @@ bool conv2d_direct_applies_backward_weight(const ConvGeometry& g) {
 // past R*S*Cin; bias_out (kpad,) after it.
 static void repack(float* wt, float* bias_out, const float* w, const float* bias,
                    const ConvGeometry& g, int64_t rows, int64_t kpad, bool flipped) {
-    const int64_t cin = flipped ? g.K : g.C, cout = flipped ? g.C : g.K;
+    const int64_t cin = flipped ? g.K : g.C, cout = flipped ? g.C : g.K, rsc = g.R * g.S * g.C;
     std::fill(wt, wt + rows * kpad, 0.f);
-    for (int64_t k = 0; k < g.K; k++)
-        for (int64_t r = 0; r < g.R; r++)
-            for (int64_t s = 0; s < g.S; s++)
-                for (int64_t c = 0; c < g.C; c++) {
-                    const float v = w[((k * g.R + r) * g.S + s) * g.C + c];
-                    if (flipped)
-                        wt[(((g.R - 1 - r) * g.S + (g.S - 1 - s)) * cin + k) * kpad + c] = v;
-                    else
-                        wt[((r * g.S + s) * cin + c) * kpad + k] = v;
-                }
+    if (flipped) { // runs of C: contiguous on both sides
+        for (int64_t k = 0; k < g.K; k++)
+            for (int64_t rs = 0; rs < g.R * g.S; rs++) {
+                const int64_t flipped_rs = g.R * g.S - 1 - rs; // (R-1-r, S-1-s)
+                std::copy(w + (k * g.R * g.S + rs) * g.C, w + (k * g.R * g.S + rs + 1) * g.C,
+                          wt + (flipped_rs * cin + k) * kpad);
+            }
+    } else { // a transpose (K, rsc) -> (rsc, kpad), 16 output channels at a time: 16 read streams
+        for (int64_t k0 = 0; k0 < g.K; k0 += 16)
+            for (int64_t j = 0; j < rsc; j++)
+                for (int64_t k = k0; k < std::min(g.K, k0 + 16); k++)
+                    wt[j * kpad + k] = w[k * rsc + j];
+    }
     std::fill(bias_out, bias_out + kpad, 0.f);
     if (bias) std::copy(bias, bias + cout, bias_out);
 }

@@ -35,7 +35,8 @@ DirectResult run_direct(const test::ConvCase& c, const ConvGeometry& g, cpu::Sim
 }
 
 // (N, H, W, C, K, R, S, stride h / w, pad h / w, dilation h / w): input channels 1-16 (read in
-// place, blocks of 8 / 4 / 2 / 1) and 17-40 (packed tiles); output channels below, at and past
+// place, blocks of 8 / 4 / 2 / 1) and 17-64 (packed tiles, which run across rows and images);
+// output channels below, at and past
 // one or two vectors of 4 / 8 / 16 lanes; rows of 1-23 output pixels (partial tiles of 6 / 16);
 // taps in the padding at either side, dilated rows that skip across it, rectangular filters.
 const ConvGeometry kCases[] = {
@@ -57,6 +58,8 @@ const ConvGeometry kCases[] = {
     geometry(1, 4, 42, 3, 16, 3, 3, 1, 1, 1, 0, 1, 1, 1),  // whole-row runs in full 16-pixel tiles
     geometry(1, 3, 50, 20, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1), // packed: several full tiles a row
     geometry(2, 12, 20, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1), // weight-gradient flushes, 9-16 lanes
+    geometry(2, 9, 9, 64, 64, 3, 3, 1, 1, 4, 4, 4, 4, 1),  // packed: taps dead for whole tiles
+    geometry(1, 9, 11, 32, 32, 7, 8, 1, 1, 3, 3, 1, 1, 1), // packed, 56 taps: one segment
 };
 
 TEST(ConvDirect, EveryPathMatchesNaive) {
@@ -126,13 +129,18 @@ TEST(ConvDirect, TakesTheLayersWithFewChannels) {
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(narrow));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(narrow));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(narrow));
-    // Middling channels: only the input gradient (packed tiles while the filter fits in L2).
+    // Middling channels: forward and input gradient by packed tiles while the filter fits in L2;
+    // fewer than 32 outputs go to the few-outputs path.
     const ConvGeometry decoder = geometry(8, 17, 17, 112, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     const ConvGeometry wider = geometry(2, 17, 17, 128, 128, 3, 3, 1, 1, 2, 2, 2, 2, 1);
-    EXPECT_FALSE(cpu::conv2d_direct_applies_forward(decoder));
+    const ConvGeometry aspp = geometry(8, 9, 9, 256, 32, 3, 3, 1, 1, 2, 2, 2, 2, 1);
+    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(decoder));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(decoder));
     EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(decoder));
-    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(wider));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(wider));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(wider));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_forward(aspp));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(aspp));
     for (const ConvGeometry& g : {wide, grouped, pointwise}) {
         EXPECT_FALSE(cpu::conv2d_direct_applies_forward(g));
         EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(g));

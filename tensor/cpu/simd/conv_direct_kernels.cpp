@@ -57,66 +57,98 @@ constexpr int tile_pixels(int nv) {
     return kRegisters == 32 ? (nv == 1 ? 24 : 12) : (nv == 1 ? 12 : 6);
 }
 
-// packed (R*S*C / 4, T, 4): value j = (r, s, c) of the receptive field of output pixel
-// (n, p, q0 + t) at (j / 4) 4T + 4t + j % 4, 0 where it falls in the padding, for t >= count and
-// for j past R*S*C up to a multiple of 4. Groups of 4 let a pixel's run of C values be copied 4 at
-// a time, and the multiply find every value at a constant offset from its group's start.
+// A tile's packed values pair with the weight's rows in segments: packed rows [first, first +
+// rows) multiply wt rows [wt_first, wt_first + rows). One segment per filter tap that reads a real
+// pixel for some pixel of the tile (a tap that reads only padding adds zeros: it is left out), or
+// one over all of R*S*C when C is not a multiple of 4 or the filter has more than kMaxTaps taps.
+constexpr int64_t kMaxTaps = 49;
+struct Segment {
+    int64_t first, wt_first, rows;
+};
+
+// packed (rows / 4, T, 4): value j = (r, s, c) of the receptive field of output pixel m0 + t
+// (counted over (n, p, q), so a tile may run on into the next row or image) at
+// (j / 4) 4T + 4t + j % 4, 0 where it falls in the padding, for t >= count and for j past the
+// values up to a multiple of 4. Groups of 4 let a pixel's run of C values be copied 4 at a time,
+// and the multiply find every value at a constant offset from its group's start.
 constexpr int64_t kGroup = 4;
 
 template <int T>
-void pack_tile(float* packed, const float* x, const ConvGeometry& g, int64_t n, int64_t p,
-               int64_t q0, int64_t count) {
+int64_t pack_tile(float* packed, Segment* segments, const float* x, const ConvGeometry& g,
+                  int64_t m0, int64_t count) {
     const int64_t C = g.C, rsc = g.R * g.S * C;
+    const bool skip_dead = C % kGroup == 0 && g.R * g.S <= kMaxTaps;
     auto at = [&](int64_t j, int64_t t) { return packed + j / kGroup * kGroup * T + kGroup * t; };
-    for (int64_t j = rsc; j < round_up(rsc, kGroup); j++)
+    for (int64_t j = rsc; j < round_up(rsc, kGroup); j++) // (none when skipping: C % 4 == 0)
         for (int64_t t = 0; t < T; t++) at(j, t)[j % kGroup] = 0.f;
+    const float* image[T]; // (H, W, C): pixel t's input image
+    int64_t h0[T], w0[T];  // where its filter's tap (0, 0) lands
+    for (int64_t t = 0; t < T; t++) {
+        const int64_t m = m0 + (t < count ? t : 0), q = m % g.Q, np = m / g.Q;
+        image[t] = x + np / g.P * g.H * g.W * C;
+        h0[t] = np % g.P * g.stride_h - g.pad_h, w0[t] = q * g.stride_w - g.pad_w;
+    }
+    int64_t j0 = 0, n_segments = 0;
     for (int64_t r = 0; r < g.R; r++) {
-        const int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
         for (int64_t s = 0; s < g.S; s++) {
-            const int64_t j0 = (r * g.S + s) * C;
+            const float* src[T]; // (C,) each, or nullptr in the padding
+            bool live = false;
             for (int64_t t = 0; t < T; t++) {
-                const int64_t w = (q0 + t) * g.stride_w - g.pad_w + s * g.dilation_w;
+                const int64_t h = h0[t] + r * g.dilation_h, w = w0[t] + s * g.dilation_w;
                 const bool inside = t < count && h >= 0 && h < g.H && w >= 0 && w < g.W;
-                const float* src = inside ? x + ((n * g.H + h) * g.W + w) * C : nullptr; // (C,)
-                if (C % kGroup == 0) { // whole groups
+                src[t] = inside ? image[t] + (h * g.W + w) * C : nullptr;
+                live = live || inside;
+            }
+            if (skip_dead && !live) continue;
+            if (skip_dead) segments[n_segments++] = {j0, (r * g.S + s) * C, C};
+            for (int64_t t = 0; t < T; t++) {
+                if (C % kGroup == 0) { // whole groups, each in one tap
                     for (int64_t c = 0; c < C; c += kGroup) {
                         float* dst = at(j0 + c, t);
-                        if (inside)
-                            __builtin_memcpy(dst, src + c, kGroup * sizeof(float));
+                        if (src[t])
+                            __builtin_memcpy(dst, src[t] + c, kGroup * sizeof(float));
                         else
                             for (int64_t u = 0; u < kGroup; u++) dst[u] = 0.f;
                     }
                 } else {
                     for (int64_t c = 0; c < C; c++)
-                        at(j0 + c, t)[(j0 + c) % kGroup] = inside ? src[c] : 0.f;
+                        at(j0 + c, t)[(j0 + c) % kGroup] = src[t] ? src[t][c] : 0.f;
                 }
             }
+            j0 += C;
         }
     }
+    if (!skip_dead) segments[n_segments++] = {0, 0, round_up(rsc, kGroup)};
+    return n_segments;
 }
 
-// y rows [0, count) (K apart), channels [k0, k0 + NV * kLanes) clipped to K: packed^T wt + bias,
-// wt (rsc rounded up to 4, kpad).
+// y rows [0, count) (K apart), channels [k0, k0 + NV * kLanes) clipped to K: the packed tile
+// times wt (rows kpad apart) over the segments, plus bias. Per element the sum runs over the
+// live (r, s, c) in order.
 template <int NV, int T>
-void multiply_tile(float* y, const float* packed, const float* wt, const float* bias, int64_t rsc,
-                   int64_t kpad, int64_t k0, int64_t count, int64_t K) {
+void multiply_tile(float* y, const float* packed, const Segment* segments, int64_t n_segments,
+                   const float* wt, const float* bias, int64_t kpad, int64_t k0, int64_t count,
+                   int64_t K) {
     Vec acc[T][NV];
 #pragma GCC unroll 32
     for (int t = 0; t < T; t++)
 #pragma GCC unroll 2
         for (int v = 0; v < NV; v++) acc[t][v] = Vec{};
-    const float* w = wt + k0;
-    for (int64_t j = 0; j < rsc; j += kGroup, packed += kGroup * T) {
+    for (int64_t i = 0; i < n_segments; i++) {
+        const float* in = packed + segments[i].first * T;
+        const float* w = wt + segments[i].wt_first * kpad + k0;
+        for (int64_t j = 0; j < segments[i].rows; j += kGroup, in += kGroup * T) {
 #pragma GCC unroll 4
-        for (int u = 0; u < kGroup; u++, w += kpad) {
-            Vec wv[NV];
+            for (int u = 0; u < kGroup; u++, w += kpad) {
+                Vec wv[NV];
 #pragma GCC unroll 2
-            for (int v = 0; v < NV; v++) wv[v] = load(w + v * kLanes);
+                for (int v = 0; v < NV; v++) wv[v] = load(w + v * kLanes);
 #pragma GCC unroll 32
-            for (int t = 0; t < T; t++) {
-                const float a = packed[kGroup * t + u];
+                for (int t = 0; t < T; t++) {
+                    const float a = in[kGroup * t + u];
 #pragma GCC unroll 2
-                for (int v = 0; v < NV; v++) acc[t][v] += wv[v] * a;
+                    for (int v = 0; v < NV; v++) acc[t][v] += wv[v] * a;
+                }
             }
         }
     }
@@ -127,20 +159,23 @@ void multiply_tile(float* y, const float* packed, const float* wt, const float* 
         }
 }
 
+// Tiles of T consecutive output pixels over the whole batch: only the last one is partial (tiles
+// within an output row left 7 of 24 slots empty at Q = 17).
 template <int NV>
 void forward_tiles(float* y, const float* x, const float* wt, const float* bias,
                    const ConvGeometry& g, float* work) {
     constexpr int T = tile_pixels(NV);
     const int64_t rsc = g.R * g.S * g.C, kpad = round_up(g.K, kLanes);
-    const int64_t tiles = (g.Q + T - 1) / T, tasks = g.N * g.P * tiles;
+    const int64_t M = g.N * g.P * g.Q, tasks = (M + T - 1) / T;
 #pragma omp parallel for schedule(static) if (tasks > 1)
     for (int64_t task = 0; task < tasks; task++) {
         float* packed = work + omp_get_thread_num() * T * round_up(rsc, kGroup);
-        const int64_t np = task / tiles, q0 = task % tiles * T, count = min64(T, g.Q - q0);
-        pack_tile<T>(packed, x, g, np / g.P, np % g.P, q0, count);
-        float* y_tile = y + (np * g.Q + q0) * g.K;
+        Segment segments[kMaxTaps];
+        const int64_t m0 = task * T, count = min64(T, M - m0);
+        const int64_t n_segments = pack_tile<T>(packed, segments, x, g, m0, count);
         for (int64_t k0 = 0; k0 < kpad; k0 += NV * kLanes)
-            multiply_tile<NV, T>(y_tile, packed, wt, bias, rsc, kpad, k0, count, g.K);
+            multiply_tile<NV, T>(y + m0 * g.K, packed, segments, n_segments, wt, bias, kpad, k0,
+                                 count, g.K);
     }
 }
 
