@@ -50,30 +50,38 @@ void set_direct_conv_enabled(bool on) { direct_enabled().store(on); }
 // Which layers: groups 1, a filter larger than 1x1 (1x1 is a plain GEMM already), and few or
 // middling channels, where OpenBLAS's blocking does not pay or im2col's copies cost more than the
 // products. Crossovers measured with `PG_CPU_DIRECT_CONV=0|1 pg_bench
-// --benchmark_filter='demo_|/g_'` (README, Benchmarks). In-place forward (C <= 16) wins 2-4x up
-// to 16 -> 32 channels and ties at 16 -> 64. Packed tiles (C >= 32) win while the repacked filter
-// fits in L2 beside a tile (the reduction is not blocked, unlike a GEMM's): forward 112 -> 64 at
-// 17x17 0.83x the time, 64 -> 64 0.70x, 128 -> 128 (576 KB of weights) 0.96x, 256 -> 256 (2.3 MB)
-// 1.75x. Fewer outputs (under 32, or under a quarter of the inputs) go to the few-outputs path,
-// which never multiplies padding: 256 -> 32 at 9x9 rate 2, 0.8x the time of packed tiles.
+// --benchmark_filter='demo_|/g_'` (README, Benchmarks), 2 threads:
+//  - In-place forward (C <= 16) wins 2-4x up to 16 -> 32 channels and ties at 16 -> 64.
+//  - Packed tiles (C >= 32) win while the repacked filter fits in L2 beside a tile: forward
+//    112 -> 64 at 17x17 0.83x the time, 64 -> 64 0.70x, 128 -> 128 (576 KB of weights) 0.96x.
+//  - A larger filter goes through in blocks of taps, each over every tile, which pays while the
+//    output stays in L2 too: 256 -> 256 at 17x17, batch 2 (2.3 MB of weights, 0.6 MB out) 0.9x;
+//    512 -> 512 there 1.17x; 512 -> 256 at 129x129 mixed (0.92x forward, 1.05x input gradient).
+//  - Fewer outputs (under 32, or under a quarter of the inputs) go to the few-outputs path, which
+//    never multiplies padding: 256 -> 32 at 9x9 rate 2, 0.8x the time of packed tiles.
 constexpr int64_t kDirectWeightFloats = 160 * 1024; // 640 KB
+constexpr int64_t kDirectOutputFloats = 320 * 1024; // 1.25 MB, for filters up to 4x the above
 static bool direct_candidate(const ConvGeometry& g) {
     return direct_conv_enabled() && g.groups == 1 && g.R * g.S > 1 && g.N * g.P * g.Q > 0;
 }
-static bool packed_tiles_pay(int64_t in_channels, int64_t out_channels, const ConvGeometry& g) {
-    return in_channels >= 32 && out_channels >= 32 && in_channels <= 4 * out_channels &&
-           g.R * g.S * g.C * g.K <= kDirectWeightFloats;
+static bool packed_tiles_pay(int64_t in_channels, int64_t out_channels, int64_t out_pixels,
+                             const ConvGeometry& g) {
+    const int64_t weight = g.R * g.S * g.C * g.K;
+    const bool fits =
+        weight <= kDirectWeightFloats ||
+        (weight <= 4 * kDirectWeightFloats && out_pixels * out_channels <= kDirectOutputFloats);
+    return in_channels >= 32 && out_channels >= 32 && in_channels <= 4 * out_channels && fits;
 }
 bool conv2d_direct_applies_forward(const ConvGeometry& g) {
     if (!direct_candidate(g)) return false;
-    return g.C <= 16 ? g.K <= 32 : packed_tiles_pay(g.C, g.K, g);
+    return g.C <= 16 ? g.K <= 32 : packed_tiles_pay(g.C, g.K, g.N * g.P * g.Q, g);
 }
 // The input gradient runs the forward kernel with K input channels: in place for K <= 16, else
 // packed tiles (input gradient 112 -> 64 at 17x17 0.50x the time of im2col + col2im, 64 -> 64
 // 0.49x, 128 -> 128 0.79x, 256 -> 256 1.6x).
 bool conv2d_direct_applies_backward_input(const ConvGeometry& g) {
     if (!direct_candidate(g) || g.stride_h != 1 || g.stride_w != 1) return false;
-    return g.K <= 16 ? g.C <= 32 : packed_tiles_pay(g.K, g.C, g);
+    return g.K <= 16 ? g.C <= 32 : packed_tiles_pay(g.K, g.C, g.N * g.H * g.W, g);
 }
 bool conv2d_direct_applies_backward_weight(const ConvGeometry& g) {
     return direct_candidate(g) && g.C <= 32 && g.K <= 32;
@@ -87,8 +95,10 @@ bool conv2d_direct_applies_backward_weight(const ConvGeometry& g) {
 static void repack(float* wt, float* bias_out, const float* w, const float* bias,
                    const ConvGeometry& g, int64_t rows, int64_t kpad, bool flipped) {
     const int64_t cin = flipped ? g.K : g.C, cout = flipped ? g.C : g.K, rsc = g.R * g.S * g.C;
-    std::fill(wt, wt + rows * kpad, 0.f);
+    if (cout < kpad) std::fill(wt, wt + rows * kpad, 0.f);
+    std::fill(wt + g.R * g.S * cin * kpad, wt + rows * kpad, 0.f);
     if (flipped) { // runs of C: contiguous on both sides
+#pragma omp parallel for schedule(static) if (rsc * g.K > (1 << 16))
         for (int64_t k = 0; k < g.K; k++)
             for (int64_t rs = 0; rs < g.R * g.S; rs++) {
                 const int64_t flipped_rs = g.R * g.S - 1 - rs; // (R-1-r, S-1-s)
@@ -96,6 +106,7 @@ static void repack(float* wt, float* bias_out, const float* w, const float* bias
                           wt + (flipped_rs * cin + k) * kpad);
             }
     } else { // a transpose (K, rsc) -> (rsc, kpad), 16 output channels at a time: 16 read streams
+#pragma omp parallel for schedule(static) if (rsc * g.K > (1 << 16))
         for (int64_t k0 = 0; k0 < g.K; k0 += 16)
             for (int64_t j = 0; j < rsc; j++)
                 for (int64_t k = k0; k < std::min(g.K, k0 + 16); k++)

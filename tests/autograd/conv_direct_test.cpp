@@ -60,6 +60,7 @@ const ConvGeometry kCases[] = {
     geometry(2, 12, 20, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1), // weight-gradient flushes, 9-16 lanes
     geometry(2, 9, 9, 64, 64, 3, 3, 1, 1, 4, 4, 4, 4, 1),  // packed: taps dead for whole tiles
     geometry(1, 9, 11, 32, 32, 7, 8, 1, 1, 3, 3, 1, 1, 1), // packed, 56 taps: one segment
+    geometry(1, 9, 9, 64, 64, 7, 7, 1, 1, 3, 3, 1, 1, 1),  // packed, 7x7: two blocks of taps
 };
 
 TEST(ConvDirect, EveryPathMatchesNaive) {
@@ -120,7 +121,7 @@ TEST(ConvDirect, SameBitsForAnyThreadCount) {
 TEST(ConvDirect, TakesTheLayersWithFewChannels) {
     const ConvGeometry stem = geometry(8, 64, 64, 3, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1);
     const ConvGeometry narrow = geometry(8, 32, 32, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
-    const ConvGeometry wide = geometry(2, 17, 17, 256, 256, 3, 3, 1, 1, 4, 4, 4, 4, 1);
+    const ConvGeometry wide = geometry(2, 17, 17, 512, 512, 3, 3, 1, 1, 4, 4, 4, 4, 1);
     const ConvGeometry grouped = geometry(2, 9, 9, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2);
     const ConvGeometry pointwise = geometry(2, 9, 9, 8, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1);
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(stem));
@@ -141,6 +142,13 @@ TEST(ConvDirect, TakesTheLayersWithFewChannels) {
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(wider));
     EXPECT_FALSE(cpu::conv2d_direct_applies_forward(aspp));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(aspp));
+    // A filter past L2 in blocks of taps, while the output fits there.
+    const ConvGeometry layer3 = geometry(2, 17, 17, 256, 256, 3, 3, 1, 1, 2, 2, 2, 2, 1);
+    const ConvGeometry decoder129 = geometry(1, 129, 129, 512, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(layer3));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(layer3));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_forward(decoder129));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(decoder129));
     for (const ConvGeometry& g : {wide, grouped, pointwise}) {
         EXPECT_FALSE(cpu::conv2d_direct_applies_forward(g));
         EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(g));

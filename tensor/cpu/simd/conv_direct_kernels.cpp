@@ -65,6 +65,7 @@ constexpr int64_t kMaxTaps = 49;
 struct Segment {
     int64_t first, wt_first, rows;
 };
+bool taps_split(const ConvGeometry& g) { return g.C % 4 == 0 && g.R * g.S <= kMaxTaps; }
 
 // packed (rows / 4, T, 4): value j = (r, s, c) of the receptive field of output pixel m0 + t
 // (counted over (n, p, q), so a tile may run on into the next row or image) at
@@ -73,11 +74,12 @@ struct Segment {
 // and the multiply find every value at a constant offset from its group's start.
 constexpr int64_t kGroup = 4;
 
+// Taps [tap0, tap1) of the filter (tap = r S + s) only: all of them unless taps_split(g).
 template <int T>
 int64_t pack_tile(float* packed, Segment* segments, const float* x, const ConvGeometry& g,
-                  int64_t m0, int64_t count) {
+                  int64_t m0, int64_t count, int64_t tap0, int64_t tap1) {
     const int64_t C = g.C, rsc = g.R * g.S * C;
-    const bool skip_dead = C % kGroup == 0 && g.R * g.S <= kMaxTaps;
+    const bool skip_dead = taps_split(g);
     auto at = [&](int64_t j, int64_t t) { return packed + j / kGroup * kGroup * T + kGroup * t; };
     for (int64_t j = rsc; j < round_up(rsc, kGroup); j++) // (none when skipping: C % 4 == 0)
         for (int64_t t = 0; t < T; t++) at(j, t)[j % kGroup] = 0.f;
@@ -89,8 +91,9 @@ int64_t pack_tile(float* packed, Segment* segments, const float* x, const ConvGe
         h0[t] = np % g.P * g.stride_h - g.pad_h, w0[t] = q * g.stride_w - g.pad_w;
     }
     int64_t j0 = 0, n_segments = 0;
-    for (int64_t r = 0; r < g.R; r++) {
-        for (int64_t s = 0; s < g.S; s++) {
+    for (int64_t tap = tap0; tap < tap1; tap++) {
+        const int64_t r = tap / g.S, s = tap % g.S;
+        {
             const float* src[T]; // (C,) each, or nullptr in the padding
             bool live = false;
             for (int64_t t = 0; t < T; t++) {
@@ -100,7 +103,7 @@ int64_t pack_tile(float* packed, Segment* segments, const float* x, const ConvGe
                 live = live || inside;
             }
             if (skip_dead && !live) continue;
-            if (skip_dead) segments[n_segments++] = {j0, (r * g.S + s) * C, C};
+            if (skip_dead) segments[n_segments++] = {j0, tap * C, C};
             for (int64_t t = 0; t < T; t++) {
                 if (C % kGroup == 0) { // whole groups, each in one tap
                     for (int64_t c = 0; c < C; c += kGroup) {
@@ -123,17 +126,23 @@ int64_t pack_tile(float* packed, Segment* segments, const float* x, const ConvGe
 }
 
 // y rows [0, count) (K apart), channels [k0, k0 + NV * kLanes) clipped to K: the packed tile
-// times wt (rows kpad apart) over the segments, plus bias. Per element the sum runs over the
-// live (r, s, c) in order.
+// times wt (rows kpad apart) over the segments, added to what y holds unless `first`, plus the
+// bias if `last`. Per element the sum runs over the live (r, s, c) in order; a float stored and
+// loaded again is the same float, so a sum cut into blocks of taps has the bits of the whole.
 template <int NV, int T>
 void multiply_tile(float* y, const float* packed, const Segment* segments, int64_t n_segments,
                    const float* wt, const float* bias, int64_t kpad, int64_t k0, int64_t count,
-                   int64_t K) {
+                   int64_t K, bool first, bool last) {
     Vec acc[T][NV];
 #pragma GCC unroll 32
     for (int t = 0; t < T; t++)
 #pragma GCC unroll 2
-        for (int v = 0; v < NV; v++) acc[t][v] = Vec{};
+        for (int v = 0; v < NV; v++) {
+            const int64_t k = k0 + v * kLanes;
+            acc[t][v] = first || t >= count || k >= K ? Vec{}
+                        : K - k >= kLanes             ? load(y + t * K + k)
+                                                      : load_part(y + t * K + k, K - k);
+        }
     for (int64_t i = 0; i < n_segments; i++) {
         const float* in = packed + segments[i].first * T;
         const float* w = wt + segments[i].wt_first * kpad + k0;
@@ -155,27 +164,36 @@ void multiply_tile(float* y, const float* packed, const Segment* segments, int64
     for (int64_t t = 0; t < count; t++)
         for (int v = 0; v < NV; v++) {
             const int64_t k = k0 + v * kLanes;
-            if (k < K) store_lanes(y + t * K + k, acc[t][v] + load(bias + k), K - k);
+            if (k < K)
+                store_lanes(y + t * K + k, last ? acc[t][v] + load(bias + k) : acc[t][v], K - k);
         }
 }
 
 // Tiles of T consecutive output pixels over the whole batch: only the last one is partial (tiles
-// within an output row left 7 of 24 slots empty at Q = 17).
+// within an output row left 7 of 24 slots empty at Q = 17). A filter larger than L2 goes through
+// in blocks of taps of about kBlockWeightFloats each, every block over all tiles: the block's
+// weight then stays in L2 while the tiles stream past it (a GEMM's blocking of the reduction).
+constexpr int64_t kBlockWeightFloats = 128 * 1024; // 512 KB
+
 template <int NV>
 void forward_tiles(float* y, const float* x, const float* wt, const float* bias,
                    const ConvGeometry& g, float* work) {
     constexpr int T = tile_pixels(NV);
-    const int64_t rsc = g.R * g.S * g.C, kpad = round_up(g.K, kLanes);
+    const int64_t rsc = g.R * g.S * g.C, kpad = round_up(g.K, kLanes), taps = g.R * g.S;
     const int64_t M = g.N * g.P * g.Q, tasks = (M + T - 1) / T;
+    const int64_t block_taps = taps_split(g) ? max64(1, kBlockWeightFloats / (g.C * kpad)) : taps;
+    for (int64_t tap0 = 0; tap0 < taps; tap0 += block_taps) {
+        const int64_t tap1 = min64(taps, tap0 + block_taps);
 #pragma omp parallel for schedule(static) if (tasks > 1)
-    for (int64_t task = 0; task < tasks; task++) {
-        float* packed = work + omp_get_thread_num() * T * round_up(rsc, kGroup);
-        Segment segments[kMaxTaps];
-        const int64_t m0 = task * T, count = min64(T, M - m0);
-        const int64_t n_segments = pack_tile<T>(packed, segments, x, g, m0, count);
-        for (int64_t k0 = 0; k0 < kpad; k0 += NV * kLanes)
-            multiply_tile<NV, T>(y + m0 * g.K, packed, segments, n_segments, wt, bias, kpad, k0,
-                                 count, g.K);
+        for (int64_t task = 0; task < tasks; task++) {
+            float* packed = work + omp_get_thread_num() * T * round_up(rsc, kGroup);
+            Segment segments[kMaxTaps];
+            const int64_t m0 = task * T, count = min64(T, M - m0);
+            const int64_t n_segments = pack_tile<T>(packed, segments, x, g, m0, count, tap0, tap1);
+            for (int64_t k0 = 0; k0 < kpad; k0 += NV * kLanes)
+                multiply_tile<NV, T>(y + m0 * g.K, packed, segments, n_segments, wt, bias, kpad, k0,
+                                     count, g.K, tap0 == 0, tap1 == taps);
+        }
     }
 }
 
