@@ -19,8 +19,10 @@ struct DirectConvKernels {
     void (*forward)(float* y, const float* x, const float* wt, const float* bias,
                     const ConvGeometry& g, float* work);
     // dw (K, R, S, C) = sum over output pixels of dy (N, P, Q, K) times the input pixel each tap
-    // reads (groups 1).
-    void (*backward_weight)(float* dw, const float* dy, const float* x, const ConvGeometry& g);
+    // reads (groups 1). work: backward_weight_work(g) floats per OpenMP thread.
+    void (*backward_weight)(float* dw, const float* dy, const float* x, const ConvGeometry& g,
+                            float* work);
+    int64_t (*backward_weight_work)(const ConvGeometry& g);
 };
 
 extern const DirectConvKernels kDirectConvSse42, kDirectConvAvx2, kDirectConvAvx512;

@@ -61,6 +61,8 @@ const ConvGeometry kCases[] = {
     geometry(2, 9, 9, 64, 64, 3, 3, 1, 1, 4, 4, 4, 4, 1),  // packed: taps dead for whole tiles
     geometry(1, 9, 11, 32, 32, 7, 8, 1, 1, 3, 3, 1, 1, 1), // packed, 56 taps: one segment
     geometry(1, 9, 9, 64, 64, 7, 7, 1, 1, 3, 3, 1, 1, 1),  // packed, 7x7: two blocks of taps
+    geometry(2, 7, 9, 36, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1),  // weight by rows: stride 2, K partial
+    geometry(3, 8, 14, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), // weight by rows: a flush, then more
 };
 
 TEST(ConvDirect, EveryPathMatchesNaive) {
@@ -130,14 +132,14 @@ TEST(ConvDirect, TakesTheLayersWithFewChannels) {
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(narrow));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(narrow));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(narrow));
-    // Middling channels: forward and input gradient by packed tiles while the filter fits in L2;
-    // fewer than 32 outputs go to the few-outputs path.
+    // Middling channels: forward and input gradient by packed tiles while the filter fits in L2
+    // (fewer than 32 outputs go to the few-outputs path), the weight gradient by rows.
     const ConvGeometry decoder = geometry(8, 17, 17, 112, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     const ConvGeometry wider = geometry(2, 17, 17, 128, 128, 3, 3, 1, 1, 2, 2, 2, 2, 1);
     const ConvGeometry aspp = geometry(8, 9, 9, 256, 32, 3, 3, 1, 1, 2, 2, 2, 2, 1);
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(decoder));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(decoder));
-    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(decoder));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(decoder));
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(wider));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(wider));
     EXPECT_FALSE(cpu::conv2d_direct_applies_forward(aspp));
@@ -147,6 +149,8 @@ TEST(ConvDirect, TakesTheLayersWithFewChannels) {
     const ConvGeometry decoder129 = geometry(1, 129, 129, 512, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(layer3));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(layer3));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(wider)); // by rows up to 160 inputs
+    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(layer3));
     EXPECT_FALSE(cpu::conv2d_direct_applies_forward(decoder129));
     EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(decoder129));
     for (const ConvGeometry& g : {wide, grouped, pointwise}) {

@@ -402,8 +402,130 @@ void weight_tasks(float* dw, const float* dy, const float* x, const ConvGeometry
     }
 }
 
-// Channel blocks no wider than C needs (a partial block takes a slower loop).
-void backward_weight(float* dw, const float* dy, const float* x, const ConvGeometry& g) {
+// ---- weight gradient for middling channels: C a multiple of 4, at least 32 channels each way ----
+// dw[k, tap, c] = sum over output pixels m of dy[m, k] x[the pixel m reads through the tap, c].
+// A task owns one tap and one block of W = NV kLanes output channels, and goes over the output
+// rows: for each 4 input channels it loads acc (C, W) rows into registers, adds every pixel's
+// products (NV loads of dy and 4 broadcasts of x, read in place, feed 4 NV FMAs) and stores them
+// back. acc, the row's dy and x stay in L1 between the channel groups. Every kFlushPixels pixels (at
+// row ends, so the same points on every path) acc goes into double totals; per element the sum
+// runs over the pixels in order, whatever the path and the thread count.
+
+// acc (C, W) += sum over the rows i < n_rows and q in [q_lo, q_hi) of x_at(i, q)^T (C,)
+// dy_rows[i][q] (W,), x_at(i, q) = x_rows[i] + (q stride + w0) C, dy pixels ldd apart.
+constexpr int kRowBatch = 4; // rows per load and store of acc: 17-pixel rows alone cost 20%
+
+template <int NV>
+void add_row_products(float* acc, const float* const* x_rows, const float* const* dy_rows,
+                      int64_t n_rows, int64_t ldd, const ConvGeometry& g, int64_t w0, int64_t q_lo,
+                      int64_t q_hi) {
+    constexpr int64_t W = NV * kLanes;
+    const int64_t C = g.C;
+    for (int64_t c = 0; c < C; c += kGroup) {
+        Vec a[kGroup][NV];
+#pragma GCC unroll 4
+        for (int u = 0; u < kGroup; u++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) a[u][v] = load(acc + (c + u) * W + v * kLanes);
+        for (int64_t i = 0; i < n_rows; i++)
+            for (int64_t q = q_lo; q < q_hi; q++) {
+                const float* xq = x_rows[i] + (q * g.stride_w + w0) * C + c;
+                Vec d[NV];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++) d[v] = load(dy_rows[i] + q * ldd + v * kLanes);
+#pragma GCC unroll 4
+                for (int u = 0; u < kGroup; u++)
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++) a[u][v] += d[v] * xq[u];
+            }
+#pragma GCC unroll 4
+        for (int u = 0; u < kGroup; u++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) store(acc + (c + u) * W + v * kLanes, a[u][v]);
+    }
+}
+
+void flush_block(double* total, float* acc, int64_t n) {
+    for (int64_t i = 0; i < n; i++) total[i] += acc[i], acc[i] = 0.f;
+}
+
+// Floats of work per thread, for the widest W: acc (C, W), total (C, W) doubles, kRowBatch rows
+// of dy (Q, W) for the last, partial block of channels.
+int64_t weight_rows_work(const ConvGeometry& g) {
+    const int64_t W = 4 * kLanes;
+    return 3 * g.C * W + kRowBatch * g.Q * W;
+}
+
+template <int NV>
+void weight_rows_task(float* dw, const float* dy, const float* x, const ConvGeometry& g,
+                      int64_t tap, int64_t k0, float* work) {
+    constexpr int64_t W = NV * kLanes;
+    const int64_t C = g.C, K = g.K, kw = min64(W, K - k0), r = tap / g.S, s = tap % g.S;
+    float* acc = work;                        // (C, W)
+    double* total = (double*)(acc + C * W);   // (C, W)
+    float* dy_part = (float*)(total + C * W); // (kRowBatch, Q, W)
+    for (int64_t i = 0; i < C * W; i++) acc[i] = 0.f, total[i] = 0.0;
+    // Output columns q whose tap reads a real input column (as in weight_task).
+    const int64_t w0 = s * g.dilation_w - g.pad_w;
+    const int64_t q_lo = w0 >= 0 ? 0 : min64(g.Q, (-w0 + g.stride_w - 1) / g.stride_w);
+    const int64_t q_hi =
+        max64(q_lo, w0 > g.W - 1 ? 0 : min64(g.Q, (g.W - 1 - w0) / g.stride_w + 1));
+    const float* x_rows[kRowBatch];  // (W, C) each
+    const float* dy_rows[kRowBatch]; // (Q, K) from channel k0, or (Q, W) in dy_part
+    int64_t n_rows = 0, pending = 0;
+    for (int64_t np = 0; np < g.N * g.P && q_lo < q_hi; np++) {
+        const int64_t n = np / g.P, p = np % g.P;
+        const int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
+        if (h >= 0 && h < g.H) {
+            x_rows[n_rows] = x + (n * g.H + h) * g.W * C;
+            dy_rows[n_rows] = dy + np * g.Q * K + k0;
+            if (kw < W) { // the last channels, zeros after them
+                float* part = dy_part + n_rows * g.Q * W;
+                for (int64_t q = q_lo; q < q_hi; q++)
+                    for (int64_t i = 0; i < W; i++)
+                        part[q * W + i] = i < kw ? dy_rows[n_rows][q * K + i] : 0.f;
+                dy_rows[n_rows] = part;
+            }
+            n_rows++;
+        }
+        if (n_rows == kRowBatch || (n_rows > 0 && np + 1 == g.N * g.P)) {
+            add_row_products<NV>(acc, x_rows, dy_rows, n_rows, kw < W ? W : K, g, w0, q_lo, q_hi);
+            pending += n_rows * (q_hi - q_lo);
+            n_rows = 0;
+            if (pending >= kFlushPixels) {
+                flush_block(total, acc, C * W);
+                pending = 0;
+            }
+        }
+    }
+    flush_block(total, acc, C * W);
+    const int64_t rsc = g.R * g.S * C;
+    for (int64_t i = 0; i < kw; i++)
+        for (int64_t c = 0; c < C; c++) dw[(k0 + i) * rsc + tap * C + c] = float(total[c * W + i]);
+}
+
+template <int NV>
+void weight_rows(float* dw, const float* dy, const float* x, const ConvGeometry& g, float* work) {
+    const int64_t W = NV * kLanes, k_blocks = (g.K + W - 1) / W, tasks = g.R * g.S * k_blocks;
+    const int64_t per_thread = weight_rows_work(g);
+#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1)
+    for (int64_t task = 0; task < tasks; task++)
+        weight_rows_task<NV>(dw, dy, x, g, task / k_blocks, task % k_blocks * W,
+                             work + omp_get_thread_num() * per_thread);
+}
+
+bool weight_by_rows(const ConvGeometry& g) { return g.C % kGroup == 0 && g.C >= 32 && g.K >= 32; }
+
+// Packed tiles for middling channels; else channel blocks no wider than C needs (a partial block
+// takes a slower loop). Four vectors of output channels per task when that leaves 16 tasks or
+// more, else two.
+void backward_weight(float* dw, const float* dy, const float* x, const ConvGeometry& g,
+                     float* work) {
+    if (weight_by_rows(g)) {
+        if (g.R * g.S * ((g.K + 4 * kLanes - 1) / (4 * kLanes)) >= 16)
+            return weight_rows<4>(dw, dy, x, g, work);
+        return weight_rows<2>(dw, dy, x, g, work);
+    }
     if (g.C == 1) return weight_tasks<1>(dw, dy, x, g);
     if (g.C == 2) return weight_tasks<2>(dw, dy, x, g);
     if (g.C == 3) return weight_tasks<3>(dw, dy, x, g);
@@ -412,12 +534,16 @@ void backward_weight(float* dw, const float* dy, const float* x, const ConvGeome
     weight_tasks<kChannelBlock>(dw, dy, x, g);
 }
 
+int64_t backward_weight_work(const ConvGeometry& g) {
+    return weight_by_rows(g) ? weight_rows_work(g) : 0;
+}
+
 } // namespace
 
 #define PG_SIMD_PASTE(a, b) a##b
 #define PG_SIMD_NAME(a, b) PG_SIMD_PASTE(a, b)
 extern const DirectConvKernels PG_SIMD_NAME(kDirectConv, PG_SIMD_SUFFIX);
 const DirectConvKernels PG_SIMD_NAME(kDirectConv, PG_SIMD_SUFFIX) = {
-    kLanes, tile_pixels(1), int(kGroup), forward, backward_weight};
+    kLanes, tile_pixels(1), int(kGroup), forward, backward_weight, backward_weight_work};
 
 } // namespace pg::cpu
