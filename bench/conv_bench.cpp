@@ -32,6 +32,7 @@ const ConvShape kConvShapes[] = {
     {"demo_3x3_8to8_32", 8, 32, 32, 8, 8, 3, 1, 1, 1, 1},
     {"demo_3x3_112to64_17", 8, 17, 17, 112, 64, 3, 1, 1, 1, 1}, // decoder head
     {"demo_3x3d2_256to32_9", 8, 9, 9, 256, 32, 3, 1, 2, 2, 1},  // ASPP branch
+    {"demo_3x3d6_256to32_9", 8, 9, 9, 256, 32, 3, 1, 6, 6, 1},  // ASPP branch, mostly padding
     {"demo_3x3_160to64_9", 8, 9, 9, 160, 64, 3, 1, 1, 1, 1},    // ASPP projection
     // A grid over channel counts for the direct kernels' crossovers (tensor/cpu/conv_direct.cpp):
     // run with PG_CPU_DIRECT_CONV=0 (im2col + OpenBLAS) and =1, compare.

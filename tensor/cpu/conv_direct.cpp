@@ -57,8 +57,9 @@ void set_direct_conv_enabled(bool on) { direct_enabled().store(on); }
 //  - A larger filter goes through in blocks of taps, each over every tile, which pays while the
 //    output stays in L2 too: 256 -> 256 at 17x17, batch 2 (2.3 MB of weights, 0.6 MB out) 0.9x;
 //    512 -> 512 there 1.17x; 512 -> 256 at 129x129 mixed (0.92x forward, 1.05x input gradient).
-//  - Fewer outputs (under 32, or under a quarter of the inputs) go to the few-outputs path, which
-//    never multiplies padding: 256 -> 32 at 9x9 rate 2, 0.8x the time of packed tiles.
+//  - Fewer than 32 outputs go to the few-outputs path. Packed tiles leave out what tiles read
+//    only as padding: 256 -> 32 at 9x9 rate 6 0.71x the time of the few-outputs path, rate 2
+//    0.94x.
 constexpr int64_t kDirectWeightFloats = 160 * 1024; // 640 KB
 constexpr int64_t kDirectOutputFloats = 320 * 1024; // 1.25 MB, for filters up to 4x the above
 static bool direct_candidate(const ConvGeometry& g) {
@@ -70,7 +71,7 @@ static bool packed_tiles_pay(int64_t in_channels, int64_t out_channels, int64_t 
     const bool fits =
         weight <= kDirectWeightFloats ||
         (weight <= 4 * kDirectWeightFloats && out_pixels * out_channels <= kDirectOutputFloats);
-    return in_channels >= 32 && out_channels >= 32 && in_channels <= 4 * out_channels && fits;
+    return in_channels >= 32 && out_channels >= 32 && fits;
 }
 bool conv2d_direct_applies_forward(const ConvGeometry& g) {
     if (!direct_candidate(g)) return false;
@@ -83,14 +84,17 @@ bool conv2d_direct_applies_backward_input(const ConvGeometry& g) {
     if (!direct_candidate(g) || g.stride_h != 1 || g.stride_w != 1) return false;
     return g.K <= 16 ? g.C <= 32 : packed_tiles_pay(g.K, g.C, g.N * g.H * g.W, g);
 }
-// The weight gradient by channel blocks up to 32 -> 32; by rows with acc (C, 4 vectors) in L1 for
-// 32-160 input channels (a multiple of 4) and 32 outputs or more: against im2col + GEMM, 2
-// threads, 112 -> 64 at 17x17 0.63x the time, 64 -> 64 0.58x, 160 -> 64 at 9x9 0.56x, 128 -> 128
-// 0.75x; 256 -> 256 ties (1.1x on one thread).
+// The weight gradient by channel blocks up to 32 -> 32; by rows for more, with C a multiple of 4,
+// while acc (C, up to 4 vectors of outputs) fits in L1. Against im2col + GEMM (or the few-outputs
+// path), 2 threads: 112 -> 64 at 17x17 0.63x the time, 64 -> 64 0.58x, 160 -> 64 at 9x9 0.56x,
+// 128 -> 128 0.75x, 256 -> 32 at 9x9 rate 2 0.65x, rate 6 0.37x (the rows skip all padding);
+// 256 -> 256 ties (1.1x on one thread), its acc is 64 KB.
+constexpr int64_t kWeightRowsAccFloats = 160 * 64; // 40 KB
 bool conv2d_direct_applies_backward_weight(const ConvGeometry& g) {
     if (!direct_candidate(g)) return false;
     if (g.C <= 32 && g.K <= 32) return true;
-    return g.C % 4 == 0 && g.C >= 32 && g.C <= 160 && g.K >= 32;
+    return g.C % 4 == 0 && g.C >= 32 && g.K >= 32 &&
+           g.C * std::min<int64_t>(g.K, 64) <= kWeightRowsAccFloats;
 }
 
 // wt (rows, kpad) from w, rows = R*S*Cin rounded up to the kernels' row_group:

@@ -133,24 +133,29 @@ TEST(ConvDirect, TakesTheLayersWithFewChannels) {
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(narrow));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(narrow));
     // Middling channels: forward and input gradient by packed tiles while the filter fits in L2
-    // (fewer than 32 outputs go to the few-outputs path), the weight gradient by rows.
+    // (fewer than 32 outputs go to the few-outputs path), the weight gradient by rows while its
+    // accumulators fit in L1.
     const ConvGeometry decoder = geometry(8, 17, 17, 112, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     const ConvGeometry wider = geometry(2, 17, 17, 128, 128, 3, 3, 1, 1, 2, 2, 2, 2, 1);
     const ConvGeometry aspp = geometry(8, 9, 9, 256, 32, 3, 3, 1, 1, 2, 2, 2, 2, 1);
+    const ConvGeometry classifier = geometry(8, 9, 9, 256, 21, 3, 3, 1, 1, 2, 2, 2, 2, 1);
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(decoder));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(decoder));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(decoder));
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(wider));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(wider));
-    EXPECT_FALSE(cpu::conv2d_direct_applies_forward(aspp));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(aspp));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(aspp));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(aspp));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_forward(classifier));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(classifier));
     // A filter past L2 in blocks of taps, while the output fits there.
     const ConvGeometry layer3 = geometry(2, 17, 17, 256, 256, 3, 3, 1, 1, 2, 2, 2, 2, 1);
     const ConvGeometry decoder129 = geometry(1, 129, 129, 512, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(layer3));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(layer3));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(wider)); // by rows up to 160 inputs
-    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(layer3));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(wider));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(layer3)); // acc (256, 64) past L1
     EXPECT_FALSE(cpu::conv2d_direct_applies_forward(decoder129));
     EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(decoder129));
     for (const ConvGeometry& g : {wide, grouped, pointwise}) {
