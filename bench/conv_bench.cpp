@@ -130,9 +130,9 @@ void run_gemm(benchmark::State& state, const GemmShape& s) {
 }
 
 // The direct kernels (tensor/cpu/conv_direct.cpp) on each instruction-set path this CPU runs, at
-// the demo's few-channel shapes: what AVX2 and AVX-512 buy over the SSE4.2 build.
+// the demo's few- and middling-channel shapes: what AVX2 and AVX-512 buy over the SSE4.2 build.
 const char* const kDirectShapes[] = {"demo_stem_3x3s2_3to8_64", "demo_3x3_8to8_32", "g_16to16_17",
-                                     "g_32to32_33"};
+                                     "g_32to32_33", "demo_3x3_112to64_17"};
 
 void run_direct(benchmark::State& state, const ConvShape& s, Pass pass, cpu::SimdPath path) {
     const ConvGeometry g = geometry_of(s);

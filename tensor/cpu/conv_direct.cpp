@@ -1,7 +1,7 @@
-// The direct convolution for layers with few channels: weight repacking and the choice of the
-// instruction-set kernels (tensor/cpu/simd/conv_direct_kernels.cpp). conv.cpp sends a layer here
-// when its conv2d_direct_applies_* rules say so, and keeps im2col + GEMM as the reference the tests hold
-// these kernels to (tests/autograd/conv_direct_test.cpp).
+// The direct convolution for layers with few or middling channels: weight repacking and the
+// choice of the instruction-set kernels (tensor/cpu/simd/conv_direct_kernels.cpp). conv.cpp sends
+// a layer here when its conv2d_direct_applies_* rules say so, and keeps im2col + GEMM as the
+// reference the tests hold these kernels to (tests/autograd/conv_direct_test.cpp).
 //
 // The backward pass to the input of a stride-1 convolution is itself a forward convolution:
 //   dx[h, w, c] = sum over (r, s, k) of dy[h + pad - r dil, w + pad - s dil, k] w[k, r, s, c]

@@ -1,5 +1,6 @@
-// Direct NHWC convolution kernels for layers with few channels, where im2col + OpenBLAS runs far
-// below the machine's peak (the demo network, ResNet stems). One source, compiled once per
+// Direct NHWC convolution kernels for layers with few or middling channels, where im2col +
+// OpenBLAS runs below the machine's peak or pays for copies and padding (the demo network, ResNet
+// stems, 3x3 layers up to 256 channels on small maps). One source, compiled once per
 // instruction set (tools/cmake/simd_kernels.cmake sets -march, PG_SIMD_LANES, PG_SIMD_REGISTERS,
 // PG_SIMD_SUFFIX); tensor/cpu/conv_direct.cpp repacks the weights and picks the table at start-up.
 //
@@ -348,17 +349,25 @@ void flush(double (*total)[kLanes], Vec* acc) {
     }
 }
 
+// The output columns [lo, hi) whose filter column s reads a real input column, input column
+// q stride + w0: 0 <= q stride - pad + s dil < W (conv.cpp's inside(), written again: this file
+// shares no inline code).
+struct LiveColumns {
+    int64_t w0, lo, hi;
+};
+LiveColumns live_columns(const ConvGeometry& g, int64_t s) {
+    const int64_t w0 = s * g.dilation_w - g.pad_w;
+    const int64_t lo = w0 >= 0 ? 0 : min64(g.Q, (-w0 + g.stride_w - 1) / g.stride_w);
+    const int64_t hi = max64(lo, w0 > g.W - 1 ? 0 : min64(g.Q, (g.W - 1 - w0) / g.stride_w + 1));
+    return {w0, lo, hi};
+}
+
 template <int CB>
 void weight_task(float* dw, const float* dy, const float* x, const ConvGeometry& g, int64_t rs,
                  int64_t c0, int64_t k0) {
     const int64_t r = rs / g.S, s = rs % g.S, C = g.C, K = g.K;
     const int64_t cw = min64(CB, C - c0), kw = min64(kLanes, K - k0);
-    // Output columns q whose tap reads a real input column: 0 <= q stride - pad + s dil < W
-    // (conv.cpp's inside(), written again: this file shares no inline code).
-    const int64_t w0 = s * g.dilation_w - g.pad_w;
-    const int64_t q_lo = w0 >= 0 ? 0 : min64(g.Q, (-w0 + g.stride_w - 1) / g.stride_w);
-    const int64_t q_hi =
-        max64(q_lo, w0 > g.W - 1 ? 0 : min64(g.Q, (g.W - 1 - w0) / g.stride_w + 1));
+    const auto [w0, q_lo, q_hi] = live_columns(g, s);
     double total[CB][kLanes] = {};
     Vec acc[CB];
     for (int c = 0; c < CB; c++) acc[c] = Vec{};
@@ -465,11 +474,7 @@ void weight_rows_task(float* dw, const float* dy, const float* x, const ConvGeom
     double* total = (double*)(acc + C * W);   // (C, W)
     float* dy_part = (float*)(total + C * W); // (kRowBatch, Q, W)
     for (int64_t i = 0; i < C * W; i++) acc[i] = 0.f, total[i] = 0.0;
-    // Output columns q whose tap reads a real input column (as in weight_task).
-    const int64_t w0 = s * g.dilation_w - g.pad_w;
-    const int64_t q_lo = w0 >= 0 ? 0 : min64(g.Q, (-w0 + g.stride_w - 1) / g.stride_w);
-    const int64_t q_hi =
-        max64(q_lo, w0 > g.W - 1 ? 0 : min64(g.Q, (g.W - 1 - w0) / g.stride_w + 1));
+    const auto [w0, q_lo, q_hi] = live_columns(g, s);
     const float* x_rows[kRowBatch];  // (W, C) each
     const float* dy_rows[kRowBatch]; // (Q, K) from channel k0, or (Q, W) in dy_part
     int64_t n_rows = 0, pending = 0;
@@ -522,7 +527,7 @@ bool weight_by_rows(const ConvGeometry& g) { return g.C % kGroup == 0 && g.C >= 
 void backward_weight(float* dw, const float* dy, const float* x, const ConvGeometry& g,
                      float* work) {
     if (weight_by_rows(g)) {
-        if (g.R * g.S * ((g.K + 4 * kLanes - 1) / (4 * kLanes)) >= 16)
+        if (kRegisters == 32 && g.R * g.S * ((g.K + 4 * kLanes - 1) / (4 * kLanes)) >= 16)
             return weight_rows<4>(dw, dy, x, g, work);
         return weight_rows<2>(dw, dy, x, g, work);
     }
