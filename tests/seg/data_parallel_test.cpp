@@ -100,15 +100,26 @@ TEST(DataParallel, TwoProcessesTrainAsOneWithTheWholeBatch) {
     ASSERT_EQ(r2.exit_code, 0) << r2.output;
     CliResult r3 = train(2, config, plain, {"dataset.batch_size=2", "net.sync_bn=false"});
     ASSERT_EQ(r3.exit_code, 0) << r3.output;
+    // One step: the same update up to rounding.
+    std::string one_1 = fresh_dir("dp_one_1"), two_1 = fresh_dir("dp_two_1");
+    ASSERT_EQ(train(0, config, one_1, {"trainer.iterations=1"}).exit_code, 0);
+    ASSERT_EQ(train(2, config, two_1, {"dataset.batch_size=2", "trainer.iterations=1"}).exit_code,
+              0);
     const std::vector<double> w0 = weights(start), w1 = weights(one);
+    const double step = distance(weights(one_1), w0);
+    const double synced_1 = distance(weights(two_1), weights(one_1)) / step;
     const double moved = distance(w1, w0); // how far 4 steps took the weights
     const double synced = distance(weights(two), w1) / moved;
     const double unsynced = distance(weights(plain), w1) / moved;
-    std::printf("4 steps moved the weights by %.4g; 2 processes differ from 1 by %.3g of that "
-                "with SyncBN, %.3g without\n",
-                moved, synced, unsynced);
-    // Measured 1.1e-6 to 1.7e-6 (SkylakeX, Haswell, Sandybridge, Nehalem kernels) and 0.88.
-    EXPECT_LT(synced, 1e-4);
+    std::printf("1 step: 2 processes differ from 1 by %.3g of the step; 4 steps moved the weights "
+                "by %.4g; 2 processes differ from 1 by %.3g of that with SyncBN, %.3g without\n",
+                synced_1, moved, synced, unsynced);
+    // One step measured 1.0e-6 (SkylakeX, Haswell, Nehalem kernels). Over 4 steps 1.1e-6 to
+    // 1.7e-6 on SkylakeX, Haswell and Sandybridge kernels, and 1.8e-3 on Nehalem's: 1e-6 after
+    // steps 1-3, then the runs part at step 4, presumably where rounding tips a discrete choice
+    // (a ReLU mask, a max-pool's pick). Without SyncBN: 0.88.
+    EXPECT_LT(synced_1, 1e-4);
+    EXPECT_LT(synced, 1e-2);
     EXPECT_GT(unsynced, 0.1);
     // Rank 0 alone reports and writes: one result line, one row per step.
     EXPECT_EQ(count_lines(r2.output, "run: "), 1) << r2.output;
