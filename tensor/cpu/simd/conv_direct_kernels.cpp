@@ -521,9 +521,9 @@ void weight_rows(float* dw, const float* dy, const float* x, const ConvGeometry&
 
 bool weight_by_rows(const ConvGeometry& g) { return g.C % kGroup == 0 && g.C >= 32 && g.K >= 32; }
 
-// Packed tiles for middling channels; else channel blocks no wider than C needs (a partial block
-// takes a slower loop). Four vectors of output channels per task when that leaves 16 tasks or
-// more, else two.
+// By rows for middling channels: four vectors of output channels per task when that leaves 16
+// tasks or more on AVX-512, else two (four would spill AVX2's 16 registers). Else channel blocks no
+// wider than C needs (a partial block takes a slower loop).
 void backward_weight(float* dw, const float* dy, const float* x, const ConvGeometry& g,
                      float* work) {
     if (weight_by_rows(g)) {
