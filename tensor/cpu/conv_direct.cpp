@@ -78,8 +78,9 @@ bool conv2d_direct_applies_forward(const ConvGeometry& g) {
     return g.C <= 16 ? g.K <= 32 : packed_tiles_pay(g.C, g.K, g.N * g.P * g.Q, g);
 }
 // The input gradient runs the forward kernel with K input channels: in place for K <= 16, else
-// packed tiles (input gradient 112 -> 64 at 17x17 0.50x the time of im2col + col2im, 64 -> 64
-// 0.49x, 128 -> 128 0.79x, 256 -> 256 1.6x).
+// packed tiles under the forward's rules (input gradient 112 -> 64 at 17x17 0.50x the time of
+// im2col + col2im, 64 -> 64 0.49x, 128 -> 128 0.79x, 256 -> 256 at 17x17 in blocks of taps
+// 0.89x).
 bool conv2d_direct_applies_backward_input(const ConvGeometry& g) {
     if (!direct_candidate(g) || g.stride_h != 1 || g.stride_w != 1) return false;
     return g.K <= 16 ? g.C <= 32 : packed_tiles_pay(g.K, g.C, g.N * g.H * g.W, g);

@@ -58,17 +58,10 @@ inline double sum_in_double(const float* v, int64_t cols) {
     return (s0 + s1) + (s2 + s3);
 }
 
-// out[c] = exp(x[c] - m) for a row of `cols` (m >= every x[c], the row max); returns their sum
-// (sum_in_double).
-inline double exp_shifted_row(float* out, const float* x, float m, int64_t cols) {
-    for (int64_t c = 0; c < cols; c++) out[c] = exp_nonpositive(x[c] - m);
-    return sum_in_double(out, cols);
-}
-
-// exp_shifted_row's exps for `rows` rows at once: maxes[r] = row r's max, out = exp(x - maxes[r])
-// (rows, cols). The exps run as one flat loop over every element, which vectorises whatever the
-// row length (cross-entropy over 3 classes would otherwise compute them one at a time); each
-// value is the one exp_shifted_row computes.
+// The exps of `rows` rows: maxes[r] = row r's max, out = exp(x - maxes[r]) (rows, cols), each <= 1
+// (a row's sum then by sum_in_double). The exps run as one flat loop over every element, which
+// vectorises whatever the row length (cross-entropy over 3 classes would otherwise compute them
+// one at a time).
 inline void exp_shifted_rows(float* out, float* maxes, const float* x, int64_t rows, int64_t cols) {
     for (int64_t r = 0; r < rows; r++) {
         const float m = maxes[r] = row_max(x + r * cols, cols);
