@@ -34,6 +34,14 @@ const ConvShape kConvShapes[] = {
     {"demo_3x3d2_256to32_9", 8, 9, 9, 256, 32, 3, 1, 2, 2, 1},  // ASPP branch
     {"demo_3x3d6_256to32_9", 8, 9, 9, 256, 32, 3, 1, 6, 6, 1},  // ASPP branch, mostly padding
     {"demo_3x3_160to64_9", 8, 9, 9, 160, 64, 3, 1, 1, 1, 1},    // ASPP projection
+    {"demo_1x1_128to256_9", 8, 9, 9, 128, 256, 1, 1, 0, 1, 1},  // bottleneck expand
+    {"demo_1x1_32to128_9", 8, 9, 9, 32, 128, 1, 1, 0, 1, 1},
+    {"demo_1x1_256to32_9", 8, 9, 9, 256, 32, 1, 1, 0, 1, 1},    // bottleneck reduce
+    {"demo_1x1_32to48_17", 8, 17, 17, 32, 48, 1, 1, 0, 1, 1},   // decoder's low-level projection
+    {"demo_1x1s2_32to64_17", 8, 17, 17, 32, 64, 1, 2, 0, 1, 1}, // downsample
+    {"demo_1x1_16to64_9", 8, 9, 9, 16, 64, 1, 1, 0, 1, 1},
+    {"demo_1x1_16to8_17", 8, 17, 17, 16, 8, 1, 1, 0, 1, 1},
+    {"demo_1x1_64to3_17", 8, 17, 17, 64, 3, 1, 1, 0, 1, 1}, // classifier
     // A grid over channel counts for the direct kernels' crossovers (tensor/cpu/conv_direct.cpp):
     // run with PG_CPU_DIRECT_CONV=0 (im2col + OpenBLAS) and =1, compare.
     {"g_8to16_32", 8, 32, 32, 8, 16, 3, 1, 1, 1, 1},
@@ -49,6 +57,12 @@ const ConvShape kConvShapes[] = {
     {"g_256to256_17d4", 2, 17, 17, 256, 256, 3, 1, 4, 4, 1},
     {"g_512to512_17d4", 2, 17, 17, 512, 512, 3, 1, 4, 4, 1}, // R101 layer4 at a 129 crop
     {"g_stem7_3to32_129", 2, 129, 129, 3, 32, 7, 2, 3, 1, 1},
+    {"g_1x1_256to64_33", 2, 33, 33, 256, 64, 1, 1, 0, 1, 1},     // R50 w0.5 layer2 reduce
+    {"g_1x1_512to128_17", 2, 17, 17, 512, 128, 1, 1, 0, 1, 1},   // R50 w0.5 layer3 reduce
+    {"g_1x1_1024to256_17", 2, 17, 17, 1024, 256, 1, 1, 0, 1, 1}, // R101 layer3 reduce
+    {"g_1x1_256to1024_17", 2, 17, 17, 256, 1024, 1, 1, 0, 1, 1}, // R101 layer3 expand
+    {"g_1x1s2_128to256_33", 2, 33, 33, 128, 256, 1, 2, 0, 1, 1}, // R50 w0.5 layer2 downsample
+    {"g_1x1s2_256to512_33", 2, 33, 33, 256, 512, 1, 2, 0, 1, 1}, // R101 layer2 downsample
 };
 
 enum class Pass { forward, backward_input, backward_weight };

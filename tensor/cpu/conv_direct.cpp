@@ -47,26 +47,32 @@ static std::atomic<bool>& direct_enabled() {
 bool direct_conv_enabled() { return direct_enabled().load(); }
 void set_direct_conv_enabled(bool on) { direct_enabled().store(on); }
 
-// Which layers: groups 1, a filter larger than 1x1 (1x1 is a plain GEMM already), and few or
-// middling channels, where OpenBLAS's blocking does not pay or im2col's copies cost more than the
-// products. Crossovers measured with `PG_CPU_DIRECT_CONV=0|1 pg_bench
-// --benchmark_filter='demo_|/g_'` (README, Benchmarks), 2 threads:
-//  - In-place forward (C <= 16) wins 2-4x up to 16 -> 32 channels and ties at 16 -> 64.
-//  - Packed tiles (C >= 32) win while the repacked filter fits in L2 beside a tile: forward
-//    112 -> 64 at 17x17 0.83x the time, 64 -> 64 0.70x, 128 -> 128 (576 KB of weights) 0.96x.
+// Which layers: groups 1, and few or middling channels, where OpenBLAS's blocking does not pay or
+// im2col's copies cost more than the products. Crossovers measured with `PG_CPU_DIRECT_CONV=0|1
+// pg_bench --benchmark_filter='Conv.*/(demo_|g_)'` (README, Benchmarks), 2 threads, as the time
+// of the direct kernel over that of im2col + GEMM (or the few-outputs path):
+//  - Few input channels (C <= 16) win 2-4x up to 16 -> 32 channels and tie at 16 -> 64.
+//  - Tiles over the batch (C >= 32, x read in place) win while the repacked filter fits in L2:
+//    forward 112 -> 64 at 17x17 0.6x, 160 -> 64 at 9x9 0.6x, 128 -> 128 0.8x.
 //  - A larger filter goes through in blocks of taps, each over every tile, which pays while the
 //    output stays in L2 too: 256 -> 256 at 17x17, batch 2 (2.3 MB of weights, 0.6 MB out) 0.9x;
-//    512 -> 512 there 1.17x; 512 -> 256 at 129x129 mixed (0.92x forward, 1.05x input gradient).
-//  - Fewer than 32 outputs go to the few-outputs path. Packed tiles leave out what tiles read
-//    only as padding: 256 -> 32 at 9x9 rate 6 0.71x the time of the few-outputs path, rate 2
-//    0.94x.
-constexpr int64_t kDirectWeightFloats = 160 * 1024; // 640 KB
-constexpr int64_t kDirectOutputFloats = 320 * 1024; // 1.25 MB, for filters up to 4x the above
+//    512 -> 512 there lost (1.17x with the packed tiles this kernel replaced).
+//  - Fewer than 32 outputs go to the few-outputs path. The tiles leave out taps that read only
+//    padding: 256 -> 32 at 9x9 rate 6 0.5x the time of the few-outputs path, rate 2 0.6x.
+//  - 1x1 layers are plain GEMMs already (or im2col at stride 2), which the tiles beat while the
+//    weight is small: 32 -> 48 at 17x17 0.4x forward, 0.5x input gradient, 0.4x weight
+//    gradient; 256 -> 64 at 33x33 0.75x, 0.9x, 1.0x; 128 -> 256 at 9x9 0.9x, 0.85x, 0.8x. 512 ->
+//    128 ties, and 256 -> 512 at stride 2 lost (1.2x forward). Their gradients lose below 32
+//    channels (16 -> 8 2.5x).
+constexpr int64_t kDirectWeightFloats = 160 * 1024;   // 640 KB
+constexpr int64_t kDirectOutputFloats = 320 * 1024;   // 1.25 MB, for filters up to 4x the above
+constexpr int64_t kPointwiseWeightFloats = 32 * 1024; // 128 KB
 static bool direct_candidate(const ConvGeometry& g) {
-    return direct_conv_enabled() && g.groups == 1 && g.R * g.S > 1 && g.N * g.P * g.Q > 0;
+    return direct_conv_enabled() && g.groups == 1 && g.N * g.P * g.Q > 0;
 }
-static bool packed_tiles_pay(int64_t in_channels, int64_t out_channels, int64_t out_pixels,
-                             const ConvGeometry& g) {
+static bool small_1x1(const ConvGeometry& g) { return g.C * g.K <= kPointwiseWeightFloats; }
+static bool tiles_pay(int64_t in_channels, int64_t out_channels, int64_t out_pixels,
+                      const ConvGeometry& g) {
     const int64_t weight = g.R * g.S * g.C * g.K;
     const bool fits =
         weight <= kDirectWeightFloats ||
@@ -75,15 +81,16 @@ static bool packed_tiles_pay(int64_t in_channels, int64_t out_channels, int64_t 
 }
 bool conv2d_direct_applies_forward(const ConvGeometry& g) {
     if (!direct_candidate(g)) return false;
-    return g.C <= 16 ? g.K <= 32 : packed_tiles_pay(g.C, g.K, g.N * g.P * g.Q, g);
+    if (g.R * g.S == 1) return small_1x1(g);
+    return g.C <= 16 ? g.K <= 32 : tiles_pay(g.C, g.K, g.N * g.P * g.Q, g);
 }
 // The input gradient runs the forward kernel with K input channels: in place for K <= 16, else
-// packed tiles under the forward's rules (input gradient 112 -> 64 at 17x17 0.50x the time of
-// im2col + col2im, 64 -> 64 0.49x, 128 -> 128 0.79x, 256 -> 256 at 17x17 in blocks of taps
-// 0.89x).
+// tiles under the forward's rules (input gradient 112 -> 64 at 17x17 0.45x the time of im2col +
+// col2im, 64 -> 64 0.45x, 128 -> 128 0.75x, 256 -> 256 at 17x17 in blocks of taps 0.9x).
 bool conv2d_direct_applies_backward_input(const ConvGeometry& g) {
     if (!direct_candidate(g) || g.stride_h != 1 || g.stride_w != 1) return false;
-    return g.K <= 16 ? g.C <= 32 : packed_tiles_pay(g.K, g.C, g.N * g.H * g.W, g);
+    if (g.R * g.S == 1) return small_1x1(g) && g.C >= 32 && g.K >= 32;
+    return g.K <= 16 ? g.C <= 32 : tiles_pay(g.K, g.C, g.N * g.H * g.W, g);
 }
 // The weight gradient by channel blocks up to 32 -> 32; by rows for more, with C a multiple of 4,
 // while acc (C, up to 4 vectors of outputs) fits in L1. Against im2col + GEMM (or the few-outputs
@@ -93,21 +100,21 @@ bool conv2d_direct_applies_backward_input(const ConvGeometry& g) {
 constexpr int64_t kWeightRowsAccFloats = 160 * 64; // 40 KB
 bool conv2d_direct_applies_backward_weight(const ConvGeometry& g) {
     if (!direct_candidate(g)) return false;
+    if (g.R * g.S == 1 && !(small_1x1(g) && g.C >= 32 && g.K >= 32)) return false;
     if (g.C <= 32 && g.K <= 32) return true;
     return g.C % 4 == 0 && g.C >= 32 && g.K >= 32 &&
            g.C * std::min<int64_t>(g.K, 64) <= kWeightRowsAccFloats;
 }
 
-// wt (rows, kpad) from w, rows = R*S*Cin rounded up to the kernels' row_group:
+// wt (R*S*Cin, kpad) from w:
 // wt[(r, s, cin), k] = w[k, r, s, cin]
 // (forward), or for the backward-input correlation (flipped = true, Cin = K, k ranging over C):
-// wt[(r, s, kin), c] = w[kin, R-1-r, S-1-s, c]. Zeros past the output channels and in the rows
-// past R*S*Cin; bias_out (kpad,) after it.
+// wt[(r, s, kin), c] = w[kin, R-1-r, S-1-s, c]. Zeros past the output channels; bias_out (kpad,)
+// after it.
 static void repack(float* wt, float* bias_out, const float* w, const float* bias,
-                   const ConvGeometry& g, int64_t rows, int64_t kpad, bool flipped) {
+                   const ConvGeometry& g, int64_t kpad, bool flipped) {
     const int64_t cin = flipped ? g.K : g.C, cout = flipped ? g.C : g.K, rsc = g.R * g.S * g.C;
-    if (cout < kpad) std::fill(wt, wt + rows * kpad, 0.f);
-    std::fill(wt + g.R * g.S * cin * kpad, wt + rows * kpad, 0.f);
+    if (cout < kpad) std::fill(wt, wt + g.R * g.S * cin * kpad, 0.f);
     if (flipped) { // runs of C: contiguous on both sides
 #pragma omp parallel for schedule(static) if (rsc * g.K > (1 << 16))
         for (int64_t k = 0; k < g.K; k++)
@@ -131,12 +138,10 @@ static void forward_with(const DirectConvKernels& kernels, float* y, const float
                          const float* bias, const ConvGeometry& g, const ConvGeometry& run,
                          bool flipped) {
     const int64_t kpad = (run.K + kernels.lanes - 1) / kernels.lanes * kernels.lanes;
-    const int64_t group = kernels.row_group;
-    const int64_t rows = (run.R * run.S * run.C + group - 1) / group * group;
+    const int64_t rows = run.R * run.S * run.C;
     float* wt = scratch(Scratch::direct_weight, rows * kpad + kpad);
-    repack(wt, wt + rows * kpad, w, bias, g, rows, kpad, flipped);
-    float* work = scratch(Scratch::columns, omp_get_max_threads() * kernels.max_tile * rows);
-    kernels.forward(y, x, wt, wt + rows * kpad, run, work);
+    repack(wt, wt + rows * kpad, w, bias, g, kpad, flipped);
+    kernels.forward(y, x, wt, wt + rows * kpad, run, scratch(Scratch::columns, run.C));
 }
 
 void conv2d_direct_forward(float* y, const float* x, const float* w, const float* bias,

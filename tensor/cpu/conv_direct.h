@@ -10,12 +10,9 @@
 namespace pg::cpu {
 
 struct DirectConvKernels {
-    int lanes;     // floats per vector: output channels are padded to a multiple of it
-    int max_tile;  // output pixels per forward tile, at most
-    int row_group; // wt's rows come in groups of this many (zero rows fill the last)
+    int lanes; // floats per vector: output channels are padded to a multiple of it
     // y (N, P, Q, K) = sum over (r, s, c) of x (N, H, W, C) times wt (R, S, C, kpad), plus bias
-    // (kpad,); wt and bias are zero beyond K, and wt has zero rows after R*S*C up to a multiple of
-    // row_group. work: max_tile * (R*S*C rounded up to row_group) floats per OpenMP thread.
+    // (kpad,); wt and bias are zero beyond K. work: C floats (a row of zeros, shared by threads).
     void (*forward)(float* y, const float* x, const float* wt, const float* bias,
                     const ConvGeometry& g, float* work);
     // dw (K, R, S, C) = sum over output pixels of dy (N, P, Q, K) times the input pixel each tap

@@ -35,10 +35,10 @@ DirectResult run_direct(const test::ConvCase& c, const ConvGeometry& g, cpu::Sim
 }
 
 // (N, H, W, C, K, R, S, stride h / w, pad h / w, dilation h / w): input channels 1-16 (read in
-// place, blocks of 8 / 4 / 2 / 1) and 17-64 (packed tiles, which run across rows and images);
-// output channels below, at and past
-// one or two vectors of 4 / 8 / 16 lanes; rows of 1-23 output pixels (partial tiles of 6 / 16);
-// taps in the padding at either side, dilated rows that skip across it, rectangular filters.
+// place, blocks of 8 / 4 / 2 / 1) and 17-64 (tiles that run across rows and images); output
+// channels below, at and past one, two or three vectors of 4 / 8 / 16 lanes; rows of 1-23 output
+// pixels (partial tiles of 6 / 12 / 16); taps in the padding at either side, dilated rows that
+// skip across it, rectangular filters, 1x1 filters.
 const ConvGeometry kCases[] = {
     geometry(2, 9, 11, 3, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),   // the demo's stem at stride 1
     geometry(2, 16, 16, 3, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1),  // ... and at stride 2
@@ -49,20 +49,23 @@ const ConvGeometry kCases[] = {
     geometry(1, 5, 5, 16, 33, 3, 3, 1, 1, 3, 3, 3, 3, 1),  // taps mostly in the padding
     geometry(2, 5, 6, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1),    // one channel in, one out
     geometry(1, 4, 6, 2, 3, 1, 3, 1, 1, 0, 1, 1, 1, 1),    // a 1x3 filter
-    geometry(2, 6, 5, 24, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),  // packed, two vectors
-    geometry(1, 9, 8, 40, 24, 3, 3, 1, 1, 2, 2, 2, 2, 1),  // packed, dilated, three vectors
-    geometry(1, 7, 10, 17, 5, 3, 3, 2, 1, 1, 1, 1, 1, 1),  // packed, stride 2 along h only
+    geometry(2, 6, 5, 24, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),  // tiles, two vectors
+    geometry(1, 9, 8, 40, 24, 3, 3, 1, 1, 2, 2, 2, 2, 1),  // tiles, dilated, three vectors
+    geometry(1, 7, 10, 17, 5, 3, 3, 2, 1, 1, 1, 1, 1, 1),  // tiles, stride 2 along h only
     geometry(2, 1, 1, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1),   // a 1x1 image: only the centre tap
     geometry(1, 3, 30, 12, 16, 3, 3, 1, 2, 1, 1, 1, 1, 1), // stride 2 along w, long rows
     geometry(1, 5, 40, 6, 12, 3, 3, 1, 1, 1, 2, 1, 2, 1),  // dilated along w: never one run
     geometry(1, 4, 42, 3, 16, 3, 3, 1, 1, 1, 0, 1, 1, 1),  // whole-row runs in full 16-pixel tiles
-    geometry(1, 3, 50, 20, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1), // packed: several full tiles a row
+    geometry(1, 3, 50, 20, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1), // tiles: several full tiles a row
     geometry(2, 12, 20, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1), // weight-gradient flushes, 9-16 lanes
-    geometry(2, 9, 9, 64, 64, 3, 3, 1, 1, 4, 4, 4, 4, 1),  // packed: taps dead for whole tiles
-    geometry(1, 9, 11, 32, 32, 7, 8, 1, 1, 3, 3, 1, 1, 1), // packed, 56 taps: one segment
-    geometry(1, 9, 9, 64, 64, 7, 7, 1, 1, 3, 3, 1, 1, 1),  // packed, 7x7: two blocks of taps
+    geometry(2, 9, 9, 64, 64, 3, 3, 1, 1, 4, 4, 4, 4, 1),  // tiles: taps dead for whole tiles
+    geometry(1, 9, 11, 32, 32, 7, 8, 1, 1, 3, 3, 1, 1, 1), // tiles, 56 taps: blocks of 49 and 7
+    geometry(1, 9, 9, 64, 64, 7, 7, 1, 1, 3, 3, 1, 1, 1),  // tiles, 7x7: two blocks of taps
     geometry(2, 7, 9, 36, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1),  // weight by rows: stride 2, K partial
     geometry(3, 8, 14, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1), // weight by rows: a flush, then more
+    geometry(2, 5, 7, 40, 48, 1, 1, 1, 1, 0, 0, 1, 1, 1),  // 1x1
+    geometry(2, 9, 8, 36, 20, 1, 1, 2, 2, 0, 0, 1, 1, 1),  // 1x1 at stride 2
+    geometry(1, 6, 9, 64, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1),   // 1x1, a classifier's 3 outputs
 };
 
 TEST(ConvDirect, EveryPathMatchesNaive) {
@@ -125,14 +128,13 @@ TEST(ConvDirect, TakesTheLayersWithFewChannels) {
     const ConvGeometry narrow = geometry(8, 32, 32, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     const ConvGeometry wide = geometry(2, 17, 17, 512, 512, 3, 3, 1, 1, 4, 4, 4, 4, 1);
     const ConvGeometry grouped = geometry(2, 9, 9, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2);
-    const ConvGeometry pointwise = geometry(2, 9, 9, 8, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1);
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(stem));
     EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(stem)); // stride 2: im2col
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(stem));
     EXPECT_TRUE(cpu::conv2d_direct_applies_forward(narrow));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(narrow));
     EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(narrow));
-    // Middling channels: forward and input gradient by packed tiles while the filter fits in L2
+    // Middling channels: forward and input gradient by tiles while the filter fits in L2
     // (fewer than 32 outputs go to the few-outputs path), the weight gradient by rows while its
     // accumulators fit in L1.
     const ConvGeometry decoder = geometry(8, 17, 17, 112, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1);
@@ -158,11 +160,28 @@ TEST(ConvDirect, TakesTheLayersWithFewChannels) {
     EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(layer3)); // acc (256, 64) past L1
     EXPECT_FALSE(cpu::conv2d_direct_applies_forward(decoder129));
     EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(decoder129));
-    for (const ConvGeometry& g : {wide, grouped, pointwise}) {
+    for (const ConvGeometry& g : {wide, grouped}) {
         EXPECT_FALSE(cpu::conv2d_direct_applies_forward(g));
         EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(g));
         EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(g));
     }
+    // 1x1 layers while the weight is small; their gradients from 32 channels each way.
+    const ConvGeometry projection = geometry(8, 17, 17, 32, 48, 1, 1, 1, 1, 0, 0, 1, 1, 1);
+    const ConvGeometry downsample = geometry(8, 17, 17, 32, 64, 1, 1, 2, 2, 0, 0, 1, 1, 1);
+    const ConvGeometry reduce = geometry(8, 17, 17, 16, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1);
+    const ConvGeometry expand = geometry(2, 17, 17, 256, 1024, 1, 1, 1, 1, 0, 0, 1, 1, 1);
+    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(projection));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(projection));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(projection));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(downsample));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(downsample)); // stride 2: im2col
+    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(downsample));
+    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(reduce));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(reduce));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(reduce));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_forward(expand));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(expand));
+    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(expand));
     cpu::set_direct_conv_enabled(false); // PG_CPU_DIRECT_CONV=0
     EXPECT_FALSE(cpu::conv2d_direct_applies_forward(narrow));
     EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(narrow));

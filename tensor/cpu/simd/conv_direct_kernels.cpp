@@ -48,163 +48,15 @@ Vec load_part(const float* p, int64_t n) {
     return load(lanes);
 }
 
-// ---- forward for more input channels: packed tiles of T output pixels x NV vectors ----
-// Accumulators acc[T][NV] fill the registers; each step of the (r, s, c) loop loads NV weight
-// vectors and broadcasts one input value per pixel. Per element the sum runs over (r, s, c) in
-// order, one FMA each, so every FMA path (AVX2, AVX-512) gives the same bits.
-constexpr int64_t kFewChannels = 16; // input channels up to which x is read in place
-
-constexpr int tile_pixels(int nv) {
-    return kRegisters == 32 ? (nv == 1 ? 24 : 12) : (nv == 1 ? 12 : 6);
-}
-
-// A tile's packed values pair with the weight's rows in segments: packed rows [first, first +
-// rows) multiply wt rows [wt_first, wt_first + rows). One segment per filter tap that reads a real
-// pixel for some pixel of the tile (a tap that reads only padding adds zeros: it is left out), or
-// one over all of R*S*C when C is not a multiple of 4 or the filter has more than kMaxTaps taps.
-constexpr int64_t kMaxTaps = 49;
-struct Segment {
-    int64_t first, wt_first, rows;
-};
-bool taps_split(const ConvGeometry& g) { return g.C % 4 == 0 && g.R * g.S <= kMaxTaps; }
-
-// packed (rows / 4, T, 4): value j = (r, s, c) of the receptive field of output pixel m0 + t
-// (counted over (n, p, q), so a tile may run on into the next row or image) at
-// (j / 4) 4T + 4t + j % 4, 0 where it falls in the padding, for t >= count and for j past the
-// values up to a multiple of 4. Groups of 4 let a pixel's run of C values be copied 4 at a time,
-// and the multiply find every value at a constant offset from its group's start.
-constexpr int64_t kGroup = 4;
-
-// Taps [tap0, tap1) of the filter (tap = r S + s) only: all of them unless taps_split(g).
-template <int T>
-int64_t pack_tile(float* packed, Segment* segments, const float* x, const ConvGeometry& g,
-                  int64_t m0, int64_t count, int64_t tap0, int64_t tap1) {
-    const int64_t C = g.C, rsc = g.R * g.S * C;
-    const bool skip_dead = taps_split(g);
-    auto at = [&](int64_t j, int64_t t) { return packed + j / kGroup * kGroup * T + kGroup * t; };
-    for (int64_t j = rsc; j < round_up(rsc, kGroup); j++) // (none when skipping: C % 4 == 0)
-        for (int64_t t = 0; t < T; t++) at(j, t)[j % kGroup] = 0.f;
-    const float* image[T]; // (H, W, C): pixel t's input image
-    int64_t h0[T], w0[T];  // where its filter's tap (0, 0) lands
-    for (int64_t t = 0; t < T; t++) {
-        const int64_t m = m0 + (t < count ? t : 0), q = m % g.Q, np = m / g.Q;
-        image[t] = x + np / g.P * g.H * g.W * C;
-        h0[t] = np % g.P * g.stride_h - g.pad_h, w0[t] = q * g.stride_w - g.pad_w;
-    }
-    int64_t j0 = 0, n_segments = 0;
-    for (int64_t tap = tap0; tap < tap1; tap++) {
-        const int64_t r = tap / g.S, s = tap % g.S;
-        {
-            const float* src[T]; // (C,) each, or nullptr in the padding
-            bool live = false;
-            for (int64_t t = 0; t < T; t++) {
-                const int64_t h = h0[t] + r * g.dilation_h, w = w0[t] + s * g.dilation_w;
-                const bool inside = t < count && h >= 0 && h < g.H && w >= 0 && w < g.W;
-                src[t] = inside ? image[t] + (h * g.W + w) * C : nullptr;
-                live = live || inside;
-            }
-            if (skip_dead && !live) continue;
-            if (skip_dead) segments[n_segments++] = {j0, tap * C, C};
-            for (int64_t t = 0; t < T; t++) {
-                if (C % kGroup == 0) { // whole groups, each in one tap
-                    for (int64_t c = 0; c < C; c += kGroup) {
-                        float* dst = at(j0 + c, t);
-                        if (src[t])
-                            __builtin_memcpy(dst, src[t] + c, kGroup * sizeof(float));
-                        else
-                            for (int64_t u = 0; u < kGroup; u++) dst[u] = 0.f;
-                    }
-                } else {
-                    for (int64_t c = 0; c < C; c++)
-                        at(j0 + c, t)[(j0 + c) % kGroup] = src[t] ? src[t][c] : 0.f;
-                }
-            }
-            j0 += C;
-        }
-    }
-    if (!skip_dead) segments[n_segments++] = {0, 0, round_up(rsc, kGroup)};
-    return n_segments;
-}
-
-// y rows [0, count) (K apart), channels [k0, k0 + NV * kLanes) clipped to K: the packed tile
-// times wt (rows kpad apart) over the segments, added to what y holds unless `first`, plus the
-// bias if `last`. Per element the sum runs over the live (r, s, c) in order; a float stored and
-// loaded again is the same float, so a sum cut into blocks of taps has the bits of the whole.
-template <int NV, int T>
-void multiply_tile(float* y, const float* packed, const Segment* segments, int64_t n_segments,
-                   const float* wt, const float* bias, int64_t kpad, int64_t k0, int64_t count,
-                   int64_t K, bool first, bool last) {
-    Vec acc[T][NV];
-#pragma GCC unroll 32
-    for (int t = 0; t < T; t++)
-#pragma GCC unroll 2
-        for (int v = 0; v < NV; v++) {
-            const int64_t k = k0 + v * kLanes;
-            acc[t][v] = first || t >= count || k >= K ? Vec{}
-                        : K - k >= kLanes             ? load(y + t * K + k)
-                                                      : load_part(y + t * K + k, K - k);
-        }
-    for (int64_t i = 0; i < n_segments; i++) {
-        const float* in = packed + segments[i].first * T;
-        const float* w = wt + segments[i].wt_first * kpad + k0;
-        for (int64_t j = 0; j < segments[i].rows; j += kGroup, in += kGroup * T) {
-#pragma GCC unroll 4
-            for (int u = 0; u < kGroup; u++, w += kpad) {
-                Vec wv[NV];
-#pragma GCC unroll 2
-                for (int v = 0; v < NV; v++) wv[v] = load(w + v * kLanes);
-#pragma GCC unroll 32
-                for (int t = 0; t < T; t++) {
-                    const float a = in[kGroup * t + u];
-#pragma GCC unroll 2
-                    for (int v = 0; v < NV; v++) acc[t][v] += wv[v] * a;
-                }
-            }
-        }
-    }
-    for (int64_t t = 0; t < count; t++)
-        for (int v = 0; v < NV; v++) {
-            const int64_t k = k0 + v * kLanes;
-            if (k < K)
-                store_lanes(y + t * K + k, last ? acc[t][v] + load(bias + k) : acc[t][v], K - k);
-        }
-}
-
-// Tiles of T consecutive output pixels over the whole batch: only the last one is partial (tiles
-// within an output row left 7 of 24 slots empty at Q = 17). A filter larger than L2 goes through
-// in blocks of taps of about kBlockWeightFloats each, every block over all tiles: the block's
-// weight then stays in L2 while the tiles stream past it (a GEMM's blocking of the reduction).
-constexpr int64_t kBlockWeightFloats = 128 * 1024; // 512 KB
-
-template <int NV>
-void forward_tiles(float* y, const float* x, const float* wt, const float* bias,
-                   const ConvGeometry& g, float* work) {
-    constexpr int T = tile_pixels(NV);
-    const int64_t rsc = g.R * g.S * g.C, kpad = round_up(g.K, kLanes), taps = g.R * g.S;
-    const int64_t M = g.N * g.P * g.Q, tasks = (M + T - 1) / T;
-    const int64_t block_taps = taps_split(g) ? max64(1, kBlockWeightFloats / (g.C * kpad)) : taps;
-    for (int64_t tap0 = 0; tap0 < taps; tap0 += block_taps) {
-        const int64_t tap1 = min64(taps, tap0 + block_taps);
-#pragma omp parallel for schedule(static) if (tasks > 1)
-        for (int64_t task = 0; task < tasks; task++) {
-            float* packed = work + omp_get_thread_num() * T * round_up(rsc, kGroup);
-            Segment segments[kMaxTaps];
-            const int64_t m0 = task * T, count = min64(T, M - m0);
-            const int64_t n_segments = pack_tile<T>(packed, segments, x, g, m0, count, tap0, tap1);
-            for (int64_t k0 = 0; k0 < kpad; k0 += NV * kLanes)
-                multiply_tile<NV, T>(y + m0 * g.K, packed, segments, n_segments, wt, bias, kpad, k0,
-                                     count, g.K, tap0 == 0, tap1 == taps);
-        }
-    }
-}
-
-// ---- forward for few input channels: no packing ----
-// With C <= 16 a packed tile costs as much as its products (one or two FMAs per packed value), so
-// each pixel of the tile reads x in place through its own pointer (a zero row in the padding).
-// One vector of output channels (NV = 1): a block of CB input channels keeps its CB weight vectors
-// in registers while it goes over the tile's pixels, acc[t] += w[c] * x_t[c]. Two (NV = 2, more
-// than one vector's worth of output channels): per input value, two weight vectors and one
-// broadcast feed two FMAs. The sum order per element is (r, s, c) either way, as above.
+// ---- the forward: tiles of T output pixels x NV vectors of output channels, x read in place ----
+// Accumulators acc[T][NV] fill the registers. Each pixel of the tile reads x through its own
+// pointer (a row of zeros in the padding), so nothing is copied: a packed copy of the tile cost
+// 12% of the products at 64 output channels. One vector of output channels (NV = 1): a block of
+// CB input channels keeps its CB weight vectors in registers while it goes over the tile's pixels,
+// acc[t] += w[c] * x_t[c]. Two (NV = 2): per input value, two weight vectors and one broadcast
+// feed two FMAs. Per element the sum runs over (r, s, c) in order, one FMA each, so every FMA path
+// (AVX2, AVX-512) gives the same bits.
+constexpr int64_t kFewChannels = 16; // input channels up to which tiles stay within a row
 constexpr int few_channel_tile(int nv) { return kRegisters == 32 ? (nv == 1 ? 16 : 12) : 6; }
 
 // Inlined by force: the accumulators must stay in registers across calls.
@@ -317,19 +169,112 @@ void forward_few_channels(float* y, const float* x, const float* wt, const float
     }
 }
 
-// Few input channels: in place; more: packed tiles, two vectors of output channels per tile when
-// they pair up, else one. work: max_tile * (R*S*C rounded up to kGroup) floats per thread, or C
-// zeros.
+// ---- more input channels: tiles over the whole batch, each tap's pointers found once ----
+// Tiles of T consecutive output pixels run over the flattened (n, p, q), so only the last one is
+// partial (tiles within an output row left 7 of 24 slots empty at Q = 17), and a tile's pointers
+// serve every block of output channels. A tap that reads only padding for every pixel of the tile
+// is left out: it would add zeros.
+constexpr int64_t kMaxTaps = 49;
+constexpr int kTile = few_channel_tile(2);
+
+// The taps in [tap0, tap1) live for some pixel of the tile, in order, and where each pixel reads
+// through them: pixels[i T + t] is pixel m0 + t's (C,) input through tap taps[i], or zeros in the
+// padding and for t >= count. Returns how many.
+int64_t live_taps(const float** pixels, int64_t* taps, const float* x, const float* zeros,
+                  const ConvGeometry& g, int64_t m0, int64_t count, int64_t tap0, int64_t tap1) {
+    const float* image[kTile];    // (H, W, C): pixel t's input image
+    int64_t h0[kTile], w0[kTile]; // where its filter's tap (0, 0) lands
+    for (int64_t t = 0; t < kTile; t++) {
+        const int64_t m = m0 + (t < count ? t : 0), q = m % g.Q, np = m / g.Q;
+        image[t] = x + np / g.P * g.H * g.W * g.C;
+        h0[t] = np % g.P * g.stride_h - g.pad_h, w0[t] = q * g.stride_w - g.pad_w;
+    }
+    int64_t n_taps = 0;
+    for (int64_t tap = tap0; tap < tap1; tap++) {
+        const int64_t r = tap / g.S, s = tap % g.S;
+        const float** src = pixels + n_taps * kTile;
+        bool live = false;
+        for (int64_t t = 0; t < kTile; t++) {
+            const int64_t h = h0[t] + r * g.dilation_h, w = w0[t] + s * g.dilation_w;
+            const bool inside = t < count && h >= 0 && h < g.H && w >= 0 && w < g.W;
+            src[t] = inside ? image[t] + (h * g.W + w) * g.C : zeros;
+            live = live || inside;
+        }
+        if (live) taps[n_taps++] = tap;
+    }
+    return n_taps;
+}
+
+// y rows [0, count) (K apart), channels [k0, k0 + NV * kLanes) clipped to K: the tile's live taps
+// times wt (rows kpad apart), added to what y holds unless `first`, plus the bias if `last`. A
+// float stored and loaded again is the same float, so a sum cut into blocks of taps has the bits
+// of the whole.
+template <int NV>
+void multiply_tile(float* y, const float* const* pixels, const int64_t* taps, int64_t n_taps,
+                   const float* wt, const float* bias, const ConvGeometry& g, int64_t k0,
+                   int64_t count, bool first, bool last) {
+    const int64_t K = g.K, kpad = round_up(K, kLanes);
+    Vec acc[kTile][NV];
+#pragma GCC unroll 16
+    for (int t = 0; t < kTile; t++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) {
+            const int64_t k = k0 + v * kLanes;
+            acc[t][v] = first || t >= count || k >= K ? Vec{}
+                        : K - k >= kLanes             ? load(y + t * K + k)
+                                                      : load_part(y + t * K + k, K - k);
+        }
+    for (int64_t i = 0; i < n_taps; i++)
+        accumulate_run<kTile>(acc, pixels + i * kTile, g.C, wt + taps[i] * g.C * kpad + k0, kpad);
+    for (int64_t t = 0; t < count; t++)
+        for (int v = 0; v < NV; v++) {
+            const int64_t k = k0 + v * kLanes;
+            if (k < K)
+                store_lanes(y + t * K + k, last ? acc[t][v] + load(bias + k) : acc[t][v], K - k);
+        }
+}
+
+// A filter larger than L2 goes through in blocks of taps of about kBlockWeightFloats each, every
+// block over all tiles: the block's weight then stays in L2 while the tiles stream past it (a
+// GEMM's blocking of the reduction). Output channels go two vectors at a time, the last one alone.
+constexpr int64_t kBlockWeightFloats = 128 * 1024; // 512 KB
+
+void forward_tiles(float* y, const float* x, const float* wt, const float* bias,
+                   const ConvGeometry& g, const float* zeros) {
+    const int64_t kpad = round_up(g.K, kLanes), taps = g.R * g.S;
+    const int64_t M = g.N * g.P * g.Q, tasks = (M + kTile - 1) / kTile;
+    const int64_t block_taps = min64(kMaxTaps, max64(1, kBlockWeightFloats / (g.C * kpad)));
+    for (int64_t tap0 = 0; tap0 < taps; tap0 += block_taps) {
+        const int64_t tap1 = min64(taps, tap0 + block_taps);
+#pragma omp parallel for schedule(static) if (tasks > 1)
+        for (int64_t task = 0; task < tasks; task++) {
+            const float* pixels[kMaxTaps * kTile];
+            int64_t live[kMaxTaps];
+            const int64_t m0 = task * kTile, count = min64(kTile, M - m0);
+            const int64_t n_taps = live_taps(pixels, live, x, zeros, g, m0, count, tap0, tap1);
+            for (int64_t k0 = 0; k0 < kpad; k0 += 2 * kLanes) {
+                float* y_tile = y + m0 * g.K;
+                const bool first = tap0 == 0, last = tap1 == taps;
+                if (kpad - k0 == kLanes)
+                    multiply_tile<1>(y_tile, pixels, live, n_taps, wt, bias, g, k0, count, first,
+                                     last);
+                else
+                    multiply_tile<2>(y_tile, pixels, live, n_taps, wt, bias, g, k0, count, first,
+                                     last);
+            }
+        }
+    }
+}
+
+// Few input channels: tiles within a row, whose S taps may read one run of S*C floats; more:
+// tiles over the batch. work: C zeros.
 void forward(float* y, const float* x, const float* wt, const float* bias, const ConvGeometry& g,
              float* work) {
-    if (g.C <= kFewChannels) {
-        for (int64_t c = 0; c < g.C; c++) work[c] = 0.f;
-        if (round_up(g.K, kLanes) / kLanes % 2 == 0)
-            return forward_few_channels<2>(y, x, wt, bias, g, work);
-        return forward_few_channels<1>(y, x, wt, bias, g, work);
-    }
-    if (round_up(g.K, kLanes) / kLanes % 2 == 0) return forward_tiles<2>(y, x, wt, bias, g, work);
-    forward_tiles<1>(y, x, wt, bias, g, work);
+    for (int64_t c = 0; c < g.C; c++) work[c] = 0.f;
+    if (g.C > kFewChannels) return forward_tiles(y, x, wt, bias, g, work);
+    if (round_up(g.K, kLanes) / kLanes % 2 == 0)
+        return forward_few_channels<2>(y, x, wt, bias, g, work);
+    forward_few_channels<1>(y, x, wt, bias, g, work);
 }
 
 // ---- weight gradient: one tap, CB input channels x one vector of output channels per task ----
@@ -422,7 +367,8 @@ void weight_tasks(float* dw, const float* dy, const float* x, const ConvGeometry
 
 // acc (C, W) += sum over the rows i < n_rows and q in [q_lo, q_hi) of x_at(i, q)^T (C,)
 // dy_rows[i][q] (W,), x_at(i, q) = x_rows[i] + (q stride + w0) C, dy pixels ldd apart.
-constexpr int kRowBatch = 4; // rows per load and store of acc: 17-pixel rows alone cost 20%
+constexpr int64_t kGroup = 4; // input channels per load and store of acc rows
+constexpr int kRowBatch = 4;  // rows per load and store of acc: 17-pixel rows alone cost 20%
 
 template <int NV>
 void add_row_products(float* acc, const float* const* x_rows, const float* const* dy_rows,
@@ -549,6 +495,6 @@ int64_t backward_weight_work(const ConvGeometry& g) {
 #define PG_SIMD_NAME(a, b) PG_SIMD_PASTE(a, b)
 extern const DirectConvKernels PG_SIMD_NAME(kDirectConv, PG_SIMD_SUFFIX);
 const DirectConvKernels PG_SIMD_NAME(kDirectConv, PG_SIMD_SUFFIX) = {
-    kLanes, tile_pixels(1), int(kGroup), forward, backward_weight, backward_weight_work};
+    kLanes, forward, backward_weight, backward_weight_work};
 
 } // namespace pg::cpu
