@@ -92,18 +92,20 @@ bool conv2d_direct_applies_backward_input(const ConvGeometry& g) {
     if (g.R * g.S == 1) return small_1x1(g) && g.C >= 32 && g.K >= 32;
     return g.K <= 16 ? g.C <= 32 : tiles_pay(g.K, g.C, g.N * g.H * g.W, g);
 }
-// The weight gradient by channel blocks up to 32 -> 32; by rows for more, with C a multiple of 4,
-// while acc (C, up to 4 vectors of outputs) fits in L1. Against im2col + GEMM (or the few-outputs
-// path), 2 threads: 112 -> 64 at 17x17 0.63x the time, 64 -> 64 0.58x, 160 -> 64 at 9x9 0.56x,
-// 128 -> 128 0.75x, 256 -> 32 at 9x9 rate 2 0.65x, rate 6 0.37x (the rows skip all padding);
-// 256 -> 256 ties (1.1x on one thread), its acc is 64 KB.
-constexpr int64_t kWeightRowsAccFloats = 160 * 64; // 40 KB
+// The weight gradient by channel blocks up to 32 -> 32; by rows for more, with C a multiple of 4.
+// Against im2col + GEMM (or the few-outputs path), 2 threads: 112 -> 64 at 17x17 0.7x the time,
+// 64 -> 64 0.6x, 160 -> 64 at 9x9 0.6x, 128 -> 128 0.75x, 256 -> 32 at 9x9 rate 2 0.7x, rate 6
+// 0.4x (the rows skip all padding). Past C x min(K, 64) = 160 x 64 it stops paying: 256 -> 256
+// ties, 512 -> 512 at 17x17 1.17x, at 65x65 1.3x (each pixel's products load 6-8 floats per 8-16
+// FMAs, where a GEMM's kernel loads one per 2-3). 1x1 layers by rows within the forward's limit:
+// 32 -> 48 at 17x17 0.4x, 128 -> 256 at 9x9 0.8x, 256 -> 64 at 33x33 0.9x.
+constexpr int64_t kWeightRowsFloats = 160 * 64;
 bool conv2d_direct_applies_backward_weight(const ConvGeometry& g) {
     if (!direct_candidate(g)) return false;
-    if (g.R * g.S == 1 && !(small_1x1(g) && g.C >= 32 && g.K >= 32)) return false;
+    const bool by_rows = g.C % 4 == 0 && g.C >= 32 && g.K >= 32;
+    if (g.R * g.S == 1) return small_1x1(g) && by_rows;
     if (g.C <= 32 && g.K <= 32) return true;
-    return g.C % 4 == 0 && g.C >= 32 && g.K >= 32 &&
-           g.C * std::min<int64_t>(g.K, 64) <= kWeightRowsAccFloats;
+    return by_rows && g.C * std::min<int64_t>(g.K, 64) <= kWeightRowsFloats;
 }
 
 // wt (R*S*Cin, kpad) from w:

@@ -358,30 +358,33 @@ void weight_tasks(float* dw, const float* dy, const float* x, const ConvGeometry
 
 // ---- weight gradient for middling channels: C a multiple of 4, at least 32 channels each way ----
 // dw[k, tap, c] = sum over output pixels m of dy[m, k] x[the pixel m reads through the tap, c].
-// A task owns one tap and one block of W = NV kLanes output channels, and goes over the output
-// rows: for each 4 input channels it loads acc (C, W) rows into registers, adds every pixel's
-// products (NV loads of dy and 4 broadcasts of x, read in place, feed 4 NV FMAs) and stores them
-// back. acc, the row's dy and x stay in L1 between the channel groups. Every kFlushPixels pixels (at
+// A task owns one tap, one block of W = NV kLanes output channels and a block of input channels
+// [c0, c1), and goes over the output rows: for each 4 input channels it loads acc (c1 - c0, W)
+// rows into registers, adds every pixel's products (NV loads of dy and 4 broadcasts of x, read in
+// place, feed 4 NV FMAs) and stores them back. acc, the row's dy and x stay in L1 between the
+// channel groups. Every kFlushPixels pixels (at
 // row ends, so the same points on every path) acc goes into double totals; per element the sum
 // runs over the pixels in order, whatever the path and the thread count.
 
-// acc (C, W) += sum over the rows i < n_rows and q in [q_lo, q_hi) of x_at(i, q)^T (C,)
-// dy_rows[i][q] (W,), x_at(i, q) = x_rows[i] + (q stride + w0) C, dy pixels ldd apart.
+// acc (c1 - c0, W) += sum over the rows i < n_rows and q in [q_lo, q_hi) of x_at(i, q)^T
+// (c1 - c0,) dy_rows[i][q] (W,), x_at(i, q) = x_rows[i] + (q stride + w0) C + c0, dy pixels ldd
+// apart.
 constexpr int64_t kGroup = 4; // input channels per load and store of acc rows
 constexpr int kRowBatch = 4;  // rows per load and store of acc: 17-pixel rows alone cost 20%
 
 template <int NV>
 void add_row_products(float* acc, const float* const* x_rows, const float* const* dy_rows,
                       int64_t n_rows, int64_t ldd, const ConvGeometry& g, int64_t w0, int64_t q_lo,
-                      int64_t q_hi) {
+                      int64_t q_hi, int64_t c0, int64_t c1) {
     constexpr int64_t W = NV * kLanes;
     const int64_t C = g.C;
-    for (int64_t c = 0; c < C; c += kGroup) {
+    for (int64_t c = c0; c < c1; c += kGroup) {
+        float* acc_c = acc + (c - c0) * W; // (kGroup, W)
         Vec a[kGroup][NV];
 #pragma GCC unroll 4
         for (int u = 0; u < kGroup; u++)
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) a[u][v] = load(acc + (c + u) * W + v * kLanes);
+            for (int v = 0; v < NV; v++) a[u][v] = load(acc_c + u * W + v * kLanes);
         for (int64_t i = 0; i < n_rows; i++)
             for (int64_t q = q_lo; q < q_hi; q++) {
                 const float* xq = x_rows[i] + (q * g.stride_w + w0) * C + c;
@@ -396,7 +399,7 @@ void add_row_products(float* acc, const float* const* x_rows, const float* const
 #pragma GCC unroll 4
         for (int u = 0; u < kGroup; u++)
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) store(acc + (c + u) * W + v * kLanes, a[u][v]);
+            for (int v = 0; v < NV; v++) store(acc_c + u * W + v * kLanes, a[u][v]);
     }
 }
 
@@ -413,13 +416,14 @@ int64_t weight_rows_work(const ConvGeometry& g) {
 
 template <int NV>
 void weight_rows_task(float* dw, const float* dy, const float* x, const ConvGeometry& g,
-                      int64_t tap, int64_t k0, float* work) {
+                      int64_t tap, int64_t k0, int64_t c0, int64_t c1, float* work) {
     constexpr int64_t W = NV * kLanes;
     const int64_t C = g.C, K = g.K, kw = min64(W, K - k0), r = tap / g.S, s = tap % g.S;
-    float* acc = work;                        // (C, W)
-    double* total = (double*)(acc + C * W);   // (C, W)
-    float* dy_part = (float*)(total + C * W); // (kRowBatch, Q, W)
-    for (int64_t i = 0; i < C * W; i++) acc[i] = 0.f, total[i] = 0.0;
+    const int64_t cw = c1 - c0;
+    float* acc = work;                         // (cw, W)
+    double* total = (double*)(acc + cw * W);   // (cw, W)
+    float* dy_part = (float*)(total + cw * W); // (kRowBatch, Q, W)
+    for (int64_t i = 0; i < cw * W; i++) acc[i] = 0.f, total[i] = 0.0;
     const auto [w0, q_lo, q_hi] = live_columns(g, s);
     const float* x_rows[kRowBatch];  // (W, C) each
     const float* dy_rows[kRowBatch]; // (Q, K) from channel k0, or (Q, W) in dy_part
@@ -440,29 +444,45 @@ void weight_rows_task(float* dw, const float* dy, const float* x, const ConvGeom
             n_rows++;
         }
         if (n_rows == kRowBatch || (n_rows > 0 && np + 1 == g.N * g.P)) {
-            add_row_products<NV>(acc, x_rows, dy_rows, n_rows, kw < W ? W : K, g, w0, q_lo, q_hi);
+            add_row_products<NV>(acc, x_rows, dy_rows, n_rows, kw < W ? W : K, g, w0, q_lo, q_hi,
+                                 c0, c1);
             pending += n_rows * (q_hi - q_lo);
             n_rows = 0;
             if (pending >= kFlushPixels) {
-                flush_block(total, acc, C * W);
+                flush_block(total, acc, cw * W);
                 pending = 0;
             }
         }
     }
-    flush_block(total, acc, C * W);
+    flush_block(total, acc, cw * W);
     const int64_t rsc = g.R * g.S * C;
     for (int64_t i = 0; i < kw; i++)
-        for (int64_t c = 0; c < C; c++) dw[(k0 + i) * rsc + tap * C + c] = float(total[c * W + i]);
+        for (int64_t c = c0; c < c1; c++)
+            dw[(k0 + i) * rsc + tap * C + c] = float(total[(c - c0) * W + i]);
 }
+
+// Tasks own (tap, block of W output channels, block of input channels). The channel blocks are
+// there for the 1x1 layers, whose taps and output blocks alone left one task for two threads:
+// each thread gets about kTasksPerThread, with 16 channels or more a block. Every element sums
+// over the same pixels in the same order whichever block holds it, so the split cannot show.
+constexpr int64_t kTasksPerThread = 4;
+constexpr int64_t kAccFloats = 160 * 64; // acc (c_block, W) of 40 KB at most: it stays in L1
 
 template <int NV>
 void weight_rows(float* dw, const float* dy, const float* x, const ConvGeometry& g, float* work) {
-    const int64_t W = NV * kLanes, k_blocks = (g.K + W - 1) / W, tasks = g.R * g.S * k_blocks;
+    const int64_t W = NV * kLanes, k_blocks = (g.K + W - 1) / W, tap_tasks = g.R * g.S * k_blocks;
+    const int64_t wanted = kTasksPerThread * omp_get_max_threads();
+    const int64_t splits = max64(1, min64(g.C / 16, (wanted + tap_tasks - 1) / tap_tasks));
+    const int64_t c_block =
+        min64(round_up((g.C + splits - 1) / splits, kGroup), kAccFloats / W / kGroup * kGroup);
+    const int64_t c_blocks = (g.C + c_block - 1) / c_block, tasks = tap_tasks * c_blocks;
     const int64_t per_thread = weight_rows_work(g);
 #pragma omp parallel for schedule(dynamic, 1) if (tasks > 1)
-    for (int64_t task = 0; task < tasks; task++)
-        weight_rows_task<NV>(dw, dy, x, g, task / k_blocks, task % k_blocks * W,
-                             work + omp_get_thread_num() * per_thread);
+    for (int64_t task = 0; task < tasks; task++) {
+        const int64_t tap_task = task / c_blocks, c0 = task % c_blocks * c_block;
+        weight_rows_task<NV>(dw, dy, x, g, tap_task / k_blocks, tap_task % k_blocks * W, c0,
+                             min64(g.C, c0 + c_block), work + omp_get_thread_num() * per_thread);
+    }
 }
 
 bool weight_by_rows(const ConvGeometry& g) { return g.C % kGroup == 0 && g.C >= 32 && g.K >= 32; }
