@@ -21,8 +21,10 @@ Each configuration runs in its own process (this script with --worker), so its p
 (ru_maxrss, which for PyTorch includes ~the library's own footprint, printed as "base") belongs to
 it alone; with --pg-bench, pixelgrad's benchmark for the same configuration runs right after, also
 in its own process, and the table adds its time, the ratio pixelgrad / PyTorch and its peak RSS
-(CUDA: the allocators' peak bytes instead). Times are the mean of --steps steps after one warm-up
-step (pixelgrad: 3 steps on the CPU, 10 on CUDA), the minimum over --rounds interleaved rounds.
+(CUDA: the allocators' peak bytes instead). Times are the mean of --steps steps after three warm-up
+steps (pixelgrad: 3 steps on the CPU, 10 on CUDA), the minimum over --rounds interleaved rounds.
+Three, because the heap reaches its size only then: v2 R50 w0.5 took 11K and 5.5K page faults in
+pixelgrad's 2nd and 3rd steps and 7.8K in PyTorch's 2nd, none after.
 GFLOP/step = 3 x the forward conv FLOPs (2 x MACs), counted here with hooks, and by pixelgrad.
 On the CPU with --pg-bench the run first measures the machine's limit, OpenBLAS sgemm on 2048^3
 with the same threads (pg_bench's Gemm/sgemm_peak, best of --rounds), and prints each GFLOP/s as
@@ -227,8 +229,9 @@ def worker(args):
 
 
 def time_steps(args, step, flops, base_rss, cuda):
-    """Runs one warm-up step, then times args.steps steps; prints one JSON line."""
-    step()  # warm-up: allocations, mkldnn / cuDNN choices, momentum buffers
+    """Runs three warm-up steps, then times args.steps steps; prints one JSON line."""
+    for _ in range(3):
+        step()  # warm-up: allocations (the heap's size), mkldnn / cuDNN choices, momentum buffers
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -319,7 +322,7 @@ def main():
     configs = CUDA_CONFIGS if args.device == "cuda" else CPU_CONFIGS
     print(f"torch {torch.__version__}, {args.device}, {args.threads} threads, "
           f"{'channels_last' if args.device == 'cuda' or args.channels_last else 'NCHW'}, "
-          f"{args.steps} steps after 1 warm-up, min of {args.rounds} round(s)")
+          f"{args.steps} steps after 3 warm-ups, min of {args.rounds} round(s)")
     cuda = args.device == "cuda"
     limit = None
     if args.pg_bench and not cuda:
