@@ -143,7 +143,8 @@ static void forward_with(const DirectConvKernels& kernels, float* y, const float
     const int64_t rows = run.R * run.S * run.C;
     float* wt = scratch(Scratch::direct_weight, rows * kpad + kpad);
     repack(wt, wt + rows * kpad, w, bias, g, kpad, flipped);
-    kernels.forward(y, x, wt, wt + rows * kpad, run, scratch(Scratch::columns, run.C));
+    kernels.forward(y, x, wt, wt + rows * kpad, run,
+                    scratch(Scratch::columns, kernels.forward_work(run)));
 }
 
 void conv2d_direct_forward(float* y, const float* x, const float* w, const float* bias,
