@@ -1,8 +1,9 @@
 // Direct NHWC convolution kernels for layers with few or middling channels, where im2col +
 // OpenBLAS runs below the machine's peak or pays for copies and padding (the demo network, ResNet
-// stems, 3x3 layers up to 256 channels on small maps). One source, compiled once per
-// instruction set (tools/cmake/simd_kernels.cmake sets -march, PG_SIMD_LANES, PG_SIMD_REGISTERS,
-// PG_SIMD_SUFFIX); tensor/cpu/conv_direct.cpp repacks the weights and picks the table at start-up.
+// stems, 3x3 layers up to 256 channels on small maps, 1x1 layers with a small weight). One source,
+// compiled once per instruction set (tools/cmake/simd_kernels.cmake sets -march, PG_SIMD_LANES,
+// PG_SIMD_REGISTERS, PG_SIMD_SUFFIX); tensor/cpu/conv_direct.cpp repacks the weights and picks the
+// table at start-up.
 //
 // Nothing here may call an inline function or template of a header other files share (the
 // standard library's included): the linker keeps one copy of each, which could be this file's
