@@ -66,11 +66,7 @@ struct AdversarialStep {
 
 void BM_AdversarialStep(benchmark::State& state) {
     AdversarialStep step;
-    // Three warm-up steps: the heap reaches its size in the third (v2 R50 w0.5 took 11K and 5.5K
-    // page faults in the 2nd and 3rd steps, none after; tools/bench_torch_train_step.py does the
-    // same).
-    for (int i = 0; i < 3; i++)
-        step.run(); // warm-up: optimizer state, the allocator's first page faults
+    for (int i = 0; i < bench::kCpuWarmupSteps; i++) step.run();
     for (auto _ : state) step.run();
     state.counters["steps/s"] =
         benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);

@@ -34,11 +34,7 @@ const bench::TrainStepConfig kConfigs[] = {
 
 void run_train_step(benchmark::State& state, const bench::TrainStepConfig& config) {
     bench::TrainStep step(config, Device::cpu());
-    // Three warm-up steps: the heap reaches its size in the third (v2 R50 w0.5 took 11K and 5.5K
-    // page faults in the 2nd and 3rd steps, none after; tools/bench_torch_train_step.py does the
-    // same).
-    for (int i = 0; i < 3; i++)
-        step.run(); // warm-up: the momentum buffers, the allocator's first page faults
+    for (int i = 0; i < bench::kCpuWarmupSteps; i++) step.run();
     const bool profile = std::getenv("PG_PROFILE") && std::string(std::getenv("PG_PROFILE")) != "0";
     profiler::reset();
     profiler::enable(profile);

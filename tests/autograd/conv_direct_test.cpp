@@ -123,17 +123,24 @@ TEST(ConvDirect, SameBitsForAnyThreadCount) {
     }
 }
 
+// Which passes the direct kernels take for g, as forward / input gradient / weight gradient, each
+// '+' (direct) or '-' (im2col, GEMM or the few-outputs path).
+std::string direct_passes(const ConvGeometry& g) {
+    std::string passes;
+    for (bool direct :
+         {cpu::conv2d_direct_applies_forward(g), cpu::conv2d_direct_applies_backward_input(g),
+          cpu::conv2d_direct_applies_backward_weight(g)})
+        passes += direct ? '+' : '-';
+    return passes;
+}
+
 TEST(ConvDirect, TakesTheLayersWithFewChannels) {
     const ConvGeometry stem = geometry(8, 64, 64, 3, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1);
     const ConvGeometry narrow = geometry(8, 32, 32, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     const ConvGeometry wide = geometry(2, 17, 17, 512, 512, 3, 3, 1, 1, 4, 4, 4, 4, 1);
     const ConvGeometry grouped = geometry(2, 9, 9, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2);
-    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(stem));
-    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(stem)); // stride 2: im2col
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(stem));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(narrow));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(narrow));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(narrow));
+    EXPECT_EQ(direct_passes(stem), "+-+"); // stride 2: the input gradient by im2col
+    EXPECT_EQ(direct_passes(narrow), "+++");
     // Middling channels: forward and input gradient by tiles while the filter fits in L2
     // (fewer than 32 outputs go to the few-outputs path), the weight gradient by rows while its
     // accumulators fit in L1.
@@ -141,47 +148,29 @@ TEST(ConvDirect, TakesTheLayersWithFewChannels) {
     const ConvGeometry wider = geometry(2, 17, 17, 128, 128, 3, 3, 1, 1, 2, 2, 2, 2, 1);
     const ConvGeometry aspp = geometry(8, 9, 9, 256, 32, 3, 3, 1, 1, 2, 2, 2, 2, 1);
     const ConvGeometry classifier = geometry(8, 9, 9, 256, 21, 3, 3, 1, 1, 2, 2, 2, 2, 1);
-    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(decoder));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(decoder));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(decoder));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(wider));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(wider));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(aspp));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(aspp));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(aspp));
+    EXPECT_EQ(direct_passes(decoder), "+++");
+    EXPECT_EQ(direct_passes(wider), "+++");
+    EXPECT_EQ(direct_passes(aspp), "+++");
     EXPECT_FALSE(cpu::conv2d_direct_applies_forward(classifier));
     EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(classifier));
-    // A filter past L2 in blocks of taps, while the output fits there.
+    // A filter past L2 in blocks of taps, while the output fits there; the weight gradient of
+    // 256 -> 256 ties with OpenBLAS and stays there.
     const ConvGeometry layer3 = geometry(2, 17, 17, 256, 256, 3, 3, 1, 1, 2, 2, 2, 2, 1);
     const ConvGeometry decoder129 = geometry(1, 129, 129, 512, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1);
-    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(layer3));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(layer3));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(wider));
-    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(layer3)); // ties with OpenBLAS
+    EXPECT_EQ(direct_passes(layer3), "++-");
     EXPECT_FALSE(cpu::conv2d_direct_applies_forward(decoder129));
     EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(decoder129));
-    for (const ConvGeometry& g : {wide, grouped}) {
-        EXPECT_FALSE(cpu::conv2d_direct_applies_forward(g));
-        EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(g));
-        EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(g));
-    }
+    EXPECT_EQ(direct_passes(wide), "---");
+    EXPECT_EQ(direct_passes(grouped), "---");
     // 1x1 layers while the weight is small; their gradients from 32 channels each way.
     const ConvGeometry projection = geometry(8, 17, 17, 32, 48, 1, 1, 1, 1, 0, 0, 1, 1, 1);
     const ConvGeometry downsample = geometry(8, 17, 17, 32, 64, 1, 1, 2, 2, 0, 0, 1, 1, 1);
     const ConvGeometry reduce = geometry(8, 17, 17, 16, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1);
     const ConvGeometry expand = geometry(2, 17, 17, 256, 1024, 1, 1, 1, 1, 0, 0, 1, 1, 1);
-    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(projection));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_input(projection));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(projection));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(downsample));
-    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(downsample)); // stride 2: im2col
-    EXPECT_TRUE(cpu::conv2d_direct_applies_backward_weight(downsample));
-    EXPECT_TRUE(cpu::conv2d_direct_applies_forward(reduce));
-    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(reduce));
-    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(reduce));
-    EXPECT_FALSE(cpu::conv2d_direct_applies_forward(expand));
-    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_input(expand));
-    EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(expand));
+    EXPECT_EQ(direct_passes(projection), "+++");
+    EXPECT_EQ(direct_passes(downsample), "+-+"); // stride 2: the input gradient by im2col
+    EXPECT_EQ(direct_passes(reduce), "+--");
+    EXPECT_EQ(direct_passes(expand), "---");
     cpu::set_direct_conv_enabled(false); // PG_CPU_DIRECT_CONV=0
     EXPECT_FALSE(cpu::conv2d_direct_applies_forward(narrow));
     EXPECT_FALSE(cpu::conv2d_direct_applies_backward_weight(narrow));
