@@ -61,6 +61,28 @@ TEST(ConfigKeys, ErrorsNameTheKeyAndTheNearestOrTheMethod) {
         << e;
 }
 
+// Found by `make fuzz-smoke` in CI: a value ending in lone carriage returns was written back by
+// to_yaml() in a form that read back as another value, so config.yaml would not have resumed the
+// run it describes. Control characters in values are refused; Windows line endings still load.
+TEST(ConfigKeys, ValuesArePrintableTextAndCrLfFilesLoad) {
+    Config crlf = Config::from_string("net:\r\n  arch: deeplabv2\r\n  dilations: [6, 12]\r\n");
+    EXPECT_EQ(crlf.get_string("net.arch"), "deeplabv2");
+    EXPECT_EQ(crlf.get_int_list("net.dilations"), (std::vector<int64_t>{6, 12}));
+    EXPECT_EQ(Config::from_string(crlf.to_yaml()).to_yaml(), crlf.to_yaml());
+
+    std::string e = error_of([] { Config::from_string("a:\n  compat: paper  \r\r\n", "c.yaml"); });
+    EXPECT_NE(e.find("c.yaml: line 2: the value of 'a.compat' holds the control character 0x0D"),
+              std::string::npos)
+        << e;
+    e = error_of([] { Config::from_string("a: {b: [x, \"y\\tz\"]}\n", "t.yaml"); });
+    EXPECT_NE(e.find("the value of 'a.b' holds the control character 0x09"), std::string::npos)
+        << e;
+    e = error_of([] { Config::from_string("a: 1").set("b.c", "\"x\\ny\""); });
+    EXPECT_NE(e.find("--set b.c: line 1: the value of 'b.c' holds the control character 0x0A"),
+              std::string::npos)
+        << e;
+}
+
 TEST(ConfigKeys, ReadingAnUndeclaredKeyIsAnInternalError) {
     Config c = checked("trainer: {iterations: 3}\ndataset: {val: {split: val}}\n");
     EXPECT_EQ(c.get_int("trainer.iterations"), 3);
