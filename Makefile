@@ -63,7 +63,7 @@ FUZZ_SECONDS ?= 600
 fuzz: deps
 	JOBS=$(JOBS) tools/fuzz.sh $(FUZZ_SECONDS)
 fuzz-smoke: deps
-	FUZZ_SEED=1 JOBS=$(JOBS) tools/fuzz.sh 30
+	FUZZ_SEED=1 FUZZ_RUNS=smoke JOBS=$(JOBS) tools/fuzz.sh 120
 
 bench: build
 	$(BUILD)/pg_bench --benchmark_counters_tabular=true
