@@ -3,7 +3,7 @@
 // ground-truth maps at 129 x 129, past semi_start (all three terms on, T_semi 0 so the semi mask
 // is never empty): three backward passes, SGD on G (2.5e-4, heads x10), Adam on D.
 // tools/bench_torch_train_step.py times the same iteration in PyTorch (config adv_v2_r101).
-//   pg_bench --benchmark_filter=^TrainStep/adv_
+//   pg_bench --benchmark_filter=^TrainStep/adv_   (PG_PROFILE=1: the per-kernel table too)
 #include <benchmark/benchmark.h>
 
 #include "bench/train_step.h"
@@ -66,15 +66,8 @@ struct AdversarialStep {
 
 void BM_AdversarialStep(benchmark::State& state) {
     AdversarialStep step;
-    for (int i = 0; i < bench::kCpuWarmupSteps; i++) step.run();
-    for (auto _ : state) step.run();
-    state.counters["steps/s"] =
-        benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["images/s"] =
-        benchmark::Counter(double(kBatch), benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["GFLOP/s"] = benchmark::Counter(step.flops_per_step * 1e-9,
-                                                   benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["GFLOP/step"] = step.flops_per_step * 1e-9;
+    bench::time_cpu_steps(state, "adv_v2_r101/2x129x129", kBatch, step.flops_per_step,
+                          [&] { step.run(); });
 }
 BENCHMARK(BM_AdversarialStep)
     ->Name("TrainStep/adv_v2_r101/2x129x129")

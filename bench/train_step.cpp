@@ -3,12 +3,16 @@
 #include "bench/train_step.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <iostream>
 #include <vector>
 
 #include "autograd/engine.h"
 #include "nn/losses.h"
 #include "tensor/error.h"
+#include "tensor/profiler.h"
 
 namespace pg::bench {
 namespace {
@@ -105,6 +109,27 @@ void TrainStep::run() {
     Tensor loss = nn::cross_entropy_2d(out.logits, target_); // bilinear to the crop, then CE
     backward(loss);
     optimizer_->step();
+}
+
+void time_cpu_steps(benchmark::State& state, const std::string& name, int64_t batch,
+                    double flops_per_step, const std::function<void()>& step) {
+    for (int i = 0; i < kCpuWarmupSteps; i++) step();
+    const char* profile_env = std::getenv("PG_PROFILE");
+    const bool profile = profile_env && std::string(profile_env) != "0";
+    profiler::reset();
+    profiler::enable(profile);
+    const auto start = std::chrono::steady_clock::now();
+    for (auto _ : state) step();
+    const std::chrono::duration<double, std::milli> wall = std::chrono::steady_clock::now() - start;
+    profiler::enable(false);
+    if (profile)
+        std::cerr << name << ", " << state.iterations() << " steps:\n"
+                  << profiler::format_table(profiler::snapshot(), 30, wall.count()) << "\n";
+    using benchmark::Counter;
+    state.counters["steps/s"] = Counter(1.0, Counter::kIsIterationInvariantRate);
+    state.counters["images/s"] = Counter(double(batch), Counter::kIsIterationInvariantRate);
+    state.counters["GFLOP/s"] = Counter(flops_per_step * 1e-9, Counter::kIsIterationInvariantRate);
+    state.counters["GFLOP/step"] = flops_per_step * 1e-9;
 }
 
 } // namespace pg::bench

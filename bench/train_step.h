@@ -4,8 +4,12 @@
 // tools/bench_torch_train_step.py times the same step in PyTorch with the same configurations.
 #pragma once
 
+#include <benchmark/benchmark.h>
+
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "nn/optim.h"
 #include "nn/segmenter.h"
@@ -18,6 +22,13 @@ namespace pg::bench {
 // third (v2 R50 w0.5 took 11K and 5.5K page faults in the 2nd and 3rd steps, none after), and the
 // first builds the momentum buffers. tools/bench_torch_train_step.py warms PyTorch up alike.
 constexpr int kCpuWarmupSteps = 3;
+
+// Runs `step` kCpuWarmupSteps times, then times state's iterations of it and sets the counters
+// steps/s, images/s (of `batch`), GFLOP/s and GFLOP/step. PG_PROFILE=1 also prints the per-kernel
+// table (tensor/profiler.h) of the timed steps to stderr under `name`: where a step's time goes,
+// kernel by kernel, and how much of it is host work between kernels.
+void time_cpu_steps(benchmark::State& state, const std::string& name, int64_t batch,
+                    double flops_per_step, const std::function<void()>& step);
 
 // A network and a batch. The names are the benchmark names after the prefix ("TrainStep/",
 // "GpuTrainStep/") and the keys of tools/bench_torch_train_step.py's CONFIGS.

@@ -5,17 +5,12 @@
 // Reports steps/s, images/s and GFLOP/s (3 x forward conv FLOPs); demo/8x64x64 is `make demo`'s
 // network and batch. tools/bench_torch_train_step.py times the same steps in PyTorch.
 // Run: pg_bench --benchmark_filter=^TrainStep/
-// PG_PROFILE=1 also prints the per-kernel table (tensor/profiler.h) of the timed steps to stderr:
-// where the step's time goes, kernel by kernel, and how much of it is host work between kernels.
+// PG_PROFILE=1 also prints the per-kernel table of the timed steps (bench::time_cpu_steps).
 #include <benchmark/benchmark.h>
 
-#include <chrono>
-#include <cstdlib>
-#include <iostream>
 #include <string>
 
 #include "bench/train_step.h"
-#include "tensor/profiler.h"
 
 namespace pg {
 namespace {
@@ -34,25 +29,8 @@ const bench::TrainStepConfig kConfigs[] = {
 
 void run_train_step(benchmark::State& state, const bench::TrainStepConfig& config) {
     bench::TrainStep step(config, Device::cpu());
-    for (int i = 0; i < bench::kCpuWarmupSteps; i++) step.run();
-    const bool profile = std::getenv("PG_PROFILE") && std::string(std::getenv("PG_PROFILE")) != "0";
-    profiler::reset();
-    profiler::enable(profile);
-    const auto start = std::chrono::steady_clock::now();
-    for (auto _ : state) step.run();
-    const std::chrono::duration<double, std::milli> wall = std::chrono::steady_clock::now() - start;
-    profiler::enable(false);
-    if (profile)
-        std::cerr << config.name << ", " << state.iterations() << " steps:\n"
-                  << profiler::format_table(profiler::snapshot(), 30, wall.count()) << "\n";
-    const double flops = step.flops_per_step();
-    state.counters["steps/s"] =
-        benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["images/s"] =
-        benchmark::Counter(double(config.batch), benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["GFLOP/s"] =
-        benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["GFLOP/step"] = flops * 1e-9;
+    bench::time_cpu_steps(state, config.name, config.batch, step.flops_per_step(),
+                          [&] { step.run(); });
 }
 
 const bool kRegistered = [] {
