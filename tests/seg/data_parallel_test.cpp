@@ -188,7 +188,11 @@ TEST(DataParallel, ResumesExactlyWithTheSameProcessCountAndKeepsTheGlobalBatchWi
         std::printf("resumed on %d process(es): %.3g of the distance trained from the straight "
                     "run\n",
                     from == 2 ? 1 : 2, off);
-        EXPECT_LT(off, 1e-4);
+        // As in the test above, rounding can tip a discrete choice at step 4. Measured: 2 -> 1
+        // 3e-7 to 5e-7; 1 -> 2 2e-6 (Sandybridge kernels), 1.8e-3 (Haswell, SkylakeX, Nehalem
+        // kernels on an AMD EPYC, where the test above parts by the same 1.8e-3 at step 4). A resume
+        // that lost the global batch or the data order parts by ~1 (0.88 without SyncBN).
+        EXPECT_LT(off, 1e-2);
     }
 
     // A global batch that the new count cannot share, or a per-process batch asked for with
