@@ -190,8 +190,8 @@ TEST(DataParallel, ResumesExactlyWithTheSameProcessCountAndKeepsTheGlobalBatchWi
                     from == 2 ? 1 : 2, off);
         // As in the test above, rounding can tip a discrete choice at step 4. Measured: 2 -> 1
         // 3e-7 to 5e-7; 1 -> 2 2e-6 (Sandybridge kernels), 1.8e-3 (Haswell, SkylakeX, Nehalem
-        // kernels on an AMD EPYC, where the test above parts by the same 1.8e-3 at step 4). A resume
-        // that lost the global batch or the data order parts by ~1 (0.88 without SyncBN).
+        // kernels on an AMD EPYC, where the test above parts by the same 1.8e-3 at step 4). Batch
+        // statistics of 2 instead of 4 images alone (SyncBN off) part the runs by 0.88.
         EXPECT_LT(off, 1e-2);
     }
 
