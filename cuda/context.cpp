@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "cuda/cublas_library.h"
 #include "cuda/settings.h"
 #include "tensor/backend.h"
 
@@ -108,9 +109,9 @@ bool register_backend(std::string* why) {
     CUDA_CHECK(cudaSetDevice(0));
     CUDA_CHECK(cudaDeviceGetAttribute(&ctx->sm_count, cudaDevAttrMultiProcessorCount, 0));
     CUDA_CHECK(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking));
-    CUBLAS_CHECK(cublasCreate(&ctx->cublas));
-    CUBLAS_CHECK(cublasSetStream(ctx->cublas, ctx->stream));
-    CUBLAS_CHECK(cublasLtCreate(&ctx->cublaslt));
+    const CublasLibrary& cublas = cublas_library(); // opened here, by the first GPU context
+    CUBLAS_CHECK(cublas.create(&ctx->cublas));
+    CUBLAS_CHECK(cublas.set_stream(ctx->cublas, ctx->stream));
     CUDNN_CHECK(cudnnCreate(&ctx->cudnn));
     CUDNN_CHECK(cudnnSetStream(ctx->cudnn, ctx->stream));
     const char* mode = std::getenv("PG_CUDA_ALLOC");

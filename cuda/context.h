@@ -1,10 +1,9 @@
 // The CUDA context of the process: one GPU (device 0), one stream on which every kernel, copy and
-// library call is queued in order, the cuBLAS / cuBLASLt / cuDNN handles bound to that stream, the
+// library call is queued in order, the cuBLAS / cuDNN handles bound to that stream, the
 // caching allocator, and a second one for pinned host memory. Internal to cuda/; created by
 // register_backend().
 #pragma once
 
-#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
@@ -21,7 +20,6 @@ struct Context {
     int sm_count = 0;
     cudaStream_t stream = nullptr;
     cublasHandle_t cublas = nullptr;
-    cublasLtHandle_t cublaslt = nullptr;
     cudnnHandle_t cudnn = nullptr;
     CachingAllocator* allocator = nullptr;
     // Page-locked host memory (cudaHostAlloc) for Tensor::empty_pinned and PinnedStaging.

@@ -5,6 +5,7 @@
 #include <climits>
 
 #include "cuda/context.h"
+#include "cuda/cublas_library.h"
 #include "cuda/kernels.h"
 #include "cuda/settings.h"
 
@@ -22,8 +23,9 @@ static void scale_only(int64_t m, int64_t n, float beta, float* c, int64_t ldc, 
         } else {
             // Column-major (n, m) view: C = beta * C + 0 * C (geam allows C to alias its inputs).
             const float zero = 0.f;
-            CUBLAS_CHECK(cublasSgeam(context().cublas, CUBLAS_OP_N, CUBLAS_OP_N, int(n), int(m),
-                                     &beta, c_i, int(ldc), &zero, c_i, int(ldc), c_i, int(ldc)));
+            CUBLAS_CHECK(cublas_library().sgeam(context().cublas, CUBLAS_OP_N, CUBLAS_OP_N, int(n),
+                                                int(m), &beta, c_i, int(ldc), &zero, c_i, int(ldc),
+                                                c_i, int(ldc)));
         }
     }
 }
@@ -44,7 +46,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     // with op N or T; likewise op(B)^T (n, k). Column-major C^T (n, m) = op(B)^T op(A)^T.
     const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+    CUBLAS_CHECK(cublas_library().gemm_strided_batched_ex(
         context().cublas, op_b, op_a, int(n), int(m), int(k), &alpha, b, CUDA_R_32F, int(ldb),
         stride_b, a, CUDA_R_32F, int(lda), stride_a, &beta, c, CUDA_R_32F, int(ldc), stride_c,
         int(batch), compute, CUBLAS_GEMM_DEFAULT));

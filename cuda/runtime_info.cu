@@ -1,9 +1,10 @@
 // Queries the CUDA runtime, the driver, cuDNN and cuBLAS for `pixelgrad info`.
 #include "cuda/runtime_info.h"
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
+
+#include "cuda/cublas_library.h"
 
 namespace pg::cuda {
 
@@ -12,11 +13,13 @@ RuntimeInfo runtime_info() {
     cudaRuntimeGetVersion(&info.runtime_version);
     cudaDriverGetVersion(&info.driver_version);
     info.cudnn_version = cudnnGetVersion();
-    int major = 0, minor = 0, patch = 0;
-    cublasGetProperty(MAJOR_VERSION, &major);
-    cublasGetProperty(MINOR_VERSION, &minor);
-    cublasGetProperty(PATCH_LEVEL, &patch);
-    info.cublas_version = major * 10000 + minor * 100 + patch;
+    if (cublas_library_available(&info.cublas_error)) {
+        int major = 0, minor = 0, patch = 0;
+        cublas_library().get_property(MAJOR_VERSION, &major);
+        cublas_library().get_property(MINOR_VERSION, &minor);
+        cublas_library().get_property(PATCH_LEVEL, &patch);
+        info.cublas_version = major * 10000 + minor * 100 + patch;
+    }
     int count = 0;
     cudaError_t status = cudaGetDeviceCount(&count);
     if (status != cudaSuccess) {

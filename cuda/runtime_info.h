@@ -17,8 +17,9 @@ struct RuntimeInfo {
     int runtime_version = 0; // e.g. 13000 for CUDA 13.0
     int driver_version = 0;  // 0 when no driver is installed
     size_t cudnn_version = 0;
-    int cublas_version = 0;
-    std::string error; // why no GPU is usable, if none is
+    int cublas_version = 0;   // 0 when cuBLAS cannot be opened (cuda/cublas_library.h)
+    std::string cublas_error; // why not
+    std::string error;        // why no GPU is usable, if none is
     std::vector<GpuInfo> gpus;
 };
 

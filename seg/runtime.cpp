@@ -150,8 +150,12 @@ std::string build_info() {
         << (info.driver_version ? version_string(info.driver_version, 1000, 10) : "none") << "\n";
     out << "  cudnn:      " << version_string(long(info.cudnn_version), 10000, 100) << "."
         << info.cudnn_version % 100 << "\n";
-    out << "  cublas:     " << info.cublas_version / 10000 << "." << info.cublas_version / 100 % 100
-        << "." << info.cublas_version % 100 << "\n";
+    if (info.cublas_version)
+        out << "  cublas:     " << info.cublas_version / 10000 << "."
+            << info.cublas_version / 100 % 100 << "." << info.cublas_version % 100
+            << " (opened when a GPU is used)\n";
+    else
+        out << "  cublas:     none: " << info.cublas_error << "\n";
     if (info.gpus.empty()) out << "  gpus:       none (" << info.error << ")\n";
     for (size_t i = 0; i < info.gpus.size(); i++)
         out << "  cuda:" << i << "     " << info.gpus[i].name << ", sm_"
