@@ -105,11 +105,17 @@ bool register_backend(std::string* why) {
         cudaGetLastError();
         return false;
     }
+    // A GPU without cuBLAS beside it stays unused, with the reason, and the CPU still runs.
+    std::string no_cublas;
+    if (!cublas_library_available(&no_cublas)) {
+        if (why) *why = no_cublas;
+        return false;
+    }
     auto ctx = std::make_unique<Context>();
     CUDA_CHECK(cudaSetDevice(0));
     CUDA_CHECK(cudaDeviceGetAttribute(&ctx->sm_count, cudaDevAttrMultiProcessorCount, 0));
     CUDA_CHECK(cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking));
-    const CublasLibrary& cublas = cublas_library(); // opened here, by the first GPU context
+    const CublasLibrary& cublas = cublas_library(); // opened above, by the first GPU context
     CUBLAS_CHECK(cublas.create(&ctx->cublas));
     CUBLAS_CHECK(cublas.set_stream(ctx->cublas, ctx->stream));
     CUDNN_CHECK(cudnnCreate(&ctx->cudnn));
