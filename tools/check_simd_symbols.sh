@@ -1,7 +1,8 @@
 #!/bin/sh
 # Each per-instruction-set object (tensor/cpu/simd/, tools/cmake/simd_kernels.cmake) must define
 # no global code and no weak symbol, only data: its kernel table (kDirectConv* from
-# conv_direct_kernels, kBatchNorm* from batch_norm_kernels; AddressSanitizer adds its ODR markers).
+# conv_direct_kernels, kBatchNorm* from batch_norm_kernels, kSoftmax* from softmax_kernels;
+# AddressSanitizer adds its ODR markers).
 # A global or weak function (an inline function, a template instantiation) could be the copy the
 # linker keeps for every caller, and run AVX-512 code on a CPU without it.
 # Usage: check_simd_symbols.sh OBJECT...
@@ -9,6 +10,7 @@ status=0
 for object in "$@"; do
     case "$object" in
     *batch_norm_kernels*) expected=kBatchNorm ;;
+    *softmax_kernels*) expected=kSoftmax ;;
     *) expected=kDirectConv ;;
     esac
     globals=$(nm --defined-only --extern-only "$object" | awk '{print $2 " " $3}')

@@ -2,9 +2,12 @@
 // float arithmetic so that the compiler vectorises a loop of it (a call to std::exp keeps a loop
 // scalar): Cody-Waite range reduction x = n ln2 + r, |r| <= ln2 / 2, and Cephes' degree-6
 // polynomial for exp(r); relative error below 2 ulp against std::exp (tests/tensor).
+// The functions are static (each file that includes this gets its own copy, built with its flags)
+// and call no inline or template function of the standard library: the per-instruction-set
+// kernels (tensor/cpu/simd/softmax_kernels.cpp) include it too, and no copy of theirs may become
+// the one every caller uses.
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -17,7 +20,7 @@ constexpr float kExpLowest = -87.33654f;
 
 // exp(x) for x <= 0 (NaN stays NaN; -inf and anything below kExpLowest give 0). A positive x is
 // outside its domain and gives 1 (clamped to 0, so that 2^n below never overflows).
-inline float exp_nonpositive(float x) {
+static inline float exp_nonpositive(float x) {
     const float clamped = x < kExpLowest ? kExpLowest : (x > 0.f ? 0.f : x);
     // n = round(x / ln2): adding and subtracting 1.5 * 2^23 rounds to an integer (|x / ln2| < 2^22)
     // in float arithmetic, where std::floor would keep the loop from vectorising.
@@ -42,15 +45,15 @@ inline float exp_nonpositive(float x) {
 }
 
 // The largest of a row's `cols` values (-inf for none; a NaN is skipped unless first).
-inline float row_max(const float* x, int64_t cols) {
+static inline float row_max(const float* x, int64_t cols) {
     float m = -INFINITY;
-    for (int64_t c = 0; c < cols; c++) m = std::max(m, x[c]);
+    for (int64_t c = 0; c < cols; c++) m = m < x[c] ? x[c] : m; // std::max's choice
     return m;
 }
 
 // The sum of a row's `cols` values in double, over four interleaved partial sums (one chain of
 // dependent adds would take longer than the vectorised exps that precede it).
-inline double sum_in_double(const float* v, int64_t cols) {
+static inline double sum_in_double(const float* v, int64_t cols) {
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     int64_t c = 0;
     for (; c + 4 <= cols; c += 4) s0 += v[c], s1 += v[c + 1], s2 += v[c + 2], s3 += v[c + 3];
@@ -61,8 +64,9 @@ inline double sum_in_double(const float* v, int64_t cols) {
 // The exps of `rows` rows: maxes[r] = row r's max, out = exp(x - maxes[r]) (rows, cols), each <= 1
 // (a row's sum then by sum_in_double). The exps run as one flat loop over every element, which
 // vectorises whatever the row length (cross-entropy over 3 classes would otherwise compute them
-// one at a time).
-inline void exp_shifted_rows(float* out, float* maxes, const float* x, int64_t rows, int64_t cols) {
+// one at a time). tensor/cpu/softmax_kernels.h has it per instruction set.
+static inline void exp_shifted_rows(float* out, float* maxes, const float* x, int64_t rows,
+                                    int64_t cols) {
     for (int64_t r = 0; r < rows; r++) {
         const float m = maxes[r] = row_max(x + r * cols, cols);
         for (int64_t c = 0; c < cols; c++) out[r * cols + c] = x[r * cols + c] - m;

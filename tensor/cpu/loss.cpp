@@ -9,6 +9,7 @@
 #include "tensor/cpu/exp_math.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/cpu/softmax_kernels.h"
 
 namespace pg::cpu {
 
@@ -35,7 +36,8 @@ int64_t cross_entropy_forward(float* loss, float* weight_used, const float* logi
         thread_local std::vector<float> exps, maxes;
         exps.resize(size_t((end - begin) * classes)); // (rows of the chunk, classes)
         maxes.resize(size_t(end - begin));
-        exp_shifted_rows(exps.data(), maxes.data(), logits + begin * classes, end - begin, classes);
+        softmax_kernels().exp_shifted_rows(exps.data(), maxes.data(), logits + begin * classes,
+                                           end - begin, classes);
         for (int64_t r = begin; r < end; r++) {
             int64_t y = label_at(target, target_dtype, r);
             if (y == ignore_index || y < 0 || y >= classes) {
@@ -66,8 +68,8 @@ void cross_entropy_backward(float* dlogits, const float* dloss, const float* log
         // softmax = exp(x - m) / s: every exp of the chunk first, kept in dlogits until s is known.
         thread_local std::vector<float> maxes;
         maxes.resize(size_t(end - begin));
-        exp_shifted_rows(dlogits + begin * classes, maxes.data(), logits + begin * classes,
-                         end - begin, classes);
+        softmax_kernels().exp_shifted_rows(dlogits + begin * classes, maxes.data(),
+                                           logits + begin * classes, end - begin, classes);
         for (int64_t r = begin; r < end; r++) {
             float* dxr = dlogits + r * classes; // (classes,)
             int64_t y = label_at(target, target_dtype, r);

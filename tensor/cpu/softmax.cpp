@@ -8,8 +8,23 @@
 #include "tensor/cpu/exp_math.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/parallel.h"
+#include "tensor/cpu/softmax_kernels.h"
 
 namespace pg::cpu {
+
+const SoftmaxKernels& softmax_kernels(SimdPath path) {
+    switch (path) {
+    case SimdPath::avx512:
+        return kSoftmaxAvx512;
+    case SimdPath::avx2:
+        return kSoftmaxAvx2;
+    case SimdPath::sse42:
+        break;
+    }
+    return kSoftmaxSse42;
+}
+
+const SoftmaxKernels& softmax_kernels() { return softmax_kernels(simd_path()); }
 
 // Rows per parallel chunk: about kChunk elements, at least one row.
 static int64_t rows_per_chunk(int64_t cols) {
@@ -25,7 +40,8 @@ static void for_each_row(int64_t rows, int64_t cols, Body body) {
 }
 
 // Calls body(begin, end, maxes) per fixed chunk of rows once out holds the chunk's exps,
-// exp(x - row max) (exp_shifted_rows: one flat, vectorised loop, however short the rows), and
+// exp(x - row max) (exp_shifted_rows: one flat loop, vectorised at the instruction set's width
+// however short the rows), and
 // maxes[r - begin] each row's max.
 template <typename Body>
 static void for_each_chunk_of_exps(float* out, const float* x, int64_t rows, int64_t cols,
@@ -33,7 +49,8 @@ static void for_each_chunk_of_exps(float* out, const float* x, int64_t rows, int
     parallel_chunks(rows, rows_per_chunk(cols), [&](int64_t begin, int64_t end) {
         thread_local std::vector<float> maxes;
         maxes.resize(size_t(end - begin));
-        exp_shifted_rows(out + begin * cols, maxes.data(), x + begin * cols, end - begin, cols);
+        softmax_kernels().exp_shifted_rows(out + begin * cols, maxes.data(), x + begin * cols,
+                                           end - begin, cols);
         body(begin, end, maxes.data());
     });
 }

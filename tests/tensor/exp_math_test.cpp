@@ -1,13 +1,16 @@
 // The vectorisable exp() of the CPU softmax and cross-entropy kernels (tensor/cpu/exp_math.h)
-// against std::exp over its whole range, and at its edges (0, underflow, -inf, NaN).
+// against std::exp over its whole range, and at its edges (0, underflow, -inf, NaN); its builds per
+// instruction set (tensor/cpu/softmax_kernels.h) on every path this CPU runs.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "tensor/cpu/exp_math.h"
+#include "tensor/cpu/softmax_kernels.h"
 
 namespace pg::cpu {
 namespace {
@@ -44,6 +47,39 @@ TEST(ExpMath, EdgesGiveWhatASoftmaxNeeds) {
     for (float v : x) want += std::exp(double(v) - 3.0);
     EXPECT_NEAR(sum, want, 1e-6);
     EXPECT_EQ(row[1], 1.f);
+}
+
+// Every path's exp_shifted_rows over rows of many lengths (the flat loop's vector body and
+// remainder, rows shorter than a vector): the maxes exact, the exps within 2 ulp of std::exp of the
+// shifted value, and the SSE4.2 build (no FMA) bit for bit the plain build's, which the trainer's
+// golden file was made with.
+TEST(ExpMath, EveryInstructionSetPathWithinTwoUlpAndSse42BitForBit) {
+    for (int64_t cols : {1, 3, 5, 16, 19, 21, 37}) {
+        const int64_t rows = 23;
+        std::vector<float> x(size_t(rows * cols));
+        for (size_t i = 0; i < x.size(); i++) // spread over [-60, 20], with -inf and a repeated max
+            x[i] = float(int64_t(i * 7919) % 8000) / 100.f - 60.f;
+        if (cols > 1) x[1] = -INFINITY; // in a row with finite values (else the max is -inf)
+        std::vector<float> plain(x.size()), plain_max(static_cast<size_t>(rows));
+        exp_shifted_rows(plain.data(), plain_max.data(), x.data(), rows, cols);
+        for (SimdPath path : kSimdPaths) {
+            if (!simd_path_runs_here(path)) continue;
+            std::vector<float> got(x.size()), got_max(static_cast<size_t>(rows));
+            softmax_kernels(path).exp_shifted_rows(got.data(), got_max.data(), x.data(), rows,
+                                                   cols);
+            EXPECT_EQ(got_max, plain_max) << simd_path_name(path) << ", " << cols << " columns";
+            if (path == SimdPath::sse42) {
+                EXPECT_EQ(got, plain) << cols << " columns";
+                continue;
+            }
+            for (size_t i = 0; i < x.size(); i++) {
+                const float want = std::exp(x[i] - got_max[i / size_t(cols)]);
+                const float ulp = std::nextafter(want, INFINITY) - want;
+                EXPECT_LE(std::fabs(got[i] - want), 2.f * ulp)
+                    << simd_path_name(path) << ", " << cols << " columns, element " << i;
+            }
+        }
+    }
 }
 
 } // namespace

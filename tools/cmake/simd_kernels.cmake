@@ -1,5 +1,5 @@
 # The CPU kernels pixelgrad vectorises itself (tensor/cpu/simd/: the direct convolution, batch
-# normalisation's loops), compiled once per instruction set (the same sources with other
+# normalisation's loops, softmax's exps), compiled once per instruction set (the same sources with other
 # instruction-set flags, vector width and table-name suffix) and added to `target`;
 # tensor/cpu/simd_path.h picks one at start-up. Extra arguments are compile options for
 # all three (the OpenMP flag; sanitizers come from the directory's options).
@@ -9,7 +9,7 @@
 function(pg_add_simd_build target root name lanes registers suffix)
   set(objects ${target}_simd_${name})
   add_library(${objects} OBJECT ${root}/tensor/cpu/simd/conv_direct_kernels.cpp
-    ${root}/tensor/cpu/simd/batch_norm_kernels.cpp)
+    ${root}/tensor/cpu/simd/batch_norm_kernels.cpp ${root}/tensor/cpu/simd/softmax_kernels.cpp)
   target_include_directories(${objects} PRIVATE ${root} ${CMAKE_BINARY_DIR}/generated)
   target_compile_options(${objects} PRIVATE ${PG_SIMD_COMMON_OPTIONS} -march=x86-64-v2 ${ARGN}
     -O3 -ffp-contract=fast -fno-trapping-math -mprefer-vector-width=512)
