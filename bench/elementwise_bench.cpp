@@ -18,6 +18,30 @@ void BM_ReluForward(benchmark::State& state) {
 }
 BENCHMARK(BM_ReluForward)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// AdvSemiSeg's discriminator activation (slope 0.2): y = x > 0 ? x : 0.2 x, and its backward
+// dx = dy (x > 0 ? 1 : 0.2).
+void BM_LeakyReluForward(benchmark::State& state) {
+    Generator gen(1);
+    Tensor x = Tensor::uniform(kActivation, gen, -1.f, 1.f), y = Tensor::empty(kActivation);
+    Backend& cpu = backend_for(Device::cpu());
+    for (auto _ : state)
+        cpu.unary_forward(UnaryOp::leaky_relu, y.f32(), x.f32(), x.numel(), 0.2f, 0.f);
+    state.SetBytesProcessed(state.iterations() * x.nbytes() * 2);
+}
+BENCHMARK(BM_LeakyReluForward)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_LeakyReluBackward(benchmark::State& state) {
+    Generator gen(1);
+    Tensor x = Tensor::uniform(kActivation, gen, -1.f, 1.f);
+    Tensor dy = Tensor::uniform(kActivation, gen), dx = Tensor::empty(kActivation);
+    Backend& cpu = backend_for(Device::cpu());
+    for (auto _ : state)
+        cpu.unary_backward(UnaryOp::leaky_relu, dx.f32(), dy.f32(), x.f32(), x.f32(), x.numel(),
+                           0.2f, 0.f);
+    state.SetBytesProcessed(state.iterations() * x.nbytes() * 3);
+}
+BENCHMARK(BM_LeakyReluBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // dx = dy where y > 0: the kernel of ReLU's backward (reads y and dy, writes dx).
 void BM_ReluBackward(benchmark::State& state) {
     Generator gen(1);

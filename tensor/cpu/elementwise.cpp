@@ -48,8 +48,11 @@ void unary_forward(UnaryOp op, float* y, const float* x, int64_t n, float alpha,
     case UnaryOp::relu:
         map(y, x, n, [](float v) { return v < 0.f ? 0.f : v; }); // NaN stays NaN, as in PyTorch
         break;
-    case UnaryOp::leaky_relu:
-        map(y, x, n, [=](float v) { return v > 0.f ? v : alpha * v; });
+    case UnaryOp::leaky_relu: // both arms computed, then a select (see relu's backward below)
+        parallel_for(n, kChunk, [&](int64_t i) {
+            const float v = x[i], scaled = alpha * v;
+            y[i] = v > 0.f ? v : scaled;
+        });
         break;
     case UnaryOp::elu:
         map(y, x, n, [=](float v) { return v > 0.f ? v : alpha * std::expm1(v); });
@@ -108,8 +111,11 @@ void unary_backward(UnaryOp op, float* dx, const float* dy, const float* x, cons
             dx[i] = y[i] > 0.f ? g : 0.f;
         });
         break;
-    case UnaryOp::leaky_relu:
-        map_grad(dx, dy, n, [=](int64_t i) { return x[i] > 0.f ? 1.f : alpha; });
+    case UnaryOp::leaky_relu: // dy or alpha dy by a select, as relu's
+        parallel_for(n, kChunk, [&](int64_t i) {
+            const float g = dy[i], scaled = alpha * g;
+            dx[i] = x[i] > 0.f ? g : scaled;
+        });
         break;
     case UnaryOp::elu: // for x <= 0: d(a (e^x - 1)) = a e^x = y + a
         map_grad(dx, dy, n, [=](int64_t i) { return x[i] > 0.f ? 1.f : y[i] + alpha; });
