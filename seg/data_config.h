@@ -11,7 +11,7 @@
 //           (symmetric | bottom_right), label_pad: 255, crop: {type: rand | center | none,
 //           size: [h, w]}, interp: bilinear (bilinear | bicubic | nearest: the image's resize)}
 //   val:   {split: val, list, label_dir, root, train_ids, resize: [h, w], batch_size: 1,
-//           mode: center_crop | whole | sliding [center_crop when crop is given, else whole],
+//           mode: center_crop | whole | pad | sliding [center_crop when crop is given, else whole],
 //           crop: {size: [h, w]}, stride: (sliding), flip: false, interp: bilinear,
 //           native_labels: false (true: the label keeps its size and the logits of the resized
 //           image are upsampled to it, RIPU's protocol)}

@@ -1,6 +1,6 @@
 // Evaluation of a segmentation network over a labelled split: each image goes through the
 // split's eval transform (normalisation, optional fixed resize or center crop), the network
-// predicts at the (transformed) image's resolution (whole image or sliding window, optional flip;
+// predicts at the (transformed) image's resolution (whole image, padded to a fixed size or sliding window, optional flip;
 // seg/inference.h), and the argmax is accumulated into a confusion matrix (ignore pixels,
 // including the padding of a center crop, are skipped).
 #pragma once

@@ -4,7 +4,7 @@
 # the BLAS kernels the CPU selects (their summation order), so these tests must hold whichever
 # kernels any x86-64 machine picks; OPENBLAS_CORETYPE forces each set here.
 #   tools/test_numerics.sh [CORETYPE ...]      default: Haswell Sandybridge Nehalem Prescott
-#   SEEDS="0 1 2" tools/test_numerics.sh ...    also vary the seed (PG_TEST_SEED) of the U2PL test
+#   SEEDS="0 1 2" tools/test_numerics.sh ...    also vary the seed (PG_TEST_SEED) of the supervised and U2PL tests
 # Each run gets its own TEST_TMPDIR, so two can run side by side; one process per core.
 set -euo pipefail
 BUILD=${BUILD:-build}

@@ -1,4 +1,4 @@
-// pixelgrad eval --config run.yaml --weights best.safetensors [--split val]
+// pixelgrad eval --config run.yaml --weights best.safetensors [--allow-nonfinite] [--split val]
 //                [--mode whole|center_crop|pad|sliding] [--crop N] [--stride N] [--flip]
 //                [--device cpu|cuda:0] [--limit N] [--out result.json] [--set key=value ...]
 // Command-line evaluation settings become overrides of dataset.<split>.* before eval_options()

@@ -18,7 +18,7 @@ namespace pg::seg {
 
 struct EvalArgs {
     std::string config, weights, split = "val", device = "cpu";
-    std::string mode;                   // whole | center_crop | sliding; empty: the config's
+    std::string mode;                   // whole | center_crop | pad | sliding; empty: the config's
     int64_t crop = 0;                   // > 0: overrides dataset.<split>.crop.size (square)
     int64_t stride = 0;                 // > 0: overrides dataset.<split>.stride
     bool flip = false;                  // true: overrides dataset.<split>.flip

@@ -1,6 +1,6 @@
 // pixelgrad forward --model net.yaml --weights w.safetensors --input x.safetensors
 //                   --output y.safetensors [--device cuda:0] [--set net.key=value ...]
-//                   [--save-weights w2.safetensors]
+//                   [--save-weights w2.safetensors] [--allow-nonfinite]
 // The input file holds one f32 tensor (N, 3, H, W) (key "input", or its only tensor). The output
 // holds "logits" (N, C, H/s, W/s) at the network's own stride s, and "rep" / "aux" where the
 // network has them, all NCHW like PyTorch's. With net.arch: fc_discriminator (AdvSemiSeg's D:
@@ -101,7 +101,10 @@ std::function<void()> add_forward_command(CLI::App& app) {
         ->required();
     cmd->add_flag("--allow-nonfinite", args->allow_nonfinite,
                   "load weights that hold NaN / Inf (an error otherwise)");
-    cmd->add_option("--input", args->input, "input tensor file (N, 3, H, W) f32")->required();
+    cmd->add_option("--input", args->input,
+                    "input tensor file, f32: images (N, 3, H, W), or class maps (N, C, H, W) for a "
+                    "discriminator")
+        ->required();
     cmd->add_option("--output", args->output, "where to write the outputs")->required();
     cmd->add_option("--device", args->device, "cpu or cuda:0");
     cmd->add_option("--set", args->overrides, "config override key=value (repeatable)");

@@ -1,4 +1,5 @@
-// pixelgrad predict --config run.yaml --weights best.safetensors [--split val | --images DIR]
+// pixelgrad predict --config run.yaml --weights best.safetensors [--allow-nonfinite]
+//                   [--split val | --images DIR]
 //                   --out DIR [--overlay] [--device cpu|cuda:0] [--limit N] [--set key=value ...]
 // Images come from the dataset (with labels, so overlays show the truth) or from a folder (no
 // labels); the network and the eval settings are those of `pixelgrad eval` (eval_command.h).

@@ -1,5 +1,6 @@
 // pixelgrad superpixels (--image PATH ... | --list FILE) --out DIR [--segments K |
 //                       --pixels-per-superpixel P] [--compactness M] [--iterations N]
+//                       [--min-size-factor F]
 #include "seg/cli/superpixels_command.h"
 
 #include <cstdio>

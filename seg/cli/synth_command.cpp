@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 
+#include "seg/synth/shapes.h"
 #include "seg/synth/world.h"
 #include "tensor/error.h"
 
@@ -45,7 +46,7 @@ std::function<void()> add_synth_command(CLI::App& app) {
     cmd->add_option("--size", a.size, "N or HxW (default voc 64, cityscapes 64x128, gtav 72x128)");
     cmd->add_option("--classes", a.classes, "K: background + K-1 shapes")
         ->capture_default_str()
-        ->check(CLI::Range(2, 255));
+        ->check(CLI::Range(2, synth::shape_count() + 1));
     cmd->add_option("--seed", a.seed, "world seed")->capture_default_str();
     cmd->add_option("--splits", a.splits, "labeled-subset sizes (default train/32,/16,/8,/4)")
         ->delimiter(',');

@@ -12,8 +12,8 @@ namespace pg::seg {
 
 std::function<void()> add_train_command(CLI::App& app) {
     auto options = std::make_shared<TrainOptions>();
-    CLI::App* cmd =
-        app.add_subcommand("train", "train a segmenter (trainer.method: supervised or u2pl)");
+    CLI::App* cmd = app.add_subcommand(
+        "train", "train a segmenter (trainer.method: supervised, u2pl, adversarial or ripu)");
     cmd->add_option("-c,--config", options->config,
                     "run config (YAML: dataset, net, trainer, saver, criterion)");
     cmd->add_option("-o,--run-dir", options->run_dir,

@@ -6,8 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "autograd/engine.h"
 #include "autograd/ops.h"
@@ -23,6 +23,7 @@
 #include "seg/train/trainer.h"
 #include "seg/visualize.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace pg::seg {
 
@@ -289,17 +290,18 @@ struct Outputs {
     std::string out;
     Palette palette = voc_palette(), colours;
     LabelQuality cam, detection, gat, crf, prediction;
-    std::ofstream list_cam, list_gat, list_crf, list_prediction;
+    // lists/strong_plus_*.txt, written when every label is (a list never names a missing file)
+    std::string list_cam, list_gat, list_crf, list_prediction;
     int64_t rows_left = 0;
     explicit Outputs(int C) : cam(C), detection(C), gat(C), crf(C), prediction(C) {}
 };
 
 void write_label(Outputs& w, const std::string& stage, const std::string& id, const LabelMap& l,
-                 const std::string& image_path, std::ofstream& list) {
+                 const std::string& image_path, std::string& list) {
     std::string path =
         fs::absolute(w.out + "/labels/" + stage + "/" + safe_id(id) + ".png").string();
     write_palette_png(path, l, w.palette);
-    list << fs::absolute(image_path).string() << " " << path << "\n";
+    list += fs::absolute(image_path).string() + " " + path + "\n";
 }
 
 // Stage 6's corrected labels of one image from its nodes' predictions, and stage 7's in `crf`.
@@ -370,10 +372,10 @@ void write_strong_lists(const Dataset& strong, Outputs& w) {
     for (int64_t i = 0; i < strong.size(); i++) {
         std::string line = fs::absolute(strong.files(i).image).string() + " " +
                            fs::absolute(strong.files(i).label).string() + "\n";
-        w.list_cam << line;
-        w.list_gat << line;
-        w.list_crf << line;
-        w.list_prediction << line;
+        w.list_cam += line;
+        w.list_gat += line;
+        w.list_crf += line;
+        w.list_prediction += line;
     }
 }
 
@@ -389,8 +391,7 @@ void write_quality(const CorrectResult& r, const std::string& out) {
                   {"adjacent_pairs", r.adjacent_pairs},
                   {"kept_edges", r.edges}};
     j["gat_seconds"] = r.gat_seconds;
-    std::ofstream md(out + "/quality.md");
-    md << "| stage | pixel accuracy | mIoU | labelled pixels |\n|---|---:|---:|---:|\n";
+    std::string md = "| stage | pixel accuracy | mIoU | labelled pixels |\n|---|---:|---:|---:|\n";
     for (const StageQuality& q : r.quality) {
         j["stages"].push_back({{"stage", q.stage},
                                {"accuracy", q.accuracy},
@@ -399,9 +400,10 @@ void write_quality(const CorrectResult& r, const std::string& out) {
         char line[160];
         std::snprintf(line, sizeof line, "| %s | %.2f | %.2f | %.1f%% |\n", q.stage.c_str(),
                       q.accuracy, q.miou, q.coverage);
-        md << line;
+        md += line;
     }
-    std::ofstream(out + "/quality.json") << j.dump(2) << "\n";
+    write_file_atomic(out + "/quality.md", "correct", md);
+    write_file_atomic(out + "/quality.json", "correct", j.dump(2) + "\n");
 }
 
 // OUT/report.html: the quality table and the rows (image | CAM label | after detection, noisy
@@ -410,7 +412,7 @@ void write_report(const CorrectResult& r, const std::string& out) {
     std::vector<std::string> rows;
     for (const auto& e : fs::directory_iterator(out + "/rows")) rows.push_back(e.path().filename());
     std::sort(rows.begin(), rows.end());
-    std::ofstream html(out + "/report.html");
+    std::ostringstream html;
     html << "<!doctype html><meta charset=utf-8><title>pixelgrad correct</title>\n"
          << "<h1>Label-noise correction: " << r.weak_images << " weak images</h1>\n"
          << "<table border=1 cellpadding=4><tr><th>stage<th>pixel accuracy<th>mIoU<th>labelled\n";
@@ -425,6 +427,7 @@ void write_report(const CorrectResult& r, const std::string& out) {
     for (const std::string& f : rows)
         html << "<p>" << f.substr(0, f.size() - 4) << "<br><img src=\"rows/" << f
              << "\" style=\"image-rendering: pixelated; height: 160px\"></p>\n";
+    write_file_atomic(out + "/report.html", "correct", html.str());
 }
 
 StageQuality quality_of(const std::string& stage, const LabelQuality& q) {
@@ -472,10 +475,6 @@ CorrectResult run_correct(const CorrectArgs& a) {
     w.out = r.out;
     w.colours = palette_for(C);
     w.rows_left = o.rows;
-    w.list_cam.open(r.out + "/lists/strong_plus_cam.txt");
-    w.list_gat.open(r.out + "/lists/strong_plus_gat.txt");
-    w.list_crf.open(r.out + "/lists/strong_plus_crf.txt");
-    w.list_prediction.open(r.out + "/lists/strong_plus_prediction.txt");
     write_strong_lists(strong, w);
     const uint64_t seed = uint64_t(c.get_int("trainer.seed", 0));
     std::vector<WeakImage> chunk;
@@ -496,6 +495,10 @@ CorrectResult run_correct(const CorrectArgs& a) {
         r.quality = {quality_of("cam", w.cam), quality_of("detection (clean pixels)", w.detection),
                      quality_of("gat", w.gat), quality_of("crf", w.crf),
                      quality_of("clean model's prediction", w.prediction)};
+    write_file_atomic(r.out + "/lists/strong_plus_cam.txt", "correct", w.list_cam);
+    write_file_atomic(r.out + "/lists/strong_plus_gat.txt", "correct", w.list_gat);
+    write_file_atomic(r.out + "/lists/strong_plus_crf.txt", "correct", w.list_crf);
+    write_file_atomic(r.out + "/lists/strong_plus_prediction.txt", "correct", w.list_prediction);
     write_quality(r, r.out);
     write_report(r, r.out);
     return r;

@@ -9,6 +9,7 @@
 //                                   strong images with their labels + the weak images with those
 //                                   labels, for stage 8 (`pixelgrad train --set dataset.train.list=`)
 //   quality.json, quality.md        label quality per stage against the weak images' hidden truth
+//   report.html                     the quality table and the rows below, for a browser
 //   rows/<id>.png                   image | CAM | after detection | after GAT | after CRF | truth
 //   cam.safetensors, clean/         the stage 1 classifier and the stage 2 run (when trained here)
 #pragma once

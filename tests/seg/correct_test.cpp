@@ -84,6 +84,10 @@ TEST(Correct, OnATinyWorldWritesOneLabelPerWeakImageAndStage) {
     EXPECT_TRUE(fs::exists(out + "/cam.safetensors"));
     EXPECT_TRUE(fs::exists(out + "/clean/checkpoints/best.safetensors"));
     EXPECT_EQ(std::distance(fs::directory_iterator(out + "/rows"), fs::directory_iterator()), 2);
+    EXPECT_TRUE(fs::exists(out + "/quality.md"));
+    EXPECT_TRUE(fs::exists(out + "/report.html"));
+    for (const auto& f : fs::recursive_directory_iterator(out)) // every file written whole
+        EXPECT_NE(f.path().extension(), ".tmp") << f.path();
     // Again into the same folder: refused unless forced.
     expect_errors([&] { run_correct(a); }, {out, "already exists", "--force"});
 }
