@@ -26,6 +26,8 @@ steps (pixelgrad: 3 steps on the CPU, 10 on CUDA), the minimum over --rounds int
 Three, because the heap reaches its size only then: v2 R50 w0.5 took 11K and 5.5K page faults in
 pixelgrad's 2nd and 3rd steps and 7.8K in PyTorch's 2nd, none after.
 GFLOP/step = 3 x the forward conv FLOPs (2 x MACs), counted here with hooks, and by pixelgrad.
+--isa native | avx2 holds both sides to one instruction set (OPENBLAS_CORETYPE for OpenBLAS and
+pixelgrad's kernels, ONEDNN_MAX_CPU_ISA for PyTorch's oneDNN); the default leaves the environment.
 On the CPU with --pg-bench the run first measures the machine's limit, OpenBLAS sgemm on 2048^3
 with the same threads (pg_bench's Gemm/sgemm_peak, best of --rounds), and prints each GFLOP/s as
 a percentage of it ("%lim").
@@ -306,6 +308,11 @@ def main():
                         "(CUDA always uses it)")
     parser.add_argument("--no-tf32", action="store_true", help="CUDA: TF32 off (PG_BENCH_TF32=0)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: cudnn.benchmark")
+    parser.add_argument("--isa", choices=("env", "native", "avx2"), default="env",
+                        help="CPU instruction set of both sides: env leaves OPENBLAS_CORETYPE / "
+                        "ONEDNN_MAX_CPU_ISA as they are; native unsets both; avx2 holds OpenBLAS "
+                        "and pixelgrad to Haswell's kernels and PyTorch's oneDNN to AVX2, as on "
+                        "an AVX2 machine")
     parser.add_argument("--worker", metavar="NAME", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps is None:
@@ -317,10 +324,21 @@ def main():
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
                OPENBLAS_NUM_THREADS=str(args.threads))
+    if args.isa == "native":
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("ONEDNN_MAX_CPU_ISA", None)
+    elif args.isa == "avx2":
+        env.update(OPENBLAS_CORETYPE="Haswell", ONEDNN_MAX_CPU_ISA="AVX2")
+    elif "OPENBLAS_CORETYPE" in env and "ONEDNN_MAX_CPU_ISA" not in env and args.device == "cpu":
+        print(f"note: OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} holds OpenBLAS and pixelgrad's "
+              "kernels to that core's instruction set and PyTorch's oneDNN ignores it; --isa "
+              "native or --isa avx2 hold both sides to one set")
     if args.device == "cuda":
         env["PG_BENCH_TF32"] = "0" if args.no_tf32 else "1"
     configs = CUDA_CONFIGS if args.device == "cuda" else CPU_CONFIGS
-    print(f"torch {torch.__version__}, {args.device}, {args.threads} threads, "
+    isa = f"OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '-')}, ONEDNN_MAX_CPU_ISA=" \
+          f"{env.get('ONEDNN_MAX_CPU_ISA', '-')}, "
+    print(f"torch {torch.__version__}, {args.device}, {args.threads} threads, {isa}"
           f"{'channels_last' if args.device == 'cuda' or args.channels_last else 'NCHW'}, "
           f"{args.steps} steps after 3 warm-ups, min of {args.rounds} round(s)")
     cuda = args.device == "cuda"
