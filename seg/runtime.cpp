@@ -117,6 +117,17 @@ std::string& cuda_unavailable_reason() {
     return reason;
 }
 
+std::string cpu_kernels_held_back_note() {
+    const char* forced = std::getenv("OPENBLAS_CORETYPE");
+    const std::string best = openblas_kernels_for_this_cpu();
+    if (!forced || best.empty()) return "";
+    const int asked = openblas_isa_level(forced);
+    if (asked <= 0 || asked >= openblas_isa_level(best)) return "";
+    return std::string("note: OPENBLAS_CORETYPE=") + forced + " holds OpenBLAS and pixelgrad's " +
+           "CPU kernels to " + cpu::simd_path_name(cpu::simd_path()) + " on this CPU, whose best " +
+           "kernels are " + best + "'s: unset it to train faster";
+}
+
 static std::string version_string(long v, long major_div, long minor_div) {
     return std::to_string(v / major_div) + "." + std::to_string((v % major_div) / minor_div);
 }
@@ -141,6 +152,8 @@ std::string build_info() {
         << (cpu::direct_conv_enabled() ? "" : " (off: PG_CPU_DIRECT_CONV=0)")
         << "; conv weight gradient by row bands"
         << (cpu::conv_regions_enabled() ? "" : " (off: PG_CPU_CONV_REGIONS=0)") << "\n";
+    if (std::string note = cpu_kernels_held_back_note(); !note.empty())
+        out << "              " << note << "\n";
     out << "  cpu memory: " << CpuAllocator::policy() << "\n";
 #if PG_WITH_CUDA
     cuda::RuntimeInfo info = cuda::runtime_info();

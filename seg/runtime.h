@@ -32,6 +32,11 @@ std::string openblas_kernels_for_this_cpu();
 // The vector ISA an OpenBLAS kernel set (a core name, any case) needs: 4 AVX-512, 3 AVX2,
 // 2 AVX, 1 SSE; 0 for a name not listed.
 int openblas_isa_level(std::string core);
+// When OPENBLAS_CORETYPE holds OpenBLAS (and with it pixelgrad's own CPU kernels) to an older
+// instruction set than this CPU's best: one line saying so and what to do; else "". `info` and
+// `train` on the CPU print it (an environment may set the variable for reasons of its own: this
+// VM's sets Haswell on an AVX-512 CPU, which makes CPU training about 1.7x slower).
+std::string cpu_kernels_held_back_note();
 // A multi-line description: version, compiler, BLAS, OpenMP threads, CUDA/cuDNN/cuBLAS, devices.
 std::string build_info();
 

@@ -511,6 +511,9 @@ TrainResult train(const TrainOptions& options) {
                     (long long)run.steps_per_epoch, run.device.name().c_str(), run.dir.c_str(),
                     collectives().world_size() > 1 ? (" (" + collectives().describe() + ")").c_str()
                                                    : "");
+    if (!run.options.quiet && run.device.is_cpu() && is_root())
+        if (std::string note = cpu_kernels_held_back_note(); !note.empty())
+            std::fprintf(stderr, "%s\n", note.c_str());
 
     TrainResult result;
     result.run_dir = run.dir.string();

@@ -1,6 +1,7 @@
 // Start-up settings of the binaries (seg/runtime.h): the OpenBLAS kernels `pixelgrad` runs with
 // are never for an older ISA than the CPU has, a user's OPENBLAS_CORETYPE always wins (and moves
-// the direct convolution's path with it), and `info` names the CPU switches.
+// the direct convolution's path with it, and `info` says what that costs), and `info` names the
+// CPU switches.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -60,9 +61,19 @@ TEST(Startup, TheUsersCoretypeWins) {
     EXPECT_NE(r.output.find("OPENBLAS_CORETYPE=Nehalem"), std::string::npos) << r.output;
     // pixelgrad's own vectorised kernels follow the same variable.
     EXPECT_NE(r.output.find("direct conv SSE4.2"), std::string::npos) << r.output;
-    if (openblas_isa_level(openblas_kernels_for_this_cpu()) >= 3) {
+    // ... and it says what that costs when the CPU could do better, and only then.
+    const std::string best = openblas_kernels_for_this_cpu();
+    const char* note = "holds OpenBLAS and pixelgrad's CPU kernels to";
+    EXPECT_EQ(r.output.find(note) != std::string::npos, openblas_isa_level(best) > 1) << r.output;
+    if (openblas_isa_level(best) >= 3) {
         CliResult haswell = run_pixelgrad({"info"}, {"OPENBLAS_CORETYPE=Haswell"});
         EXPECT_NE(haswell.output.find("direct conv AVX2+FMA"), std::string::npos) << haswell.output;
+        EXPECT_EQ(haswell.output.find(note) != std::string::npos, openblas_isa_level(best) > 3)
+            << haswell.output;
+    }
+    if (!best.empty()) {
+        CliResult own = run_pixelgrad({"info"}, {"OPENBLAS_CORETYPE=" + best});
+        EXPECT_EQ(own.output.find(note), std::string::npos) << own.output;
     }
 }
 
