@@ -205,6 +205,18 @@ TEST(BatchNormModes, FrozenAndFrozenAffine) {
     EXPECT_EQ(frozen.num_batches_tracked.item(), 0.f);
 }
 
+TEST(BatchNormModes, OneValuePerChannelInTrainingNamesTheSettingsThatHelp) {
+    BatchNorm2d bn(4);
+    Tensor pooled = Tensor::ones({1, 1, 1, 4}); // one image's image-pooling output
+    test::expect_error([&] { bn.forward(pooled); },
+                       "BatchNorm2d: training on (1, 1, 1, 4) normalises one value per channel");
+    test::expect_error([&] { bn.forward(pooled); }, "net.sync_bn: true");
+    bn.eval(); // running statistics: fine
+    EXPECT_EQ(bn.forward(pooled).numel(), 4);
+    bn.train();
+    EXPECT_EQ(bn.forward(Tensor::ones({2, 1, 1, 4})).numel(), 8); // two images: fine
+}
+
 TEST(Sequential, BatchNormThenReluRunsFusedWithTheSameNumbersAndNames) {
     // Sequential fuses a BatchNorm2d followed by a ReLU (BatchNorm2d::forward_relu): the output,
     // the gradients, the running statistics and the state-dict keys are those of the two layers.
