@@ -51,7 +51,7 @@ class Watchdog {
         InFlight(Watchdog& watchdog, const char* name) : w(watchdog) {
             std::lock_guard<std::mutex> lock(w.mutex_);
             w.name_ = name;
-            w.since_ = Clock::now();
+            w.waited_s_ = 0;
         }
         ~InFlight() {
             std::lock_guard<std::mutex> lock(w.mutex_);
@@ -72,18 +72,32 @@ class Watchdog {
         return seconds;
     }
 
+    // The wait is counted in ticks of at most 1 s: time this process spent stopped (SIGSTOP, a
+    // debugger) is not time spent waiting for the others, and a hung process that is resumed
+    // (mpirun sends SIGCONT as it ends the run) must not blame them for its own stop.
     void watch() {
         std::unique_lock<std::mutex> lock(mutex_);
+        Clock::time_point last = Clock::now();
         while (!stopping_) {
             wake_.wait_for(lock, std::chrono::milliseconds(200));
+            const Clock::time_point now = Clock::now();
+            const double tick = std::chrono::duration<double>(now - last).count();
+            last = now;
             if (name_ == nullptr) continue;
-            const double waited = std::chrono::duration<double>(Clock::now() - since_).count();
+            waited_s_ += std::min(tick, 1.0);
+            const double waited = waited_s_;
             if (waited < timeout_s_) continue;
-            std::fprintf(stderr,
-                         "pixelgrad: error (rank %d of %d): %s has waited %.0f s for the other "
-                         "processes (PG_COLLECTIVE_TIMEOUT %.0f s): one of them hangs; ending the "
-                         "run\n",
-                         rank_, world_, name_, waited, timeout_s_);
+            if (const int signal = stop_signal_noted(); signal != 0)
+                std::fprintf(stderr,
+                             "pixelgrad: rank %d of %d, told to stop (signal %d), has waited %.0f "
+                             "s in %s for processes that have ended or hang; ending\n",
+                             rank_, world_, signal, waited, name_);
+            else
+                std::fprintf(stderr,
+                             "pixelgrad: error (rank %d of %d): %s has waited %.0f s for the other "
+                             "processes (PG_COLLECTIVE_TIMEOUT %.0f s): one of them hangs; ending "
+                             "the run\n",
+                             rank_, world_, name_, waited, timeout_s_);
             std::fflush(stderr);
             std::_Exit(1); // mpirun then ends every other process
         }
@@ -94,7 +108,7 @@ class Watchdog {
     std::mutex mutex_;
     std::condition_variable wake_;
     const char* name_ = nullptr; // the collective in flight
-    Clock::time_point since_;
+    double waited_s_ = 0;        // and how long it has waited, counted by watch()
     bool stopping_ = false;
     std::thread thread_;
 };

@@ -2,6 +2,9 @@
 // are packed into one flat buffer on their device, so each bucket is one collective.
 #include "nn/data_parallel.h"
 
+#include <cmath>
+
+#include "autograd/elementwise.h"
 #include "autograd/inplace.h"
 #include "tensor/backend.h"
 #include "tensor/collectives.h"
@@ -36,6 +39,11 @@ void unpack(const Tensor& flat, const std::vector<Tensor>& tensors) {
     }
 }
 
+float& weight_of_this_process() {
+    static float weight = 1.f;
+    return weight;
+}
+
 // Sums the listed gradients (all defined, on one device) over processes and scales them by
 // 1 / world size: one collective per bucket (NCCL's on a GPU when built with it, else through
 // host memory).
@@ -47,6 +55,22 @@ void reduce_bucket(const std::vector<Tensor>& grads) {
 }
 
 } // namespace
+
+void set_share_weight(float weight) {
+    PG_CHECK(weight > 0.f && std::isfinite(weight), "data parallel: share weight ", weight,
+             "; expected a positive number");
+    weight_of_this_process() = weight;
+}
+float share_weight() { return weight_of_this_process(); }
+
+Tensor global_batch_mean(const Tensor& total, const Tensor& count) {
+    Collectives& c = collectives();
+    if (c.world_size() == 1) return count.item() == 0.f ? mul(total, 0.f) : div(total, count);
+    float all = count.item();
+    c.all_reduce_sum(&all, 1);
+    if (all == 0.f) return mul(total, 0.f);
+    return mul(total, float(double(c.world_size()) / (double(share_weight()) * double(all))));
+}
 
 void average_gradients(const std::vector<Tensor>& params, int64_t bucket_bytes) {
     Collectives& c = collectives();

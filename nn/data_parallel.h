@@ -17,6 +17,24 @@
 
 namespace pg::nn {
 
+// This process's share of the global batch times the world size, b_r W / G, when a batch splits
+// unevenly over the processes (seg/data/loader.h's global_batch); 1 (the default) for equal shares.
+// Each process's loss is a mean over its own share, so the training loop seeds every backward pass
+// with this weight: the mean over processes of the gradients is then sum_r (b_r / G) grad_r, the
+// whole batch's gradient. The seed, not the averaged gradient, because SyncBN's backward adds the
+// processes' sums of upstream gradients, which must be on one scale.
+void set_share_weight(float weight);
+float share_weight();
+
+// total / count for a loss normalised by a count of its batch (pixels past a threshold, boundary
+// pixels), with the count taken over the whole global batch: the loss one process with the whole
+// batch computes. total and count are this process's (scalars, count without gradient). With one
+// process: total / count. With several, this process's part of it, total W / (w count_all) (w its
+// share_weight()), so that the mean over processes of the share-weighted gradients is the
+// one-process gradient; every process must call it (one all-reduce). Zero, with a zero gradient,
+// when the count is zero on every process.
+Tensor global_batch_mean(const Tensor& total, const Tensor& count);
+
 // DDP's default bucket_cap_mb (25 MB of f32 gradients).
 constexpr int64_t kGradientBucketBytes = int64_t(25) << 20;
 

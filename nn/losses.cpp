@@ -6,6 +6,8 @@
 #include <string>
 
 #include "autograd/ops.h"
+#include "nn/data_parallel.h"
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 
 namespace pg::nn {
@@ -91,6 +93,16 @@ Tensor cross_entropy_2d(const Tensor& logits, const Tensor& target,
     return cross_entropy(upsample_logits(logits, target.size(1), target.size(2)), target, options);
 }
 
+Tensor cross_entropy_over_global_batch(const Tensor& logits, const Tensor& target,
+                                       int64_t ignore_index) {
+    CrossEntropyOptions ce;
+    ce.ignore_index = ignore_index;
+    if (collectives().world_size() == 1) return cross_entropy(logits, target, ce);
+    ce.reduction = Reduction::sum;
+    Tensor labelled = sum(cast(ne(cast(target, DType::f32), float(ignore_index)), DType::f32));
+    return global_batch_mean(cross_entropy(logits, target, ce), labelled);
+}
+
 // ---- main + aux criterion ----
 
 Tensor seg_loss(const std::vector<Tensor>& logits, const Tensor& target,
@@ -111,9 +123,7 @@ Tensor seg_loss(const std::vector<Tensor>& logits, const Tensor& target,
             ohem.ignore_index = config.ignore_index;
             return ohem_cross_entropy(up, target, ohem);
         }
-        CrossEntropyOptions ce;
-        ce.ignore_index = config.ignore_index;
-        return cross_entropy(up, target, ce);
+        return cross_entropy_over_global_batch(up, target, config.ignore_index);
     };
     Tensor loss = head_loss(logits[0]);
     if (heads == 2) loss = add(loss, mul(head_loss(logits[1]), config.aux_weight));

@@ -53,6 +53,13 @@ Tensor upsample_logits(const Tensor& logits, int64_t out_h, int64_t out_w);
 Tensor cross_entropy_2d(const Tensor& logits, const Tensor& target,
                         const CrossEntropyOptions& options = CrossEntropyOptions());
 
+// cross_entropy (mean over the pixels not ignored) with the mean taken over the whole global batch
+// of a data-parallel run (nn::global_batch_mean): several processes train as one with the whole
+// batch even where their shares hold different numbers of labelled pixels (void borders, RIPU's
+// acquired pixels). One process: cross_entropy itself, bit for bit. No class weights.
+Tensor cross_entropy_over_global_batch(const Tensor& logits, const Tensor& target,
+                                       int64_t ignore_index = 255);
+
 // ---- the supervised criterion (U2PL's Criterion / CriterionOhem) ----
 
 enum class SegLossType { cross_entropy, ohem };
@@ -67,7 +74,8 @@ struct SegLossConfig {
 
 // logits: {main} when aux_weight == 0, {main, aux} when aux_weight > 0 (each (N, h, w, C), upsampled
 // to the label size like cross_entropy_2d); target (N, H, W) -> (). With OHEM each head selects its
-// own hard pixels, as U2PL's two OhemCrossEntropy2dTensor instances do.
+// own hard pixels, as U2PL's two OhemCrossEntropy2dTensor instances do. Plain CE is a mean over the
+// global batch (cross_entropy_over_global_batch); OHEM picks and averages within each process.
 Tensor seg_loss(const std::vector<Tensor>& logits, const Tensor& target,
                 const SegLossConfig& config = SegLossConfig());
 

@@ -268,6 +268,12 @@ LoaderConfig train_loader_config(const Config& d, uint64_t seed) {
     l.seed = seed;
     l.rank = collectives().rank(); // data parallel: this process's share of every epoch
     l.world = collectives().world_size();
+    if (d.has("global_batch_size")) { // replaces batch_size: each process takes its share
+        l.global_batch = d.get_int("global_batch_size");
+        PG_CHECK(l.global_batch >= l.world, where(d, "global_batch_size"), " is ", l.global_batch,
+                 "; expected at least one sample for each of the ", l.world, " process(es)");
+        l.batch_size = batch_share(l.global_batch, l.world, l.rank);
+    }
     return l;
 }
 

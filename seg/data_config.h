@@ -4,7 +4,9 @@
 //   (both may be set per split instead: RIPU's dataset.source is gtav, its target cityscapes)
 //   mean: [123.675, 116.28, 103.53]  std: [58.395, 57.12, 57.375]  bgr: false  value_scale: 1
 //   class_names: [...]   [root/world.json's names, else VOC's / Cityscapes' names, else class_<i>]
-//   batch_size: 4   workers: 2   ignore_label: 255 (the only value pixelgrad supports)
+//   batch_size: 4 (per process)   workers: 2   ignore_label: 255 (the only value pixelgrad supports)
+//   global_batch_size: (unset) the training batch of all processes together, which replaces
+//     batch_size: rank r of W takes ceil((G - r) / W) of each (any W up to G; under mpirun).
 //   train: {split: train, list: "", label_dir: "", root: (the shared root), train_ids: false,
 //           strict_labels: true, flip: true, rand_resize: [0.5, 2.0], resize_mode: u2pl
 //           (u2pl | uniform | steps, scale_step: 0.1), resize: [h, w], pad: symmetric

@@ -3,6 +3,7 @@
 #include "tensor/collectives.h"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 
@@ -72,6 +73,10 @@ DeviceCollectives* device_collectives(DeviceType type) {
 void register_device_collectives(DeviceType type, std::unique_ptr<DeviceCollectives> collectives) {
     registered_device(type) = std::move(collectives);
 }
+
+static volatile std::sig_atomic_t g_noted_stop_signal = 0;
+void note_stop_signal(int signal) { g_noted_stop_signal = signal; }
+int stop_signal_noted() { return int(g_noted_stop_signal); }
 
 Collectives& collectives() {
     static SingleProcess single;

@@ -64,6 +64,13 @@ class DeviceCollectives {
     virtual void all_gather(const float* send, int64_t n, float* recv) = 0;
 };
 
+// The stop signal (SIGINT, SIGTERM) the program has been sent, 0 if none. The training loop's
+// handler records it here and the collectives' watchdog reads it: a process told to stop (mpirun
+// ends a run with SIGTERM) that then waits on processes already gone says so instead of blaming
+// them for a hang. note_stop_signal is async-signal-safe.
+void note_stop_signal(int signal);
+int stop_signal_noted();
+
 // The registered collectives (dist/ installs MPI's), else the single-process ones.
 Collectives& collectives();
 void register_collectives(std::unique_ptr<Collectives> collectives);

@@ -33,15 +33,17 @@ static std::function<void()> add_info_command(CLI::App& app) {
 }
 
 // One line on stderr and exit 1. Under mpirun the line names the rank, and the whole run ends
-// with it: the other processes would otherwise wait in their next collective forever.
+// with it: the other processes would otherwise wait in their next collective forever. The text
+// goes out in one write, so that the lines of several processes failing at once do not interleave.
 static int error_exit(const std::string& message) {
     pg::Collectives& c = pg::collectives();
     if (c.world_size() == 1) {
-        std::cerr << "pixelgrad: error: " << message << "\n";
+        std::cerr << "pixelgrad: error: " + message + "\n";
         return 1;
     }
-    std::cerr << "pixelgrad: error (rank " << c.rank() << " of " << c.world_size()
-              << "): " << message << "\nending every process of the run\n";
+    std::cerr << "pixelgrad: error (rank " + std::to_string(c.rank()) + " of " +
+                     std::to_string(c.world_size()) + "): " + message +
+                     "\nending every process of the run\n";
     std::cerr.flush();
     c.abort(1);
     return 1; // not reached

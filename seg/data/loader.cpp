@@ -50,17 +50,23 @@ Loader::Loader(Dataset dataset, SampleTransform transform, const LoaderConfig& c
     // batches (B x W positions) as fit, so its length in steps and its content depend on the global
     // batch alone: a run can resume with another process count at the same global batch. Without
     // drop_last the epoch is padded with its head to a multiple of W (DistributedSampler).
-    const int64_t B = config.batch_size, global_batch = B * config.world;
+    const int64_t B = config.batch_size;
+    global_batch_ = config.global_batch > 0 ? config.global_batch : B * config.world;
+    PG_CHECK(config.global_batch == 0 ||
+                 (config.drop_last && B == batch_share(global_batch_, config.world, config.rank)),
+             "loader: '", name, "': rank ", config.rank, " of ", config.world, " takes a batch of ",
+             B, " from a global batch of ", global_batch_, "; expected its share ",
+             batch_share(global_batch_, config.world, config.rank), " (and drop_last on)");
     if (config.drop_last) {
-        batches_per_epoch_ = samples_per_epoch_ / global_batch;
+        batches_per_epoch_ = samples_per_epoch_ / global_batch_;
         rank_samples_ = batches_per_epoch_ * B;
     } else {
         rank_samples_ = (samples_per_epoch_ + config.world - 1) / config.world;
         batches_per_epoch_ = (rank_samples_ + B - 1) / B;
     }
     PG_CHECK(batches_per_epoch_ > 0, "loader: '", name, "': ", samples_per_epoch_,
-             " samples per epoch do not fill one batch of ", B,
-             config.world > 1 ? " per process x " + std::to_string(config.world) + " processes"
+             " samples per epoch do not fill one batch of ", global_batch_,
+             config.world > 1 ? " (" + std::to_string(config.world) + " processes together)"
                               : std::string(),
              " (drop_last is on)");
     start_workers();
@@ -140,8 +146,9 @@ Batch Loader::assemble(int64_t g) const {
     const int64_t end = std::min(begin + config_.batch_size, rank_samples_);
     std::vector<TensorSample> samples;
     for (int64_t j = begin; j < end; j++) {
-        // Position k of the epoch (past its end: the padding, which repeats the head).
-        const int64_t k = j * config_.world + config_.rank;
+        // Position k of the epoch (past its end: the padding, which repeats the head): this
+        // rank's (j - begin)-th of the step's global batch.
+        const int64_t k = b.step * global_batch_ + config_.rank + (j - begin) * config_.world;
         const int64_t index = (*order)[size_t(k % samples_per_epoch_)];
         try {
             Sample sample = dataset_.load(index);

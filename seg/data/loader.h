@@ -7,8 +7,10 @@
 // padded with its own head to a multiple of W and rank r takes positions r, r + W, r + 2W, ...,
 // each augmented as position k, so W processes with batch b see exactly what one with batch W*b
 // would, and a rank's share does not depend on the workers either. With drop_last (training) an
-// epoch holds only whole global batches of W*b positions (no padding): its batches then depend on
-// the global batch alone, which is what lets a run resume with another number of processes.
+// epoch holds only whole global batches of G = W*b positions (no padding): its batches then depend
+// on the global batch alone, which is what lets a run resume with another number of processes.
+// G need not be a multiple of W (global_batch): rank r then takes positions r, r + W, ... < G of
+// each global batch, a share of ceil((G - r) / W), so the shares differ by at most one.
 #pragma once
 
 #include <condition_variable>
@@ -51,7 +53,16 @@ struct LoaderConfig {
     bool infinite = false;
     // This process's share of every epoch (data parallel): rank in [0, world).
     int rank = 0, world = 1;
+    // With drop_last: the batch of all ranks together (0: batch_size x world), whose share
+    // batch_share(global_batch, world, rank) batch_size must then be.
+    int64_t global_batch = 0;
 };
+
+// Rank `rank`'s share of a global batch of `global` positions split r, r + W, ... over `world`
+// ranks: ceil((global - rank) / world).
+inline int64_t batch_share(int64_t global, int64_t world, int64_t rank) {
+    return (global - rank + world - 1) / world;
+}
 
 // One sample's transform; it must take every random decision from `gen`, and may run on several
 // worker threads at once (a method's own transform, e.g. RIPU's active-label masks looked up by
@@ -72,6 +83,7 @@ class Loader {
 
     int64_t batches_per_epoch() const { return batches_per_epoch_; } // of this rank
     int64_t batch_size() const { return config_.batch_size; }        // of this rank
+    int64_t global_batch() const { return global_batch_; }           // of all ranks together
     int64_t samples_per_epoch() const { return samples_per_epoch_; } // of all ranks together
     const Dataset& dataset() const { return dataset_; }
     // Where the next batch comes from (save these to resume exactly).
@@ -102,7 +114,7 @@ class Loader {
     Dataset dataset_;
     SampleTransform transform_;
     LoaderConfig config_;
-    int64_t samples_per_epoch_ = 0, rank_samples_ = 0, batches_per_epoch_ = 0;
+    int64_t samples_per_epoch_ = 0, rank_samples_ = 0, batches_per_epoch_ = 0, global_batch_ = 0;
     bool end_reported_ = true; // the current epoch boundary was already answered with false
 
     // The last few epochs' orders, shared by the workers.

@@ -8,6 +8,7 @@
 #include "autograd/reduce.h"
 #include "autograd/softmax.h"
 #include "seg/train/adversarial_parts.h"
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 
 namespace pg::seg::adversarial {
@@ -36,9 +37,11 @@ Tensor unlabeled_backward(nn::SegmentationNet& g, nn::FCDiscriminator& d, const 
         Tensor target = semi_targets(pred, d_out, k.mask_threshold, kept);
         fraction = double(kept) / double(target.numel());
         // An empty mask adds nothing (the original then skips the unlabeled backward entirely,
-        // L_semi_adv included; here L_semi_adv still trains G).
-        if (kept > 0) {
-            Tensor l_semi = mul(cross_entropy(pred, target), float(k.lambda_semi));
+        // L_semi_adv included; here L_semi_adv still trains G). Several processes all add the
+        // term: its mean is over the kept pixels of all of them (one all-reduce each).
+        if (kept > 0 || collectives().world_size() > 1) {
+            Tensor l_semi =
+                mul(nn::cross_entropy_over_global_batch(pred, target), float(k.lambda_semi));
             semi = l_semi.item();
             loss = add(loss, l_semi);
         }
@@ -51,7 +54,7 @@ Tensor unlabeled_backward(nn::SegmentationNet& g, nn::FCDiscriminator& d, const 
         }
     }
     total += finite_loss_value(loss, step);
-    backward(loss); // frees this pass's graph before the labeled pass builds its own
+    backward_share(loss); // frees this pass's graph before the labeled pass builds its own
     log.losses.emplace_back("semi_adv", semi_adv.item());
     log.losses.emplace_back("semi", semi);
     log.extra.emplace_back("semi_mask_fraction", fraction);
@@ -71,7 +74,7 @@ Tensor labeled_backward(nn::SegmentationNet& g, nn::FCDiscriminator& d,
                      float(k.lambda_adv));
     Tensor loss = add(seg, adv);
     total += finite_loss_value(loss, step);
-    backward(loss);
+    backward_share(loss);
     log.losses.insert(log.losses.begin(), {{"seg", seg.item()}, {"adv", adv.item()}});
     log.extra.emplace_back("d_confidence_labeled", mean(sigmoid(d_out.detach())).item());
     return pred.detach();
@@ -84,12 +87,12 @@ void discriminator_backward(nn::FCDiscriminator& d, nn::Optimizer& d_optimizer, 
                             int64_t num_classes, StepLog& log) {
     Tensor d_fake = discriminator_logits(d, softmax(fake));
     Tensor loss_fake = mul(nn::bce_with_constant_target(d_fake, 0.f, fake_valid), 0.5f);
-    backward(loss_fake);
+    backward_share(loss_fake);
     Tensor d_real = discriminator_logits(d, ground_truth_maps(ground_truth, num_classes));
     Tensor loss_real =
         mul(nn::bce_with_constant_target(d_real, 1.f, labeled_pixels(ground_truth)), 0.5f);
     d_optimizer.average_during_next_backward(); // D's last pass of the step
-    backward(loss_real);
+    backward_share(loss_real);
     double f = loss_fake.item(), r = loss_real.item();
     log.part_losses.emplace_back("discriminator", f + r);
     log.extra.emplace_back("d_fake", f);

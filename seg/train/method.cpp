@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "autograd/engine.h"
+#include "nn/data_parallel.h"
 #include "tensor/error.h"
 
 namespace pg::seg {
@@ -30,6 +31,14 @@ double finite_loss_value(const Tensor& loss, int64_t step) {
     return value;
 }
 
+void backward_share(const Tensor& loss) {
+    const float weight = nn::share_weight();
+    if (weight == 1.f)
+        backward(loss);
+    else
+        backward(loss, Tensor::full(loss.shape(), weight, loss.dtype(), loss.device()));
+}
+
 double Method::step(const Batch& labeled, int64_t step, int64_t epoch,
                     const PartOptimizers& optimizers, StepLog& log) {
     Tensor loss = this->loss(labeled, step, epoch, log);
@@ -37,7 +46,7 @@ double Method::step(const Batch& labeled, int64_t step, int64_t epoch,
     nn::Optimizer& model = optimizers["model"];
     model.zero_grad();
     model.average_during_next_backward(); // several processes: while backward runs
-    backward(loss);
+    backward_share(loss);
     model.step();
     return value;
 }

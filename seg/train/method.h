@@ -94,6 +94,10 @@ class Method {
 // The value of a step's loss; a NaN or infinite loss is an error naming the step (the run has
 // diverged) before anything is stepped with it.
 double finite_loss_value(const Tensor& loss, int64_t step);
+// backward(loss) for a loss that is a mean over this process's share of the batch: seeded with
+// nn::share_weight(), so that unequal shares of a global batch weigh as their sizes (a plain
+// backward for equal shares). Every training pass goes through it.
+void backward_share(const Tensor& loss);
 
 // `name`: "supervised", "u2pl", "adversarial" or "ripu". Unknown names are an error listing the known.
 std::unique_ptr<Method> make_method(const std::string& name, const MethodContext& context);

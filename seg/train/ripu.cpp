@@ -10,6 +10,7 @@
 #include "autograd/engine.h"
 #include "autograd/layout.h"
 #include "autograd/reduce.h"
+#include "nn/data_parallel.h"
 #include "nn/losses.h"
 #include "seg/data_config.h"
 #include "seg/train/method.h"
@@ -133,7 +134,7 @@ double Ripu::source_backward(const Batch& source, int64_t step, StepLog& log) {
     double value = finite_loss_value(loss, step);
     log.losses.emplace_back("source", ce.item());
     log.losses.emplace_back("lc", o.lambda_lc * lc.item());
-    backward(loss);
+    backward_share(loss);
     return value;
 }
 
@@ -145,14 +146,16 @@ double Ripu::target_backward(const Batch& target, int64_t step, StepLog& log) {
                                         labels.size(1), labels.size(2));
     Tensor loss = mul(ripu::negative_learning_loss(logits, o.tau), float(o.lambda_nl));
     log.losses.emplace_back("nl", loss.item());
-    double labelled = sum(cast(ne(cast(labels, DType::f32), 255.f), DType::f32)).item();
-    if (labelled > 0) {
-        Tensor ce = cross_entropy(logits, labels);
-        log.losses.emplace_back("target", ce.item());
+    Tensor labelled = sum(cast(ne(cast(labels, DType::f32), 255.f), DType::f32));
+    // Several processes: every one adds the term (the mean over the acquired pixels of all of
+    // them, one all-reduce), also one whose share has none.
+    if (labelled.item() > 0 || collectives().world_size() > 1) {
+        Tensor ce = nn::cross_entropy_over_global_batch(logits, labels);
+        if (labelled.item() > 0) log.losses.emplace_back("target", ce.item());
         loss = add(loss, ce);
     }
     double value = finite_loss_value(loss, step);
-    backward(loss);
+    backward_share(loss);
     return value;
 }
 

@@ -13,6 +13,7 @@
 #include "autograd/pool.h"
 #include "autograd/reduce.h"
 #include "autograd/softmax.h"
+#include "nn/data_parallel.h"
 #include "tensor/error.h"
 
 namespace pg::seg::ripu {
@@ -272,10 +273,9 @@ Tensor random_score(int64_t height, int64_t width, Generator& gen) {
 Tensor negative_learning_loss(const Tensor& logits, float tau) {
     Tensor p = softmax(logits);
     Tensor mask = cast(lt(p.detach(), tau), DType::f32); // no gradient through M
-    Tensor kept = sum(mask);
-    if (kept.item() == 0.f) return mul(sum(p), 0.f);
     Tensor per_pixel = neg(log(add(rsub(1.f, p), kLogEps)));
-    return div(sum(mul(per_pixel, mask)), kept);
+    // The mean over the kept pixels of the whole global batch (data parallel: of every process).
+    return nn::global_batch_mean(sum(mul(per_pixel, mask)), sum(mask));
 }
 
 Tensor label_boundaries(const Tensor& labels) {
@@ -316,9 +316,9 @@ Tensor local_consistency_loss(const Tensor& logits, const Tensor& labels) {
     Tensor m = avg_pool2d(replicate_pad1(p), 3, 1, 0); // (N, H, W, C)
     Tensor d = sum(abs(sub(p, m)), 3);                 // (N, H, W)
     Tensor mask = cast(label_boundaries(labels), DType::f32);
-    Tensor count = sum(mask);
-    if (count.item() == 0.f) return mul(sum(d), 0.f);
-    return div(sum(mul(d, mask)), count);
+    // The mean over the boundary pixels of the whole global batch (data parallel: of every
+    // process).
+    return nn::global_batch_mean(sum(mul(d, mask)), sum(mask));
 }
 
 } // namespace pg::seg::ripu

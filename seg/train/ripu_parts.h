@@ -86,7 +86,8 @@ Tensor random_score(int64_t height, int64_t width, Generator& gen);
 // ---- the regularisers (autograd, any device) ----
 
 // Negative learning on the target: p = softmax(logits) (N, H, W, C); M = 1[p < tau] (no gradient
-// through M); L_nl = sum M (-log(1 - p + 1e-6)) / sum M -> (). 0 when M is empty.
+// through M); L_nl = sum M (-log(1 - p + 1e-6)) / sum M -> (). 0 when M is empty. Under data
+// parallel both sums run over the global batch (nn::global_batch_mean): what one process computes.
 Tensor negative_learning_loss(const Tensor& logits, float tau);
 
 // Class-boundary pixels of labels (N, H, W) i32: the 8-neighbour Laplacian
@@ -96,7 +97,7 @@ Tensor label_boundaries(const Tensor& labels);
 
 // Local consistency on the source: p = softmax(logits) (N, H, W, C); m = 3x3 box mean of p per
 // channel with replicate padding; d = sum_c |p_c - m_c|; the mean of d over label_boundaries(labels)
-// -> (). 0 when there is no boundary pixel.
+// -> (). 0 when there is no boundary pixel. Over the global batch, as L_nl.
 Tensor local_consistency_loss(const Tensor& logits, const Tensor& labels);
 
 } // namespace pg::seg::ripu

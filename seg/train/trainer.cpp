@@ -192,6 +192,9 @@ static void setup(Run& run) {
     std::string labeled = data.has("source") ? "source" : "train";
     run.loader = std::make_unique<Loader>(open_split(data, labeled, classes),
                                           train_augment(data, labeled), lc);
+    // Unequal shares of the global batch weigh each process's loss by its share (exactly 1 for
+    // equal shares; backward_share). Every method's loaders take the same shares.
+    nn::set_share_weight(float(double(lc.batch_size) * lc.world / run.loader->global_batch()));
     if (c.get_bool("trainer.eval_on", true)) run.val = open_split(data, "val", classes);
     setup_schedule(run);
 
@@ -225,7 +228,8 @@ static void save_last(Run& run) {
     s.numbers["last_miou"] = run.last_miou;
     run.window.save(s.numbers, "window.");
     s.numbers["world_size"] = collectives().world_size();
-    s.numbers["batch_size"] = double(run.loader->batch_size()); // per process
+    s.numbers["batch_size"] = double(run.loader->batch_size()); // rank 0's
+    s.numbers["global_batch"] = double(run.loader->global_batch());
     run.method->save_state(s);
     // The state file holds everything and is written last: it is the commit point. A kill between
     // the two renames leaves last.safetensors one checkpoint ahead, and resume() rewrites it from
@@ -236,12 +240,13 @@ static void save_last(Run& run) {
     nn::save_train_state(checkpoint(run, "last.state.safetensors"), s);
 }
 
-// A resumed run keeps its global batch (dataset.batch_size per process x processes), with the same
-// number of processes or another: an epoch's batches depend on the global batch alone
-// (seg/data/loader.h), so the steps, epochs, schedule, U2PL's warm-up and every stream's position
-// go on as they were, each global batch only split another way. The per-process batch comes from
-// the state, not config.yaml (a resumed run may have rewritten that before its first checkpoint).
-// Called before setup() builds the loaders.
+// A resumed run keeps its global batch (all processes' batches together), with the same number of
+// processes or another: an epoch's batches depend on the global batch alone (seg/data/loader.h),
+// so the steps, epochs, schedule, U2PL's warm-up and every stream's position go on as they were,
+// each global batch only split another way. A count that does not divide it gives the processes
+// shares that differ by one (dataset.global_batch_size), each gradient weighted by its share. The
+// batch comes from the state, not config.yaml (a resumed run may have rewritten that before its
+// first checkpoint). Called before setup() builds the loaders.
 static void keep_global_batch(Run& run, const nn::TrainState& s, const std::string& path) {
     auto number = [&](const char* key, int64_t fallback) {
         auto it = s.numbers.find(key);
@@ -255,28 +260,37 @@ static void keep_global_batch(Run& run, const nn::TrainState& s, const std::stri
                  saved_world);
         return;
     }
-    const int64_t per_process = number("batch_size", 0), global = per_process * saved_world;
-    PG_CHECK(global % world == 0, "train --resume: ", path, " was trained by ", saved_world,
-             " process(es) with dataset.batch_size ", per_process, ", a global batch of ", global,
-             " that ", world, " processes cannot share equally; resume with a number of processes",
-             " that divides ", global);
-    const int64_t mine = global / world;
-    for (const std::string& set : run.options.overrides)
-        if (set.rfind("dataset.batch_size=", 0) == 0) {
-            const int64_t asked = run.config.get_int("dataset.batch_size");
-            PG_CHECK(asked == mine, "train --resume: ", path, " trains with a global batch of ",
-                     global, " (", saved_world, " process(es) x ", per_process, "); with ", world,
-                     " process(es) that is dataset.batch_size ", mine, ", not ", asked,
-                     " (leave it out)");
+    const int64_t per_process = number("batch_size", 0);
+    const int64_t global = number("global_batch", per_process * saved_world);
+    PG_CHECK(global >= world, "train --resume: ", path, " trains with a global batch of ", global,
+             ", which cannot give each of ", world, " processes a sample; resume with at most ",
+             global);
+    const bool equal = global % world == 0 && !run.config.has("dataset.global_batch_size");
+    const std::string shares = global % world == 0 ? std::to_string(global / world)
+                                                   : std::to_string(global / world) + " or " +
+                                                         std::to_string(global / world + 1);
+    for (const std::string& set : run.options.overrides) {
+        const bool batch = set.rfind("dataset.batch_size=", 0) == 0;
+        if (batch || set.rfind("dataset.global_batch_size=", 0) == 0) {
+            const int64_t asked =
+                run.config.get_int(batch ? "dataset.batch_size" : "dataset.global_batch_size");
+            PG_CHECK(asked == (batch ? global / world : global) && (!batch || equal),
+                     "train --resume: ", path, " trains with a global batch of ", global, " (",
+                     shares, " per process with ", world, " process(es)); ",
+                     set.substr(0, set.find('=')), " ", asked, " would change it (leave it out)");
         }
-    run.config.set("dataset.batch_size", std::to_string(mine));
+    }
+    if (equal)
+        run.config.set("dataset.batch_size", std::to_string(global / world));
+    else
+        run.config.set("dataset.global_batch_size", std::to_string(global));
     if (saved_world != world && is_root())
         std::fprintf(stderr,
-                     "train --resume: %s was trained by %lld process(es) with dataset.batch_size "
-                     "%lld; this run has %lld with dataset.batch_size %lld each: the same global "
-                     "batch of %lld, so steps, schedule and data go on as they were\n",
-                     path.c_str(), (long long)saved_world, (long long)per_process, (long long)world,
-                     (long long)mine, (long long)global);
+                     "train --resume: %s was trained by %lld process(es) with a global batch of "
+                     "%lld; this run has %lld with dataset.batch_size %s each: the same global "
+                     "batch, so steps, schedule and data go on as they were\n",
+                     path.c_str(), (long long)saved_world, (long long)global, (long long)world,
+                     shares.c_str());
 }
 
 static void resume(Run& run, const nn::TrainState& s, const std::string& path) {
@@ -370,6 +384,7 @@ extern "C" void pg_request_stop(int sig) {
         return;
     }
     g_stop_signal = sig;
+    note_stop_signal(sig); // for the collectives' watchdog
 }
 
 // Installs the handlers for the training loop's lifetime and restores the previous ones.

@@ -252,6 +252,10 @@ void expect_shares_make_the_whole(const Dataset& d, const LoaderConfig& one, int
     for (int rank = 0; rank < world; rank++) {
         LoaderConfig c = one;
         c.batch_size = one.batch_size / world;
+        if (one.batch_size % world != 0) { // unequal shares of the global batch
+            c.global_batch = one.batch_size;
+            c.batch_size = batch_share(one.batch_size, world, rank);
+        }
         c.rank = rank;
         c.world = world;
         c.workers = rank; // the share must not depend on the threads either
@@ -290,6 +294,16 @@ TEST(Loader, RanksSplitEachBatchOfOneProcessWithTheSameAugmentation) {
     one.drop_last = true;
     expect_shares_make_the_whole(eleven, one, 2, 2, 6);
     expect_shares_make_the_whole(eleven, one, 4, 2, 4);
+    // A global batch of 4 over 3 processes: shares of 2, 1 and 1.
+    EXPECT_EQ(batch_share(4, 3, 0), 2);
+    EXPECT_EQ(batch_share(4, 3, 1), 1);
+    EXPECT_EQ(batch_share(4, 3, 2), 1);
+    expect_shares_make_the_whole(eleven, one, 3, 2, 4);
+    LoaderConfig wrong = one; // a batch that is not the rank's share
+    wrong.global_batch = 4, wrong.world = 3, wrong.rank = 1, wrong.batch_size = 2;
+    fixture::expect_error(
+        [&] { Loader l(eleven, random_augment(), wrong); },
+        {"rank 1 of 3 takes a batch of 2 from a global batch of 4", "expected its share 1"});
     one.drop_last = false;
     // 10 samples over 3 ranks: 4 positions each, the last two taken from the head again.
     Dataset ten = small_dataset("loader_ranks_pad", 10);
