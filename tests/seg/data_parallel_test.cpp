@@ -78,6 +78,11 @@ int count_lines(const std::string& text, const std::string& start) {
     return n;
 }
 
+// The run's output holds `text` (printed whole when it does not).
+void expect_says(const CliResult& r, const std::string& text) {
+    EXPECT_NE(r.output.find(text), std::string::npos) << text << "\n" << r.output;
+}
+
 CliResult train(int processes, const std::string& config, const std::string& dir,
                 const std::vector<std::string>& sets) {
     std::vector<std::string> args{"train", "--config", config, "--run-dir", dir, "-q"};
@@ -86,14 +91,18 @@ CliResult train(int processes, const std::string& config, const std::string& dir
                           : run_mpirun(processes, args);
 }
 
+// The weights every run of `config` starts from (one step at lr 0), to measure how far runs moved.
+CliResult initial_weights(const std::string& config, const std::string& dir,
+                          std::vector<std::string> sets) {
+    sets.insert(sets.end(), {"trainer.iterations=1", "trainer.optimizer.kwargs.lr=0"});
+    return train(0, config, dir, sets);
+}
+
 TEST(DataParallel, TwoProcessesTrainAsOneWithTheWholeBatch) {
     std::string config = dp_config("equal");
     std::string start = fresh_dir("dp_start"), one = fresh_dir("dp_one"), two = fresh_dir("dp_two"),
                 plain = fresh_dir("dp_plain");
-    // The initial weights: one step at lr 0.
-    ASSERT_EQ(train(0, config, start, {"trainer.iterations=1", "trainer.optimizer.kwargs.lr=0"})
-                  .exit_code,
-              0);
+    ASSERT_EQ(initial_weights(config, start, {}).exit_code, 0);
     CliResult r1 = train(0, config, one, {});
     ASSERT_EQ(r1.exit_code, 0) << r1.output;
     CliResult r2 = train(2, config, two, {"dataset.batch_size=2"});
@@ -154,9 +163,7 @@ TEST(DataParallel, ResumesExactlyWithTheSameProcessCountAndKeepsTheGlobalBatchWi
     std::string config = dp_config("resume");
     std::string start = fresh_dir("dp_resume_start"), straight = fresh_dir("dp_straight"),
                 stopped = fresh_dir("dp_stopped");
-    ASSERT_EQ(train(0, config, start, {"trainer.iterations=1", "trainer.optimizer.kwargs.lr=0"})
-                  .exit_code,
-              0);
+    ASSERT_EQ(initial_weights(config, start, {}).exit_code, 0);
     ASSERT_EQ(train(2, config, straight, {"dataset.batch_size=2"}).exit_code, 0);
     ASSERT_EQ(stop_after_2(2, config, stopped, "2").exit_code, 0);
     // config.yaml as a resume on 1 process leaves it when killed before its first checkpoint
@@ -179,10 +186,8 @@ TEST(DataParallel, ResumesExactlyWithTheSameProcessCountAndKeepsTheGlobalBatchWi
         ASSERT_EQ(stop_after_2(from, config, dir, from == 2 ? "2" : "4").exit_code, 0);
         CliResult r = resume_on(from == 2 ? 0 : 2, dir, {});
         ASSERT_EQ(r.exit_code, 0) << r.output;
-        EXPECT_NE(r.output.find(from == 2 ? "this run has 1 with dataset.batch_size 4 each"
-                                          : "this run has 2 with dataset.batch_size 2 each"),
-                  std::string::npos)
-            << r.output;
+        expect_says(r, from == 2 ? "this run has 1 with dataset.batch_size 4 each"
+                                 : "this run has 2 with dataset.batch_size 2 each");
         EXPECT_EQ(rows(dir, "train").size(), 4u);
         const double off = distance(weights(dir), w_straight) / moved;
         std::printf("resumed on %d process(es): %.3g of the distance trained from the straight "
@@ -202,9 +207,7 @@ TEST(DataParallel, ResumesExactlyWithTheSameProcessCountAndKeepsTheGlobalBatchWi
     CliResult three =
         run_mpirun(3, {"train", "--resume", "--run-dir", uneven, "-q", "--stop-after", "1"});
     ASSERT_EQ(three.exit_code, 0) << three.output;
-    EXPECT_NE(three.output.find("this run has 3 with dataset.batch_size 1 or 2 each"),
-              std::string::npos)
-        << three.output;
+    expect_says(three, "this run has 3 with dataset.batch_size 1 or 2 each");
     CliResult back = resume_on(2, uneven, {});
     ASSERT_EQ(back.exit_code, 0) << back.output;
     EXPECT_NE(back.output.find("was trained by 3 process(es) with a global batch of 4; this run "
@@ -235,9 +238,7 @@ TEST(DataParallel, AGlobalBatchSplitsOverAnyProcessCount) {
     std::string config = dp_config("global");
     std::string start = fresh_dir("dp_global_start"), one = fresh_dir("dp_global_one"),
                 three = fresh_dir("dp_global_three");
-    ASSERT_EQ(train(0, config, start, {"trainer.iterations=1", "trainer.optimizer.kwargs.lr=0"})
-                  .exit_code,
-              0);
+    ASSERT_EQ(initial_weights(config, start, {}).exit_code, 0);
     ASSERT_EQ(train(0, config, one, {}).exit_code, 0);
     CliResult r = train(3, config, three, {"dataset.global_batch_size=4"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -280,8 +281,8 @@ TEST(DataParallel, AProcessThatHangsEndsTheRunAfterTheCollectiveTimeout) {
                               "dataset.batch_size=2", "--set", "trainer.iterations=50"});
     EXPECT_NE(r.exit_code, 0) << r.output;
     EXPECT_NE(r.exit_code, 124) << "timed out: the run hung\n" << r.output;
-    EXPECT_NE(r.output.find("(rank 0 of 2): an all-"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("one of them hangs"), std::string::npos) << r.output;
+    expect_says(r, "(rank 0 of 2): an all-");
+    expect_says(r, "one of them hangs");
     // Only the process that waited says so: the frozen one, resumed by mpirun as it ends the run,
     // does not count its own stop as waiting for the others.
     EXPECT_EQ(r.output.find("error (rank 1 of 2)"), std::string::npos) << r.output;
@@ -292,14 +293,12 @@ TEST(DataParallel, AnErrorOnEveryProcessIsOneClearLineEach) {
     CliResult r = run_mpirun(2, {"train", "--config", dp_config("error"), "--run-dir", dir, "-q",
                                  "--set", "dataset.root=/nonexistent"});
     EXPECT_EQ(r.exit_code, 1) << r.output;
-    EXPECT_NE(r.output.find("pixelgrad: error (rank "), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("/nonexistent"), std::string::npos) << r.output;
+    expect_says(r, "pixelgrad: error (rank ");
+    expect_says(r, "/nonexistent");
     // Other commands do not run as several processes (each would write the same files).
     CliResult synth = run_mpirun(2, {"synth", "--out", dir + "/world"});
     EXPECT_EQ(synth.exit_code, 1) << synth.output;
-    EXPECT_NE(synth.output.find("only `pixelgrad train` runs as several processes"),
-              std::string::npos)
-        << synth.output;
+    expect_says(synth, "only `pixelgrad train` runs as several processes");
 }
 
 // The semi-supervised methods step their parts through the same optimizer, so they run across
@@ -332,9 +331,7 @@ TEST(DataParallel, U2plAndAdversarialRunOnTwoProcessesAndResumeOnOne) {
         CliResult resumed =
             run_pixelgrad({"train", "--resume", "--run-dir", dir, "-q"}, {"OMP_NUM_THREADS=1"});
         EXPECT_EQ(resumed.exit_code, 0) << method << "\n" << resumed.output;
-        EXPECT_NE(resumed.output.find("this run has 1 with dataset.batch_size 4 each"),
-                  std::string::npos)
-            << resumed.output;
+        expect_says(resumed, "this run has 1 with dataset.batch_size 4 each");
         EXPECT_EQ(rows(dir, "train").size(), method == "u2pl" ? 16u : 6u) << method;
     }
 }
@@ -348,9 +345,7 @@ TEST(DataParallel, RipuRoundsSplitTheTargetImagesOverProcesses) {
     sets.insert(sets.end(), {"net.sync_bn=true", "net.decoder.dropout=0"});
     std::string start = fresh_dir("dp_ripu_start"), one = fresh_dir("dp_ripu_one"),
                 two = fresh_dir("dp_ripu_two");
-    std::vector<std::string> frozen = sets;
-    frozen.insert(frozen.end(), {"trainer.iterations=1", "trainer.optimizer.kwargs.lr=0"});
-    ASSERT_EQ(train(0, config, start, frozen).exit_code, 0);
+    ASSERT_EQ(initial_weights(config, start, sets).exit_code, 0);
     ASSERT_EQ(train(0, config, one, sets).exit_code, 0);
     sets.push_back("dataset.batch_size=2");
     CliResult r = train(2, config, two, sets);
