@@ -3,7 +3,7 @@
 #include "tensor/collectives.h"
 
 #include <algorithm>
-#include <csignal>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -74,9 +74,11 @@ void register_device_collectives(DeviceType type, std::unique_ptr<DeviceCollecti
     registered_device(type) = std::move(collectives);
 }
 
-static volatile std::sig_atomic_t g_noted_stop_signal = 0;
-void note_stop_signal(int signal) { g_noted_stop_signal = signal; }
-int stop_signal_noted() { return int(g_noted_stop_signal); }
+// Lock-free, so a signal handler may store it, and atomic, so the watchdog's thread may read it.
+static std::atomic<int> g_noted_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "a signal handler stores this flag");
+void note_stop_signal(int signal) { g_noted_stop_signal.store(signal); }
+int stop_signal_noted() { return g_noted_stop_signal.load(); }
 
 Collectives& collectives() {
     static SingleProcess single;

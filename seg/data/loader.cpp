@@ -51,7 +51,7 @@ Loader::Loader(Dataset dataset, SampleTransform transform, const LoaderConfig& c
     // batch alone: a run can resume with another process count at the same global batch. Without
     // drop_last the epoch is padded with its head to a multiple of W (DistributedSampler).
     const int64_t B = config.batch_size;
-    global_batch_ = config.global_batch > 0 ? config.global_batch : B * config.world;
+    global_batch_ = global_batch_of(config);
     PG_CHECK(config.global_batch == 0 ||
                  (config.drop_last && B == batch_share(global_batch_, config.world, config.rank)),
              "loader: '", name, "': rank ", config.rank, " of ", config.world, " takes a batch of ",

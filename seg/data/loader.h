@@ -64,6 +64,11 @@ inline int64_t batch_share(int64_t global, int64_t world, int64_t rank) {
     return (global - rank + world - 1) / world;
 }
 
+// The batch of all ranks together that `config` describes.
+inline int64_t global_batch_of(const LoaderConfig& config) {
+    return config.global_batch > 0 ? config.global_batch : config.batch_size * config.world;
+}
+
 // One sample's transform; it must take every random decision from `gen`, and may run on several
 // worker threads at once (a method's own transform, e.g. RIPU's active-label masks looked up by
 // sample id, must be safe to call concurrently).

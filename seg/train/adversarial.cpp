@@ -105,7 +105,7 @@ Adversarial::Adversarial(const MethodContext& ctx)
     // trainloader_gt; its epochs line up with the labeled loader's.
     LoaderConfig gt = train_loader_config(data, ctx.seed + 2);
     gt.infinite = true;
-    gt.samples_per_epoch = ctx.steps_per_epoch * gt.batch_size * gt.world;
+    gt.samples_per_epoch = ctx.steps_per_epoch * global_batch_of(gt);
     ground_truth_ = std::make_unique<Loader>(open_split(data, "train", classes),
                                              train_augment(data, "train"), gt);
     if (!unlabeled_pass(0) && !unlabeled_pass(ctx.total_steps)) return;
@@ -114,7 +114,7 @@ Adversarial::Adversarial(const MethodContext& ctx)
              "dataset.partial (or set both to 0: the + L_adv row of the paper's ablation)");
     LoaderConfig lc = train_loader_config(data, ctx.seed + 1);
     lc.infinite = true;
-    lc.samples_per_epoch = ctx.steps_per_epoch * lc.batch_size * lc.world;
+    lc.samples_per_epoch = ctx.steps_per_epoch * global_batch_of(lc);
     unlabeled_ = std::make_unique<Loader>(
         open_split(data, "unlabeled", classes, o_.score_semi_targets), train_augment(data), lc);
 }

@@ -274,7 +274,7 @@ static void keep_global_batch(Run& run, const nn::TrainState& s, const std::stri
         if (batch || set.rfind("dataset.global_batch_size=", 0) == 0) {
             const int64_t asked =
                 run.config.get_int(batch ? "dataset.batch_size" : "dataset.global_batch_size");
-            PG_CHECK(asked == (batch ? global / world : global) && (!batch || equal),
+            PG_CHECK(asked == (batch ? global / world : global) && (!batch || global % world == 0),
                      "train --resume: ", path, " trains with a global batch of ", global, " (",
                      shares, " per process with ", world, " process(es)); ",
                      set.substr(0, set.find('=')), " ", asked, " would change it (leave it out)");
@@ -392,6 +392,7 @@ class StopSignals {
   public:
     StopSignals() {
         g_stop_signal = 0;
+        note_stop_signal(0);
         struct sigaction sa {};
         sa.sa_handler = pg_request_stop;
         sigemptyset(&sa.sa_mask);

@@ -162,7 +162,7 @@ U2pl::U2pl(const MethodContext& ctx)
     LoaderConfig lc = train_loader_config(data, ctx.seed + 1);
     lc.infinite = true;
     // One unlabeled batch per step: its epochs line up with the labeled loader's.
-    lc.samples_per_epoch = ctx.steps_per_epoch * lc.batch_size * lc.world; // of all ranks
+    lc.samples_per_epoch = ctx.steps_per_epoch * global_batch_of(lc); // of all ranks
     unlabeled_ =
         std::make_unique<Loader>(open_split(data, "unlabeled", classes, o_.score_pseudo_labels),
                                  train_augment(data, "train"), lc);
