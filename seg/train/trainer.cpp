@@ -533,7 +533,9 @@ TrainResult train(const TrainOptions& options) {
 
     TrainResult result;
     result.run_dir = run.dir.string();
-    bool tty = isatty(fileno(stdout));
+    // A live progress line (\r, erase) only on a terminal of one process: under mpirun stdout is a
+    // pseudo-terminal of Open MPI's whatever mpirun's own output is (often a log file).
+    bool tty = isatty(fileno(stdout)) && collectives().world_size() == 1;
     auto window_start = Clock::now();
     int64_t stop_at = options.stop_after > 0
                           ? std::min(run.total_steps, run.step + options.stop_after)
