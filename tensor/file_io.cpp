@@ -1,4 +1,4 @@
-// write_file_atomic and remove_stale_tmp_files (tensor/file_io.h).
+// write_file_atomic, check_outputs and remove_stale_tmp_files (tensor/file_io.h).
 #include "tensor/file_io.h"
 
 #include <atomic>
@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "tensor/error.h"
 
@@ -79,6 +80,30 @@ int remove_stale_tmp_files(const std::string& dir) {
             removed++;
     }
     return removed;
+}
+
+// The path as one spelling per file: absolute, "." and ".." resolved, links followed where they
+// exist.
+static std::string one_spelling(const std::string& path) {
+    std::error_code ec;
+    fs::path p = fs::weakly_canonical(fs::absolute(path), ec);
+    return ec ? fs::absolute(path).lexically_normal().string() : p.string();
+}
+
+void check_outputs(const std::string& what, const std::vector<std::string>& outputs,
+                   const std::vector<std::string>& inputs, bool force) {
+    std::map<std::string, const std::string*> input_of, output_of;
+    for (const std::string& in : inputs) input_of[one_spelling(in)] = &in;
+    for (const std::string& out : outputs) {
+        const std::string key = one_spelling(out);
+        auto in = input_of.find(key);
+        PG_CHECK(in == input_of.end(), what, ": the output ", out, " would replace the input ",
+                 *in->second, "; write the outputs to another folder");
+        PG_CHECK(output_of.emplace(key, &out).second, what, ": two outputs would be one file, ",
+                 out, " (inputs with the same name in different folders?)");
+        PG_CHECK(force || !fs::exists(out), what, ": ", out,
+                 " exists already; pass --force to replace it");
+    }
 }
 
 } // namespace pg

@@ -7,6 +7,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace pg {
 
@@ -16,6 +17,12 @@ namespace pg {
 void write_file_atomic(const std::string& path, const std::string& what,
                        const std::function<void(std::ostream&)>& write);
 void write_file_atomic(const std::string& path, const std::string& what, const std::string& bytes);
+
+// Refuses, naming the path: an output that is one of `inputs`, two outputs that are one file, and
+// unless `force` an output that exists already. So a command's outputs never replace its inputs or
+// each other, and replace earlier files only when asked. Messages start with `what` ("predict").
+void check_outputs(const std::string& what, const std::vector<std::string>& outputs,
+                   const std::vector<std::string>& inputs, bool force);
 
 // For crash-safety tests: when the environment variable PG_CRASH_AT is "NAME" or "NAME#K", the
 // K-th call (default the first) of crash_point(NAME) kills the process with SIGKILL, as `kill -9`

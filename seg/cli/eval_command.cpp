@@ -5,6 +5,7 @@
 // reads them, so they are checked exactly as config values are.
 #include "seg/cli/eval_command.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -23,9 +24,12 @@ namespace fs = std::filesystem;
 
 static void check_split(const std::string& command, const Config& config,
                         const std::string& split) {
-    PG_CHECK(config.has("dataset." + split), command, ": --split '", split, "': ", config.source(),
-             " has no dataset.", split,
-             " section (expected e.g. dataset.val with the split's list and eval settings)");
+    // From the sections present: has() of a name that is no split would read an undeclared key.
+    const std::vector<std::string> sections = config.section("dataset").keys();
+    const bool present = std::find(sections.begin(), sections.end(), split) != sections.end() &&
+                         config.section("dataset").is_section(split);
+    PG_CHECK(present, command, ": --split '", split, "': ", config.source(), " has no dataset.",
+             split, " section (expected e.g. dataset.val with the split's list and eval settings)");
 }
 
 void check_input_file(const std::string& what, const std::string& path) {
@@ -44,6 +48,13 @@ LoadedNet load_net(const std::string& command, const std::string& config_path,
     PG_CHECK(config.has("net"), command, ": ", config_path, " has no `net` section");
     PG_CHECK(config.has("dataset"), command, ": ", config_path, " has no `dataset` section");
     if (!split.empty()) check_split(command, config, split);
+    // A training split's flip and crop are augmentation, not evaluation settings: read it as
+    // held-out images (whole, no flip) unless the command line says otherwise.
+    for (const char* training : {"train", "source", "unlabeled", "target", "weak"})
+        if (split == training) {
+            config.set("dataset." + split + ".flip", "false");
+            config.set("dataset." + split + ".mode", "whole");
+        }
     nn::SegmenterOptions options = segmenter_options(config.section("net"));
     Generator gen(0); // the initial values are all overwritten by the strict load
     std::shared_ptr<nn::SegmentationNet> net = nn::build_segmenter(options, gen);

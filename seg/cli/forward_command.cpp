@@ -17,6 +17,7 @@
 #include "seg/config_keys.h"
 #include "seg/model_config.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 #include "tensor/safetensors.h"
 
 namespace pg::seg {
@@ -67,6 +68,10 @@ static void run_discriminator(const ForwardArgs& a, const Config& config) {
 }
 
 void run_forward(const ForwardArgs& a) {
+    // The outputs may replace earlier outputs, never the input, the weights or each other.
+    std::vector<std::string> outputs{a.output};
+    if (!a.save_weights.empty()) outputs.push_back(a.save_weights);
+    check_outputs("forward", outputs, {a.input, a.weights, a.model}, /*force=*/true);
     Config config = Config::load(a.model, a.overrides);
     check_config_keys(config);
     if (config.get_string("net.arch", "") == "fc_discriminator")

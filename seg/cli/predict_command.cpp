@@ -1,6 +1,7 @@
 // pixelgrad predict --config run.yaml --weights best.safetensors [--allow-nonfinite]
 //                   [--split val | --images DIR]
-//                   --out DIR [--overlay] [--device cpu|cuda:0] [--limit N] [--set key=value ...]
+//                   --out DIR [--overlay] [--force] [--device cpu|cuda:0] [--limit N]
+//                   [--set key=value ...]
 // Images come from the dataset (with labels, so overlays show the truth) or from a folder (no
 // labels); the network and the eval settings are those of `pixelgrad eval` (eval_command.h).
 #include "seg/cli/predict_command.h"
@@ -16,6 +17,7 @@
 #include "seg/cli/eval_command.h"
 #include "seg/visualize.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace pg::seg {
 
@@ -75,6 +77,11 @@ int64_t run_predict(const PredictArgs& a) {
              "' or --images '", a.images, "', not both");
     PG_CHECK(!a.out.empty(), "predict: --out is missing (the folder for the predictions)");
     PG_CHECK(a.limit >= 0, "predict: --limit ", a.limit, " must not be negative");
+    // Predictions are PNGs: in the images' folder they would replace an image or be read as
+    // images by the next run.
+    std::error_code same_error;
+    PG_CHECK(a.images.empty() || !fs::exists(a.out) || !fs::equivalent(a.out, a.images, same_error),
+             "predict: --out ", a.out, " is the --images folder; write the predictions to another");
     ImageSource source;
     if (!a.images.empty()) source.files = list_images(a.images);
     source.ids = output_ids(source.files);
@@ -90,8 +97,19 @@ int64_t run_predict(const PredictArgs& a) {
     Normalize n = normalization(dataset);
     const Palette palette = palette_for(num_classes);
 
-    fs::create_directories(a.out);
     const int64_t count = a.limit > 0 ? std::min(a.limit, source.size()) : source.size();
+    std::vector<std::string> outputs, inputs = source.files;
+    for (int64_t i = 0; i < count; i++) {
+        const std::string id =
+            source.files.empty() ? source.data.files(i).id : source.ids[size_t(i)];
+        const std::string base = (fs::path(a.out) / safe_id(id)).string();
+        outputs.push_back(base + ".png");
+        if (a.overlay) outputs.push_back(base + "_overlay.png");
+        if (source.files.empty())
+            inputs.insert(inputs.end(), {source.data.files(i).image, source.data.files(i).label});
+    }
+    check_outputs("predict", outputs, inputs, a.force);
+    fs::create_directories(a.out);
     auto progress = progress_printer("predict");
     auto start = std::chrono::steady_clock::now();
     NoGradGuard no_grad;
@@ -131,6 +149,7 @@ std::function<void()> add_predict_command(CLI::App& app) {
         ->excludes(split);
     cmd->add_option("--out", args->out, "output folder")->required();
     cmd->add_flag("--overlay", args->overlay, "also write <id>_overlay.png (image | truth | pred)");
+    cmd->add_flag("--force", args->force, "replace predictions that exist (never an input)");
     cmd->add_option("--device", args->device, "cpu or cuda:0")->capture_default_str();
     cmd->add_option("--limit", args->limit, "predict only the first N images");
     cmd->add_option("--set", args->overrides, "config override key=value (repeatable)");

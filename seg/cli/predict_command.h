@@ -17,6 +17,7 @@ struct PredictArgs {
     std::string images; // a folder: every .jpg / .jpeg / .png in it, sorted, no labels
     std::string out;    // output folder (created)
     bool overlay = false;
+    bool force = false;                 // replace outputs that exist (never an input)
     bool allow_nonfinite = false;       // load weights holding NaN / Inf (with a warning)
     int64_t limit = 0;                  // > 0: only the first `limit` images
     std::vector<std::string> overrides; // --set key=value

@@ -1,6 +1,6 @@
 // pixelgrad superpixels (--image PATH ... | --list FILE) --out DIR [--segments K |
 //                       --pixels-per-superpixel P] [--compactness M] [--iterations N]
-//                       [--min-size-factor F]
+//                       [--min-size-factor F] [--force]
 #include "seg/cli/superpixels_command.h"
 
 #include <cstdio>
@@ -10,6 +10,7 @@
 
 #include "seg/correct/slic.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace pg::seg {
 
@@ -44,9 +45,16 @@ int run_superpixels(const SuperpixelsArgs& a) {
     PG_CHECK(a.segments >= 0, "superpixels: --segments ", a.segments, " must be >= 0");
     PG_CHECK(a.pixels_per_superpixel >= 1, "superpixels: --pixels-per-superpixel ",
              a.pixels_per_superpixel, " must be >= 1");
+    const std::vector<std::string> paths = image_paths(a);
+    std::vector<std::string> outputs;
+    for (const std::string& path : paths) {
+        const std::string stem = (fs::path(a.out) / fs::path(path).stem()).string();
+        outputs.insert(outputs.end(), {stem + ".png", stem + "_outline.png"});
+    }
+    check_outputs("superpixels", outputs, paths, a.force);
     fs::create_directories(a.out);
     int done = 0;
-    for (const std::string& path : image_paths(a)) {
+    for (const std::string& path : paths) {
         Image im = read_image(path);
         SlicOptions o{a.segments, a.compactness, a.iterations, a.min_size_factor};
         if (a.segments == 0)
@@ -76,6 +84,7 @@ std::function<void()> add_superpixels_command(CLI::App& app) {
     cmd->add_option("--iterations", args->iterations, "k-means rounds (default 10)");
     cmd->add_option("--min-size-factor", args->min_size_factor,
                     "fragments under this x H W / K pixels join a neighbour (default 0.25)");
+    cmd->add_flag("--force", args->force, "replace outputs that exist (never an input)");
     return [cmd, args] {
         if (cmd->parsed()) run_superpixels(*args);
     };

@@ -19,6 +19,7 @@ struct SuperpixelsArgs {
     float compactness = 10;
     int iterations = 10;
     float min_size_factor = 0.25f;
+    bool force = false; // replace outputs that exist (never an input)
 };
 
 // Writes OUT/<stem>.png (ids) and OUT/<stem>_outline.png; returns the images done.

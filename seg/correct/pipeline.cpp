@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "autograd/engine.h"
@@ -102,6 +103,17 @@ TagTable load_tags(const Config& c, const CorrectOptions& o, const Dataset& stro
         for (int64_t i = 0; i < d->size(); i++)
             tags[d->id(i)] = tags_from_label(d->load(i).label, C);
     return tags;
+}
+
+// An image in both splits would enter the training lists twice, with its true and its corrected
+// label.
+void check_disjoint(const Dataset& strong, const Dataset& weak, const std::string& source) {
+    std::set<std::string> strong_ids;
+    for (int64_t i = 0; i < strong.size(); i++) strong_ids.insert(strong.files(i).id);
+    for (int64_t i = 0; i < weak.size(); i++)
+        PG_CHECK(!strong_ids.count(weak.files(i).id), source, ": image '", weak.files(i).id,
+                 "' is in both the strong split (dataset.train) and the weak split "
+                 "(dataset.weak); the weak images are the ones without pixel labels");
 }
 
 // Stage 1: the CAM classifier, trained on the weak images' tags unless weights are given.
@@ -456,8 +468,12 @@ CorrectResult run_correct(const CorrectArgs& a) {
         parse_device(a.device.empty() ? c.get_string("trainer.device", "cpu") : a.device);
     const int C = int(c.get_int("net.num_classes"));
     const Config data = c.section("dataset");
+    PG_CHECK(data.is_section("weak"), c.source(),
+             ": correct needs dataset.weak, the weakly labelled images (their list; "
+             "configs/synth/gat_64.yaml shows one)");
     Dataset strong = open_split(data, "train", C);
     Dataset weak = open_split(data, "weak", C, o.weak_truth);
+    check_disjoint(strong, weak, c.source());
     TagTable tags = load_tags(c, o, strong, weak, C);
     Normalize n = normalization(data);
 

@@ -430,7 +430,10 @@ static Config run_config(const TrainOptions& options) {
         PG_CHECK(fs::exists(config_path), "train --resume: ", options.run_dir,
                  " holds no run (no config.yaml): nothing to resume");
     }
-    PG_CHECK(!config_path.empty(), "train: no --config given");
+    PG_CHECK(!config_path.empty(), options.resume
+                                       ? "train --resume: give --run-dir, the folder of the run "
+                                         "to continue (its config.yaml is the run's config)"
+                                       : "train: no --config given");
     Config config = Config::load(config_path, options.overrides);
     check_config_keys(config);
     return config;
@@ -491,6 +494,9 @@ static void start_run(Run& run, TrainOptions options) {
     // was initialised from a process-local random draw).
     for (const Part& part : run.parts) nn::broadcast_module(*part.module);
     if (!root) return;
+    // The run's config names the folder it was trained in (--run-dir wins over the file's), so
+    // commands reading it later (select's default --out) find the run's own files.
+    run.config.set("saver.snapshot_dir", run.dir.string());
     run.config.save((run.dir / "config.yaml").string());
     run.metrics = std::make_unique<MetricsLog>((run.dir / "metrics.jsonl").string(),
                                                options.resume ? run.step : -1);

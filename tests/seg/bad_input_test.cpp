@@ -113,6 +113,7 @@ TEST(BadInput, WeightsFiles) {
     const Fixture& f = fixture();
     expect_cli(eval_args(f.tmp + "none.safetensors"), 1, {"none.safetensors", "does not exist"});
     expect_cli(eval_args(f.tmp), 1, {"is a folder"});
+    expect_cli(eval_args(f.weights, {"--split", "nosuch"}), 1, {"has no dataset.nosuch section"});
     std::string bytes = read_bytes(f.weights);
     expect_cli(eval_args(file_with("cut.safetensors", bytes.substr(0, bytes.size() / 2))), 1,
                {"cut.safetensors"});
@@ -148,6 +149,27 @@ TEST(BadInput, OutputsAndStates) {
     expect_cli({"train", "--resume", "--run-dir", forged}, 1, {"corrupt", "'1x' is not a count"});
 }
 
+TEST(BadInput, SuperpixelsReplaceNoInputAndNoOtherOutput) {
+    const Fixture& f = fixture();
+    std::string a = f.tmp + "sp_a", b = f.tmp + "sp_b", out = f.tmp + "sp_out";
+    fs::create_directories(a);
+    fs::create_directories(b);
+    fs::copy(f.world + "/JPEGImages/val_000000.jpg", a + "/x.jpg");
+    fs::copy(f.world + "/JPEGImages/val_000001.jpg", b + "/x.jpg");
+    expect_cli({"superpixels", "--image", a + "/x.jpg", "--out", out}, 0, {"superpixels"});
+    EXPECT_TRUE(fs::exists(out + "/x.png") && fs::exists(out + "/x_outline.png"));
+    expect_cli({"superpixels", "--image", a + "/x.jpg", "--out", out}, 1,
+               {"x.png exists already; pass --force"});
+    expect_cli(
+        {"superpixels", "--image", a + "/x.jpg", "--image", b + "/x.jpg", "--out", out, "--force"},
+        1, {"two outputs would be one file"});
+    write_png(a + "/y.png", read_image(a + "/x.jpg"));
+    const std::string before = read_bytes(a + "/y.png");
+    expect_cli({"superpixels", "--image", a + "/y.png", "--out", a, "--force"}, 1,
+               {"would replace the input", "y.png"});
+    EXPECT_EQ(read_bytes(a + "/y.png"), before);
+}
+
 TEST(BadInput, ImagesAndLabels) {
     const Fixture& f = fixture();
     // predict on a folder with x.jpg and x.png: two predictions, neither written over the other.
@@ -160,13 +182,23 @@ TEST(BadInput, ImagesAndLabels) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_TRUE(fs::exists(preds + "/x_jpg.png"));
     EXPECT_TRUE(fs::exists(preds + "/x_png.png"));
+    // Again: the predictions there are replaced only with --force, and the images never.
+    const std::vector<std::string> again{
+        "predict", "--config", f.run + "/config.yaml", "--weights", f.weights, "--images", images};
+    auto with = [&](std::vector<std::string> more) {
+        std::vector<std::string> args = again;
+        args.insert(args.end(), more.begin(), more.end());
+        return args;
+    };
+    expect_cli(with({"--out", preds}), 1, {"x_jpg.png exists already; pass --force"});
+    const std::string before = read_bytes(images + "/x.png");
+    expect_cli(with({"--out", images + "/.", "--force"}), 1, {"is the --images folder"});
+    EXPECT_EQ(read_bytes(images + "/x.png"), before);
     // A truncated image and a label id outside the classes stop evaluation with the file's name.
     std::string jpg = read_bytes(f.world + "/JPEGImages/val_000000.jpg");
     file_with("cut.jpg", jpg.substr(0, 40));
     fs::copy(f.tmp + "cut.jpg", images + "/y.jpg");
-    expect_cli({"predict", "--config", f.run + "/config.yaml", "--weights", f.weights, "--images",
-                images, "--out", preds},
-               1, {"y.jpg"});
+    expect_cli(with({"--out", preds, "--force"}), 1, {"y.jpg"});
     std::string world = f.tmp + "bad_world";
     fs::copy(f.world, world, fs::copy_options::recursive);
     for (const char* dir : {"/SegmentationClass/", "/SegmentationClassAug/"}) {

@@ -99,6 +99,16 @@ TEST(Correct, BadCorrectKeysAreNamed) {
     expect_errors([&] { run_correct(a); }, {"correct.graph.features", "pixels", "decoder"});
     a.overrides = {"correct.gat.epoch=3"};
     expect_errors([&] { run_correct(a); }, {"unknown key", "correct.gat.epochs"});
+    // The weak split must be given, and hold none of the strong (pixel-labelled) images.
+    a.overrides = {"dataset.weak.list=splits/16/labeled.txt"};
+    expect_errors([&] { run_correct(a); }, {"is in both the strong split", "dataset.weak"});
+    std::string no_weak = ::testing::TempDir() + "pg_correct_no_weak.yaml";
+    std::ofstream(no_weak) << "base: " << correct_config("correct_no_weak")
+                           << "\ncorrect: {out: " << fresh_dir("correct_no_weak_out")
+                           << ", tags: tags.txt}\n";
+    a.config = no_weak;
+    a.overrides = {};
+    expect_errors([&] { run_correct(a); }, {"correct needs dataset.weak"});
 }
 
 // correct.cam.pretrain: an ImageNet ResNet's keys land in the CAM backbone (its fc has no place and

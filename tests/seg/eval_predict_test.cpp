@@ -159,6 +159,19 @@ TEST(EvalCommand, SlidingWithAWindowCoveringTheImageEqualsWhole) {
     EXPECT_EQ(windows["pixels"], whole["pixels"]);
 }
 
+TEST(EvalCommand, ATrainingSplitsFlipAndCropAreNotEvaluationSettings) {
+    // The training split's flip (and crop) are augmentation: evaluated, it is whole and unflipped
+    // unless the command line asks.
+    EvalArgs a = eval_args();
+    a.split = "train";
+    a.overrides = {"dataset.train.flip=true", "dataset.train.crop.size=[16, 16]"};
+    nlohmann::json j = nlohmann::json::parse(run_eval(a));
+    EXPECT_EQ(j["mode"], "whole");
+    EXPECT_EQ(j["flip"], false);
+    a.flip = true;
+    EXPECT_EQ(nlohmann::json::parse(run_eval(a))["flip"], true);
+}
+
 TEST(EvalCommand, LimitEvaluatesTheFirstImages) {
     EvalArgs a = eval_args();
     a.limit = 2;

@@ -175,6 +175,11 @@ TEST(ForwardCommand, BadFilesAndInputsAreErrors) {
     // A missing weight file.
     msg = error_of([&] { run_forward(args_for(kV3Tiny, temp("absent.safetensors"))); });
     EXPECT_TRUE(contains(msg, temp("absent.safetensors")));
+    // An output that is the input: refused before anything is written.
+    ForwardArgs same = args_for(kV3Tiny, temp("v3.safetensors"));
+    same.output = same.input;
+    msg = error_of([&] { run_forward(same); });
+    EXPECT_TRUE(contains(msg, "would replace the input")) << msg;
 }
 
 } // namespace

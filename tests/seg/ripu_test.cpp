@@ -156,6 +156,8 @@ TEST(Ripu, SelectFromACheckpointIsTheRoundTrainingTakes) {
     o.finish = false;
     o.stop_after = 2;
     train(o);
+    // The run's config names the folder it ran in (select's default --out is under it).
+    EXPECT_EQ(Config::load(o.run_dir + "/config.yaml").get_string("saver.snapshot_dir"), o.run_dir);
     SelectArgs a;
     a.config = o.run_dir + "/config.yaml";
     a.weights = o.run_dir + "/checkpoints/last.safetensors";

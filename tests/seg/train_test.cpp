@@ -70,6 +70,9 @@ TEST(Train, ErrorsNameTheProblem) {
     o.run_dir = fresh_dir("errors");
     o.config = ::testing::TempDir() + "pg_train_missing.yaml";
     expect_errors([&] { train(o); }, {"pg_train_missing.yaml"});
+    TrainOptions resume_nowhere; // --resume needs the run's folder
+    resume_nowhere.resume = true;
+    expect_errors([&] { train(resume_nowhere); }, {"train --resume: give --run-dir"});
 
     o.config = write_config("bad_method", "  epochs: 1\n  method: magic\n");
     expect_errors([&] { train(o); }, {"trainer.method", "magic", "supervised"});
