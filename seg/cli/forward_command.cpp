@@ -9,6 +9,7 @@
 #include "seg/cli/forward_command.h"
 
 #include <chrono>
+#include <cmath>
 #include <iostream>
 
 #include "autograd/ops.h"
@@ -22,7 +23,7 @@
 
 namespace pg::seg {
 
-static Tensor read_input(const std::string& path, int64_t channels) {
+static Tensor read_input(const std::string& path, int64_t channels, bool allow_nonfinite) {
     std::map<std::string, Tensor> tensors = load_safetensors(path);
     Tensor x;
     if (tensors.count("input")) {
@@ -34,7 +35,14 @@ static Tensor read_input(const std::string& path, int64_t channels) {
     }
     PG_CHECK(x.dim() == 4 && x.size(1) == channels, path, ": input has shape ",
              shape_str(x.shape()), ", expected (N, ", channels, ", H, W)");
-    return x.dtype() == DType::f32 ? x : cast(x, DType::f32);
+    x = x.dtype() == DType::f32 ? x : cast(x, DType::f32);
+    if (!allow_nonfinite) {
+        const std::vector<float> values = x.to_f32_vector();
+        for (size_t i = 0; i < values.size(); i++)
+            PG_CHECK(std::isfinite(values[i]), path, ": input value ", i, " is ", values[i],
+                     "; expected finite numbers (--allow-nonfinite to run it anyway)");
+    }
+    return x;
 }
 
 static void write_outputs(const ForwardArgs& a, const std::string& name, const Tensor& x,
@@ -60,7 +68,7 @@ static void run_discriminator(const ForwardArgs& a, const Config& config) {
     if (!a.save_weights.empty()) nn::save_weights(d, a.save_weights, name);
     Device device = parse_device(a.device);
     d.to(device);
-    Tensor x = nchw_to_nhwc(read_input(a.input, o.num_classes)).to(device);
+    Tensor x = nchw_to_nhwc(read_input(a.input, o.num_classes, a.allow_nonfinite)).to(device);
     auto start = std::chrono::steady_clock::now();
     NoGradGuard no_grad;
     std::map<std::string, Tensor> result = {{"logits", nhwc_to_nchw(d.forward(x))}};
@@ -86,7 +94,7 @@ void run_forward(const ForwardArgs& a) {
     Device device = parse_device(a.device);
     net->to(device);
     net->eval();
-    Tensor x = nchw_to_nhwc(read_input(a.input, 3)).to(device);
+    Tensor x = nchw_to_nhwc(read_input(a.input, 3, a.allow_nonfinite)).to(device);
     auto start = std::chrono::steady_clock::now();
     NoGradGuard no_grad;
     nn::SegOutput out = net->forward(x);
@@ -105,7 +113,7 @@ std::function<void()> add_forward_command(CLI::App& app) {
     cmd->add_option("--weights", args->weights, "weights (.safetensors, PyTorch names)")
         ->required();
     cmd->add_flag("--allow-nonfinite", args->allow_nonfinite,
-                  "load weights that hold NaN / Inf (an error otherwise)");
+                  "accept weights and an input that hold NaN / Inf (an error otherwise)");
     cmd->add_option("--input", args->input,
                     "input tensor file, f32: images (N, 3, H, W), or class maps (N, C, H, W) for a "
                     "discriminator")

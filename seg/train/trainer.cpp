@@ -597,6 +597,10 @@ TrainResult train(const TrainOptions& options) {
                          run.dir.c_str());
         return result;
     }
+    if (!result.completed && !options.quiet && is_root()) // --stop-after ended this session
+        std::printf("train: stopped after step %lld of %lld (--stop-after); continue with: "
+                    "pixelgrad train --resume --run-dir %s\n",
+                    (long long)run.step, (long long)run.total_steps, run.dir.c_str());
     if (result.completed && options.finish && is_root()) {
         FinishInputs in{&run.config, run.net_options,  run.val,
                         run.device,  run.dir.string(), run.config.get_int("trainer.overlays", 6)};

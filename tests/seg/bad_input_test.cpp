@@ -104,6 +104,9 @@ TEST(BadInput, RunDirectoriesAndArguments) {
     expect_cli({"train", "--resume", "--run-dir", f.tmp + "nothing"}, 1, {"nothing to resume"});
     expect_cli({"train", "--config", f.config, "--run-dir", f.tmp + "x", "--stop-after", "-1"}, 105,
                {"--stop-after", "-1"});
+    // A session ended by --stop-after says how to go on, as one ended by Ctrl-C does.
+    expect_cli({"train", "--config", f.config, "--run-dir", f.tmp + "stopped", "--stop-after", "1"},
+               0, {"stopped after step 1", "pixelgrad train --resume --run-dir"});
     expect_cli({"synth", "--out", f.tmp + "w1", "--train", "-1"}, 105, {"--train"});
     expect_cli({"synth", "--out", f.tmp + "w2", "--max-objects", "0"}, 105, {"--max-objects"});
     expect_cli({"synth", "--out", file}, 1, {"a_file", "not a directory"});

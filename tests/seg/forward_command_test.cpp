@@ -3,6 +3,7 @@
 // file it loaded, and weights of another model, a misshapen key, a truncated file or a wrong
 // input are clear errors naming the file and the problem. The PyTorch side of the same path is
 // tools/check_forward.py (ctest Tools.CheckForwardSelfTest).
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -180,6 +181,17 @@ TEST(ForwardCommand, BadFilesAndInputsAreErrors) {
     same.output = same.input;
     msg = error_of([&] { run_forward(same); });
     EXPECT_TRUE(contains(msg, "would replace the input")) << msg;
+    // A NaN in the input: named, unless allowed (then its logits are NaN, as the user asked).
+    std::vector<float> values = write_input(temp("x.safetensors")).to_f32_vector();
+    values[5] = std::nanf("");
+    save_safetensors(temp("nan.safetensors"),
+                     {{"input", Tensor::from_vector(values, {2, 3, 37, 29})}});
+    ForwardArgs nan_input = args_for(kV3Tiny, temp("v3.safetensors"));
+    nan_input.input = temp("nan.safetensors");
+    msg = error_of([&] { run_forward(nan_input); });
+    EXPECT_TRUE(contains(msg, "nan.safetensors: input value 5 is nan")) << msg;
+    nan_input.allow_nonfinite = true;
+    EXPECT_EQ(error_of([&] { run_forward(nan_input); }), "");
 }
 
 } // namespace
