@@ -124,14 +124,12 @@ Tensor BatchNorm2d::normalise(const Tensor& x, bool relu) {
     if (sync_ && batch_stats && collectives().world_size() > 1)
         return sync_batch_norm(x, weight, bias, running_mean, running_var, momentum_, eps_, relu);
     // One value per channel has no variance: say which setting gives this layer more than one.
-    PG_CHECK(
-        !batch_stats || x.dim() != 4 || x.numel() != x.size(3), "BatchNorm2d: training on ",
-        shape_str(x.shape()),
-        " normalises one value per channel (a batch of 1 image at a "
-        "1x1 map, as DeepLabV3+'s image pooling). Train with at least 2 images per process "
-        "(dataset.batch_size; fewer processes for a dataset.global_batch_size), or under mpirun "
-        "with net.sync_bn: true (statistics over every "
-        "process's images)");
+    PG_CHECK(!batch_stats || x.dim() != 4 || x.numel() != x.size(3), "BatchNorm2d: training on ",
+             shape_str(x.shape()),
+             " normalises one value per channel (a batch of 1 image at a 1x1 map, as "
+             "DeepLabV3+'s image pooling). Train with at least 2 images per process "
+             "(dataset.batch_size; fewer processes for a dataset.global_batch_size), or under "
+             "mpirun with net.sync_bn: true (statistics over every process's images)");
     if (relu)
         return batch_norm_relu(x, weight, bias, running_mean, running_var, batch_stats, momentum_,
                                eps_);

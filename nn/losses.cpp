@@ -93,14 +93,18 @@ Tensor cross_entropy_2d(const Tensor& logits, const Tensor& target,
     return cross_entropy(upsample_logits(logits, target.size(1), target.size(2)), target, options);
 }
 
+Tensor labelled_pixel_count(const Tensor& target, int64_t ignore_index) {
+    return sum(cast(ne(cast(target, DType::f32), float(ignore_index)), DType::f32));
+}
+
 Tensor cross_entropy_over_global_batch(const Tensor& logits, const Tensor& target,
                                        int64_t ignore_index) {
     CrossEntropyOptions ce;
     ce.ignore_index = ignore_index;
     if (collectives().world_size() == 1) return cross_entropy(logits, target, ce);
     ce.reduction = Reduction::sum;
-    Tensor labelled = sum(cast(ne(cast(target, DType::f32), float(ignore_index)), DType::f32));
-    return global_batch_mean(cross_entropy(logits, target, ce), labelled);
+    return global_batch_mean(cross_entropy(logits, target, ce),
+                             labelled_pixel_count(target, ignore_index));
 }
 
 // ---- main + aux criterion ----

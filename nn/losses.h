@@ -53,6 +53,9 @@ Tensor upsample_logits(const Tensor& logits, int64_t out_h, int64_t out_w);
 Tensor cross_entropy_2d(const Tensor& logits, const Tensor& target,
                         const CrossEntropyOptions& options = CrossEntropyOptions());
 
+// How many pixels of target (any shape, i32 or u8) are not ignore_index -> () f32, on its device.
+Tensor labelled_pixel_count(const Tensor& target, int64_t ignore_index = 255);
+
 // cross_entropy (mean over the pixels not ignored) with the mean taken over the whole global batch
 // of a data-parallel run (nn::global_batch_mean): several processes train as one with the whole
 // batch even where their shares hold different numbers of labelled pixels (void borders, RIPU's

@@ -146,12 +146,12 @@ double Ripu::target_backward(const Batch& target, int64_t step, StepLog& log) {
                                         labels.size(1), labels.size(2));
     Tensor loss = mul(ripu::negative_learning_loss(logits, o.tau), float(o.lambda_nl));
     log.losses.emplace_back("nl", loss.item());
-    Tensor labelled = sum(cast(ne(cast(labels, DType::f32), 255.f), DType::f32));
+    const bool labelled = nn::labelled_pixel_count(labels).item() > 0;
     // Several processes: every one adds the term (the mean over the acquired pixels of all of
     // them, one all-reduce), also one whose share has none.
-    if (labelled.item() > 0 || collectives().world_size() > 1) {
+    if (labelled || collectives().world_size() > 1) {
         Tensor ce = nn::cross_entropy_over_global_batch(logits, labels);
-        if (labelled.item() > 0) log.losses.emplace_back("target", ce.item());
+        if (labelled) log.losses.emplace_back("target", ce.item());
         loss = add(loss, ce);
     }
     double value = finite_loss_value(loss, step);

@@ -26,6 +26,7 @@
 #include "seg/train/finish.h"
 #include "seg/train/parts.h"
 #include "seg/train/run_log.h"
+#include "seg/train/stop_signals.h"
 #include "tensor/collectives.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
@@ -370,57 +371,6 @@ static double train_step(Run& run, StepLog& log) {
 }
 
 static bool due(int64_t step, int64_t interval) { return interval > 0 && step % interval == 0; }
-
-// ---- Ctrl-C and SIGTERM ----
-// The first SIGINT / SIGTERM asks the loop to stop once the step in progress is done: it writes
-// `last`, says how to resume, and the binary exits 128 + signal (130 / 143). A second one ends
-// the process at once (the default action). The handler only records the signal.
-static volatile std::sig_atomic_t g_stop_signal = 0;
-
-extern "C" void pg_request_stop(int sig) {
-    if (g_stop_signal != 0) {
-        std::signal(sig, SIG_DFL);
-        std::raise(sig);
-        return;
-    }
-    g_stop_signal = sig;
-    note_stop_signal(sig); // for the collectives' watchdog
-}
-
-// Installs the handlers for the training loop's lifetime and restores the previous ones.
-class StopSignals {
-  public:
-    StopSignals() {
-        g_stop_signal = 0;
-        note_stop_signal(0);
-        struct sigaction sa {};
-        sa.sa_handler = pg_request_stop;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESTART; // the loader's reads go on instead of failing with EINTR
-        sigaction(SIGINT, &sa, &old_int_);
-        sigaction(SIGTERM, &sa, &old_term_);
-    }
-    ~StopSignals() {
-        sigaction(SIGINT, &old_int_, nullptr);
-        sigaction(SIGTERM, &old_term_, nullptr);
-    }
-    int received() const { return int(g_stop_signal); }
-    // The signal every process acts on: the largest any has received (mpirun forwards a Ctrl-C
-    // to all, but each sees it at its own moment, and a process that stopped alone would leave
-    // the others waiting in their next all-reduce). Call at the same points on every process.
-    int agreed() const {
-        Collectives& c = collectives();
-        if (c.world_size() == 1) return received();
-        float mine = float(received());
-        std::vector<float> all(size_t(c.world_size()));
-        c.all_gather(&mine, 1, all.data());
-        return int(*std::max_element(all.begin(), all.end()));
-    }
-
-  private:
-    struct sigaction old_int_ {
-    }, old_term_{};
-};
 
 // The run config: --config, or RUN_DIR/config.yaml for --resume without one; keys checked.
 static Config run_config(const TrainOptions& options) {
