@@ -1,15 +1,19 @@
 // SyncBatchNorm (nn/sync_batch_norm.h) on batch_norm's kernels, as torch.nn.SyncBatchNorm: forward
-// = this process's statistics, one all-gather of them, the whole batch's statistics combined on the
-// host, the normalisation; backward = this process's sums, one all-reduce of them, the gradient.
+// = this process's statistics, one all-gather of them, the whole batch's statistics combined, the
+// normalisation; backward = this process's sums, one all-reduce of them, the gradient. Everything
+// stays on x's device (tensor ops, NCCL's collectives on a GPU): no copy to the host, no wait.
 // Two collectives per layer and step, and about the memory passes of a plain BN.
 #include "nn/sync_batch_norm.h"
 
 #include <cmath>
+#include <limits>
 
 #include "autograd/elementwise.h"
 #include "autograd/inplace.h"
+#include "autograd/layout.h"
 #include "autograd/node.h"
 #include "autograd/op_util.h"
+#include "autograd/reduce.h"
 #include "nn/layers.h"
 #include "tensor/collectives.h"
 #include "tensor/error.h"
@@ -17,56 +21,32 @@
 namespace pg::nn {
 namespace {
 
-// The whole batch's per-channel mean and biased variance, and its rows M (exact in a double).
+// The whole batch's per-channel mean and biased variance (C,), and its rows M (shape ()), on the
+// device of the statistics.
 struct WholeBatch {
-    std::vector<float> mean, var;
-    double rows = 0;
+    Tensor mean, var, rows;
 };
-
-std::vector<float> host_values(const Tensor& t) { return t.to(Device::cpu()).to_f32_vector(); }
 
 // Every process sends [rows, mean (C), var (C)] of its share; var = 1 / invstd^2 - eps recovers its
 // biased variance from the kernel's invstd (var + eps, all the normalisation uses, is what invstd
 // holds). Chan's combination: M = sum n_p, mean = sum n_p mean_p / M, and
 // var = sum n_p (var_p + (mean_p - mean)^2) / M, which adds the spread of the processes' means
-// exactly instead of forming E[x^2] - mean^2.
+// exactly instead of forming E[x^2] - mean^2 (counts below 2^24 are exact in f32).
 WholeBatch combine(const Tensor& local_mean, const Tensor& local_invstd, int64_t rows, float eps) {
-    const std::vector<float> mean_p = host_values(local_mean), invstd_p = host_values(local_invstd);
-    const size_t C = mean_p.size(), n = 1 + 2 * C;
-    std::vector<float> mine(n);
-    mine[0] = float(rows);
-    for (size_t c = 0; c < C; c++) {
-        mine[1 + c] = mean_p[c];
-        mine[1 + C + c] = float(1.0 / (double(invstd_p[c]) * invstd_p[c]) - double(eps));
-    }
-    Collectives& collective = collectives();
-    const size_t world = size_t(collective.world_size());
-    std::vector<float> all(world * n); // (world, 1 + 2C)
-    collective.all_gather(mine.data(), int64_t(n), all.data());
+    NoGradGuard no_grad;
+    const int64_t C = local_mean.numel();
+    Tensor count = Tensor::full({1}, double(rows), DType::f32, local_mean.device());
+    Tensor local_var = sub(rdiv(1.f, mul(local_invstd, local_invstd)), eps);
+    Tensor all = all_gather(concat({count, local_mean, local_var}, 0)); // (world, 1 + 2C)
+    std::vector<Tensor> parts = split(all, {1, C, C}, 1);
+    const Tensor &n = parts[0], &means = parts[1], &vars = parts[2]; // (world, 1), (world, C) x2
     WholeBatch out;
-    std::vector<double> sum(C, 0.0), spread(C, 0.0);
-    for (size_t p = 0; p < world; p++) {
-        const float* s = all.data() + p * n;
-        out.rows += s[0];
-        for (size_t c = 0; c < C; c++) sum[c] += double(s[0]) * s[1 + c];
-    }
-    out.mean.resize(C);
-    out.var.resize(C);
-    for (size_t c = 0; c < C; c++) {
-        const double mean = sum[c] / out.rows;
-        for (size_t p = 0; p < world; p++) {
-            const float* s = all.data() + p * n;
-            const double d = double(s[1 + c]) - mean;
-            spread[c] += double(s[0]) * (double(s[1 + C + c]) + d * d);
-        }
-        out.mean[c] = float(mean);
-        out.var[c] = float(std::max(0.0, spread[c] / out.rows));
-    }
+    out.rows = sum(n);
+    out.mean = div(sum(mul(n, means), 0), out.rows);
+    Tensor spread = sub(means, out.mean);
+    out.var = div(sum(mul(n, add(vars, mul(spread, spread))), 0), out.rows);
+    out.var = clamp(out.var, 0.f, std::numeric_limits<float>::infinity());
     return out;
-}
-
-Tensor channel_tensor(const std::vector<float>& values, const Device& device) {
-    return Tensor::from_vector(values, {int64_t(values.size())}).to(device);
 }
 
 } // namespace
@@ -95,11 +75,12 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
     else
         fill_(local_mean, 0.f), fill_(local_invstd, 1.f / std::sqrt(eps));
     const WholeBatch whole = combine(local_mean, local_invstd, rows, eps);
-    const double M = whole.rows;
-    PG_CHECK(M > 1, "sync_batch_norm: ", M,
-             " values per channel over all processes; batch statistics need more than 1");
-    Tensor mean = channel_tensor(whole.mean, x.device()),
-           var = channel_tensor(whole.var, x.device());
+    if (rows < 2) { // M > 1 holds whenever this process has 2 rows; else read it (on a GPU, a wait)
+        const float M = whole.rows.item();
+        PG_CHECK(M > 1.f, "sync_batch_norm: ", M,
+                 " values per channel over all processes; batch statistics need more than 1");
+    }
+    const Tensor &mean = whole.mean, &var = whole.var;
     // y = (x - mean) / sqrt(var + eps) * weight + bias (then ReLU): the eval kernel with the whole
     // batch's statistics in place of the running ones.
     backend.batch_norm_forward_eval(y.f32(), x.f32(), weight.f32(), bias.f32(), mean.f32(),
@@ -107,7 +88,7 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
     {
         NoGradGuard no_grad; // PyTorch: running = (1 - momentum) running + momentum batch
         copy_(running_mean, add(mul(running_mean, 1.f - momentum), mul(mean, momentum)));
-        Tensor unbiased = mul(var, float(M / (M - 1)));
+        Tensor unbiased = mul(var, div(whole.rows, sub(whole.rows, 1.f))); // var M / (M - 1)
         copy_(running_var, add(mul(running_var, 1.f - momentum), mul(unbiased, momentum)));
     }
     if (!any_requires_grad({x, weight, bias})) return y;
@@ -116,13 +97,14 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
         NoGradGuard no_grad;
         invstd = rdiv(1.f, sqrt(add(var, eps)));
     }
-    SavedTensor saved_x(x), saved_w(weight), saved_mean(mean), saved_invstd(invstd);
+    SavedTensor saved_x(x), saved_w(weight), saved_mean(mean), saved_invstd(invstd),
+        saved_rows(whole.rows);
     SavedTensor saved_y = relu ? SavedTensor(y) : SavedTensor(); // ReLU's mask
     record(relu ? "sync_batch_norm_relu" : "sync_batch_norm", {x, weight, bias}, {y},
            [=](const std::vector<Tensor>& g, const std::vector<bool>& needs) {
                return sync_batch_norm_backward(
                    g[0], saved_x.get(), saved_w.get(), saved_mean.get(), saved_invstd.get(),
-                   saved_y.defined() ? saved_y.get() : Tensor(), M, needs);
+                   saved_y.defined() ? saved_y.get() : Tensor(), saved_rows.get(), needs);
            });
     return y;
 }
@@ -136,7 +118,7 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
 std::vector<Tensor> sync_batch_norm_backward(const Tensor& dy, const Tensor& x,
                                              const Tensor& weight, const Tensor& mean,
                                              const Tensor& invstd, const Tensor& relu_y,
-                                             double rows_everywhere,
+                                             const Tensor& rows_everywhere,
                                              const std::vector<bool>& needs) {
     const int64_t C = x.size(3), rows = x.numel() / C;
     Backend& backend = backend_of(dy);
@@ -146,25 +128,19 @@ std::vector<Tensor> sync_batch_norm_backward(const Tensor& dy, const Tensor& x,
                                 x.f32(), weight.f32(), mean.f32(), invstd.f32(), rows, C, false,
                                 relu_y.defined() ? relu_y.f32() : nullptr);
     if (needs[0]) {
-        std::vector<float> sums = host_values(db), sum_dw = host_values(dw); // (C,) each
-        sums.insert(sums.end(), sum_dw.begin(), sum_dw.end());
-        collectives().all_reduce_sum(sums.data(), int64_t(sums.size()));
-        const std::vector<float> w = host_values(weight), is = host_values(invstd);
-        const size_t n = static_cast<size_t>(C);
-        std::vector<float> k(n), d(n), ones(n, 1.f);
-        for (size_t c = 0; c < n; c++) {
-            const double mean_dy = sums[c] / rows_everywhere;
-            const double mean_dy_xhat = sums[n + c] / rows_everywhere;
-            k[c] = float(-double(w[c]) * is[c] * is[c] * mean_dy_xhat);
-            d[c] = float(-double(w[c]) * is[c] * mean_dy);
-        }
+        NoGradGuard no_grad;
+        Tensor sums = concat({db, dw}, 0); // (2C,): sum dy, sum dy xhat
+        all_reduce_sum_(sums);
+        std::vector<Tensor> s = split(div(sums, rows_everywhere), {C, C}, 0);
+        const Tensor &mean_dy = s[0], &mean_dy_xhat = s[1];
+        Tensor w_invstd = mul(weight, invstd);
+        Tensor k = neg(mul(mul(w_invstd, invstd), mean_dy_xhat)), d = neg(mul(w_invstd, mean_dy));
         // (x - mean) k + d: the eval kernel with weight k, bias d, variance 1 and eps 0.
         Tensor correction = empty_like(dy, dy.shape());
-        Tensor kt = channel_tensor(k, dy.device()), dt = channel_tensor(d, dy.device()),
-               unit = channel_tensor(ones, dy.device());
-        backend.batch_norm_forward_eval(correction.f32(), x.f32(), kt.f32(), dt.f32(), mean.f32(),
+        Tensor unit = Tensor::ones({C}, DType::f32, dy.device());
+        backend.batch_norm_forward_eval(correction.f32(), x.f32(), k.f32(), d.f32(), mean.f32(),
                                         unit.f32(), rows, C, 0.f, false);
-        dx = add(dx, correction);
+        add_(dx, correction);
     }
     return {dx, needs[1] ? dw : Tensor(), needs[2] ? db : Tensor()};
 }

@@ -23,11 +23,12 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
 
 // sync_batch_norm's backward: dy (N, H, W, C) -> {dx, dweight, dbias} (those `needs` asks for),
 // given the saved input, weight, the whole batch's mean and invstd (C,), the output when ReLU was
-// fused (else undefined) and M. dweight / dbias are this process's sums; dx uses every process's.
+// fused (else undefined) and M (shape (), on dy's device). dweight / dbias are this process's sums;
+// dx uses every process's.
 std::vector<Tensor> sync_batch_norm_backward(const Tensor& dy, const Tensor& x,
                                              const Tensor& weight, const Tensor& mean,
                                              const Tensor& invstd, const Tensor& relu_y,
-                                             double rows_everywhere,
+                                             const Tensor& rows_everywhere,
                                              const std::vector<bool>& needs);
 
 // Every BatchNorm2d in `module` (recursively) uses sync_batch_norm in training when the run has
