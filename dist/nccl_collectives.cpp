@@ -1,10 +1,17 @@
-// NCCL's implementation of pg::DeviceCollectives (dist/nccl_collectives.h): one communicator,
-// created at the first collective, every call on the CUDA backend's stream.
+// NCCL's implementation of pg::DeviceCollectives (dist/nccl_collectives.h): two communicators,
+// created together at the first collective. The main one queues on the CUDA backend's stream; the
+// gradient one (start_all_reduce_sum) on a stream of its own, so that the backward pass's kernels
+// go on while gradient buckets are summed (DDP's overlap). A watchdog asks the GPU whether the
+// queued collectives finish.
 #include "dist/nccl_collectives.h"
 
 #include <nccl.h>
 
+#include <deque>
+#include <mutex>
+
 #include "cuda/context.h"
+#include "dist/watchdog.h"
 #include "tensor/error.h"
 
 #define NCCL_CHECK(call)                                                                           \
@@ -17,38 +24,117 @@
 namespace pg::dist {
 namespace {
 
-class NcclCollectives final : public DeviceCollectives {
+cudaEvent_t new_event() {
+    cudaEvent_t event = nullptr;
+    CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    return event;
+}
+
+// The NCCL calls queued and not finished yet, oldest first, as the watchdog's probe: NCCL returns
+// once a collective is queued, so a hang shows only as an event that never completes.
+class QueuedCollectives {
   public:
-    // The communicator is left to the process's end: destroying it from a static destructor
-    // could run after the CUDA runtime has shut down.
-    std::string describe() const override { return nccl_version(); }
-    void all_reduce_sum(float* data, int64_t n) override {
-        NCCL_CHECK(
-            ncclAllReduce(data, data, size_t(n), ncclFloat, ncclSum, comm(), cuda::stream()));
+    // Marks the collective just queued on `stream`.
+    void add(const char* name, cudaStream_t stream) {
+        cudaEvent_t done = new_event();
+        CUDA_CHECK(cudaEventRecord(done, stream));
+        std::lock_guard<std::mutex> lock(mutex_);
+        queued_.push_back({done, name, ++count_});
     }
-    void broadcast(void* data, int64_t bytes, int root) override {
-        NCCL_CHECK(
-            ncclBroadcast(data, data, size_t(bytes), ncclUint8, root, comm(), cuda::stream()));
-    }
-    void all_gather(const float* send, int64_t n, float* recv) override {
-        NCCL_CHECK(ncclAllGather(send, recv, size_t(n), ncclFloat, comm(), cuda::stream()));
+    // Called from the watchdog's thread: the oldest collective still running, if any.
+    CollectiveWait oldest() {
+        static thread_local bool on_device = cudaSetDevice(cuda::context().device) == cudaSuccess;
+        (void)on_device;
+        std::lock_guard<std::mutex> lock(mutex_);
+        // An error (a failed kernel) counts as finished: the main thread reports it.
+        while (!queued_.empty() && cudaEventQuery(queued_.front().done) != cudaErrorNotReady) {
+            cudaEventDestroy(queued_.front().done);
+            queued_.pop_front();
+        }
+        if (queued_.empty()) return {};
+        return {queued_.front().name, queued_.front().id};
     }
 
   private:
-    // Created at the first collective, which every process calls at the same point: rank 0's
-    // unique id goes to the others through the host collectives (MPI). NCCL's calls return once
-    // queued, so the hang watchdog of the MPI collectives does not cover them.
-    ncclComm_t comm() {
-        if (comm_ == nullptr) {
-            Collectives& c = collectives();
-            ncclUniqueId id{};
-            if (c.rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
-            c.broadcast(&id, int64_t(sizeof(id)), 0);
-            NCCL_CHECK(ncclCommInitRank(&comm_, c.world_size(), id, c.rank()));
-        }
-        return comm_;
+    struct Queued {
+        cudaEvent_t done;
+        const char* name;
+        uint64_t id;
+    };
+    std::mutex mutex_;
+    std::deque<Queued> queued_;
+    uint64_t count_ = 0;
+};
+
+// A gradient all-reduce on the side stream: wait() makes the main stream wait for it.
+class SideStreamSum final : public PendingCollective {
+  public:
+    explicit SideStreamSum(cudaEvent_t done) : done_(done) {}
+    ~SideStreamSum() override { cudaEventDestroy(done_); } // released once it completes
+    void test() override {}                                // NCCL progresses on its own
+    void wait() override { CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(), done_, 0)); }
+
+  private:
+    cudaEvent_t done_;
+};
+
+class NcclCollectives final : public DeviceCollectives {
+  public:
+    // The communicators are left to the process's end: destroying them from a static destructor
+    // could run after the CUDA runtime has shut down.
+    std::string describe() const override { return nccl_version(); }
+    void all_reduce_sum(float* data, int64_t n) override {
+        start();
+        NCCL_CHECK(ncclAllReduce(data, data, size_t(n), ncclFloat, ncclSum, comm_, cuda::stream()));
+        queued_.add("an NCCL all-reduce", cuda::stream());
     }
-    ncclComm_t comm_ = nullptr;
+    void broadcast(void* data, int64_t bytes, int root) override {
+        start();
+        NCCL_CHECK(
+            ncclBroadcast(data, data, size_t(bytes), ncclUint8, root, comm_, cuda::stream()));
+        queued_.add("an NCCL broadcast", cuda::stream());
+    }
+    void all_gather(const float* send, int64_t n, float* recv) override {
+        start();
+        NCCL_CHECK(ncclAllGather(send, recv, size_t(n), ncclFloat, comm_, cuda::stream()));
+        queued_.add("an NCCL all-gather", cuda::stream());
+    }
+    // The side stream waits for the main stream's work so far (the packed bucket), then sums.
+    std::unique_ptr<PendingCollective> start_all_reduce_sum(float* data, int64_t n) override {
+        start();
+        cudaEvent_t ready = new_event();
+        CUDA_CHECK(cudaEventRecord(ready, cuda::stream()));
+        CUDA_CHECK(cudaStreamWaitEvent(side_stream_, ready, 0));
+        CUDA_CHECK(cudaEventDestroy(ready)); // the wait above holds what it needs
+        NCCL_CHECK(
+            ncclAllReduce(data, data, size_t(n), ncclFloat, ncclSum, gradient_comm_, side_stream_));
+        queued_.add("an NCCL all-reduce of gradients", side_stream_);
+        cudaEvent_t done = new_event();
+        CUDA_CHECK(cudaEventRecord(done, side_stream_));
+        return std::make_unique<SideStreamSum>(done);
+    }
+
+  private:
+    // At the first collective, which every process calls at the same point: rank 0's unique ids
+    // go to the others through the host collectives (MPI).
+    void start() {
+        if (comm_ != nullptr) return;
+        Collectives& c = collectives();
+        ncclUniqueId ids[2] = {};
+        if (c.rank() == 0)
+            for (ncclUniqueId& id : ids) NCCL_CHECK(ncclGetUniqueId(&id));
+        c.broadcast(ids, int64_t(sizeof(ids)), 0);
+        NCCL_CHECK(ncclCommInitRank(&comm_, c.world_size(), ids[0], c.rank()));
+        NCCL_CHECK(ncclCommInitRank(&gradient_comm_, c.world_size(), ids[1], c.rank()));
+        CUDA_CHECK(cudaStreamCreateWithFlags(&side_stream_, cudaStreamNonBlocking));
+        watchdog_ = std::make_unique<Watchdog>(c.rank(), c.world_size(),
+                                               [this] { return queued_.oldest(); });
+    }
+
+    ncclComm_t comm_ = nullptr, gradient_comm_ = nullptr;
+    cudaStream_t side_stream_ = nullptr;
+    QueuedCollectives queued_;
+    std::unique_ptr<Watchdog> watchdog_; // after queued_, which it reads
 };
 
 } // namespace

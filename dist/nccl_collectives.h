@@ -1,7 +1,8 @@
 // NCCL's collectives on CUDA memory (tensor/collectives.h's DeviceCollectives) for data-parallel
-// runs on GPUs: one communicator over all processes of the run, one GPU each, its unique id sent
-// from rank 0 through the host collectives (MPI). Every call is queued on the CUDA backend's
-// stream, so it is ordered with the kernels before and after it as they are with each other.
+// runs on GPUs: a communicator over all processes of the run, one GPU each, its unique id sent from
+// rank 0 through the host collectives (MPI). Its calls are queued on the CUDA backend's stream, in
+// order with the kernels before and after them; gradient buckets (start_all_reduce_sum) go on a
+// second communicator and stream. The hang watchdog (dist/watchdog.h) covers both.
 #pragma once
 
 #include <memory>

@@ -156,12 +156,14 @@ void BackwardGradientAverage::leaf_done(const Tensor& leaf) {
 void BackwardGradientAverage::mark_final(size_t param) { buckets_[bucket_of_[param]].waiting--; }
 
 // Buckets start strictly in order, so every process starts the same collectives in the same order
-// whatever order its own pass finished them in. Gradients on a device other than the CPU wait for
-// finish().
+// whatever order its own pass finished them in. Gradients on a device without collectives of its
+// own wait for finish(): through host memory, their all-reduce would be a blocking one on the
+// channel of SyncBN's, met in another order by a process whose pass ran in another order.
 void BackwardGradientAverage::start_ready_buckets() {
     while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].waiting == 0) {
         Bucket& b = buckets_[next_bucket_++];
-        if (!params_[b.params[0]].is_cpu()) continue;
+        const Tensor& first = params_[b.params[0]];
+        if (!first.is_cpu() && device_collectives(first.device().type) == nullptr) continue;
         b.flat = pack_bucket(b);
         b.pending = start_all_reduce_sum_(b.flat);
     }

@@ -55,9 +55,10 @@ void average_gradients(const std::vector<Tensor>& params,
 // collectives in the rest of the pass are not held up. finish() waits for them all and ends with
 // what average_gradients() gives. Watch the last backward before the optimizer step
 // (the gradients are final after it); parameters the pass does not reach count with the gradient
-// they have. Only CPU gradients go while the pass runs; those of other devices are averaged in
-// finish() (their collectives would share one NCCL channel with SyncBN's). With two processes
-// the sums are those of average_gradients() bit for bit; with more, up to the order MPI adds in.
+// they have. CPU gradients (MPI) and CUDA ones with NCCL (on a communicator and stream of their
+// own, which the backward kernels after them do not wait for) go while the pass runs; CUDA ones
+// without NCCL (through host memory) are averaged in finish(). With two processes the sums are
+// those of average_gradients() bit for bit; with more, up to the order MPI or NCCL adds in.
 class BackwardGradientAverage final : public BackwardObserver {
   public:
     explicit BackwardGradientAverage(std::vector<Tensor> params,

@@ -113,17 +113,22 @@ std::unique_ptr<PendingCollective> Collectives::start_all_reduce_sum(float* data
     return std::make_unique<Finished>();
 }
 
+std::unique_ptr<PendingCollective> DeviceCollectives::start_all_reduce_sum(float* data, int64_t n) {
+    all_reduce_sum(data, n);
+    return std::make_unique<Finished>();
+}
+
 std::unique_ptr<PendingCollective> start_all_reduce_sum_(Tensor& x) {
     PG_CHECK(x.dtype() == DType::f32, "start_all_reduce_sum_: dtype ", dtype_name(x.dtype()),
              "; expected f32");
     Collectives& c = collectives();
     if (c.world_size() == 1) return std::make_unique<Finished>();
-    if (!x.is_cpu()) {
-        all_reduce_sum_(x);
-        return std::make_unique<Finished>();
-    }
     x.bump_version();
-    return c.start_all_reduce_sum(x.f32(), x.numel());
+    if (x.is_cpu()) return c.start_all_reduce_sum(x.f32(), x.numel());
+    if (DeviceCollectives* d = own_collectives_of(x))
+        return d->start_all_reduce_sum(x.f32(), x.numel());
+    all_reduce_sum_(x);
+    return std::make_unique<Finished>();
 }
 
 void broadcast_(Tensor& x, int root) {

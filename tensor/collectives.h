@@ -60,6 +60,11 @@ class DeviceCollectives {
     virtual ~DeviceCollectives() = default;
     virtual std::string describe() const = 0; // "NCCL 2.27.7"
     virtual void all_reduce_sum(float* data, int64_t n) = 0;
+    // all_reduce_sum() on a channel of its own (a communicator and stream apart), after the work
+    // queued so far on the device's stream; wait() makes that stream's later work wait for it (the
+    // host goes on). As Collectives::start_all_reduce_sum: those started this way must be started
+    // in the same order on every process, and the others may come in between. Default: at once.
+    virtual std::unique_ptr<PendingCollective> start_all_reduce_sum(float* data, int64_t n);
     virtual void broadcast(void* data, int64_t bytes, int root) = 0;
     virtual void all_gather(const float* send, int64_t n, float* recv) = 0;
 };
@@ -83,8 +88,9 @@ void register_device_collectives(DeviceType type, std::unique_ptr<DeviceCollecti
 // x (f32) becomes its element-wise sum over processes, in place.
 void all_reduce_sum_(Tensor& x);
 // all_reduce_sum_(x) started now and finished by wait(), as Collectives::start_all_reduce_sum:
-// leave x alone until then. Only CPU tensors run while the caller goes on; a device tensor is
-// summed before this returns.
+// leave x alone until then. CPU tensors and device tensors with their device's own collectives
+// (NCCL) run while the caller goes on; other device tensors are summed (through host memory)
+// before this returns.
 std::unique_ptr<PendingCollective> start_all_reduce_sum_(Tensor& x);
 // x (any dtype) takes root's values, in place; shapes must agree.
 void broadcast_(Tensor& x, int root);

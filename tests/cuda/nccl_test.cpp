@@ -7,6 +7,7 @@
 
 #if PG_NCCL_ENABLED
 
+#include "autograd/inplace.h"
 #include "dist/nccl_collectives.h"
 #include "tensor/backend.h"
 #include "tests/common/test_util.h"
@@ -31,6 +32,27 @@ TEST(GpuNccl, OneProcessCommunicatorCopiesOnTheStream) {
     Tensor gathered = Tensor::full({1000, 3}, -1.0, DType::f32, Device::cuda(0));
     nccl->all_gather(x.f32(), x.numel(), gathered.f32());
     EXPECT_TRUE(test::all_equal(gathered, host));
+}
+
+// The gradient channel (its own communicator and stream) on a communicator of one: it starts
+// after the main stream's copy, and the values come back through wait() unchanged. That it sums
+// across processes needs several GPUs; tests/dist checks the same calls over MPI.
+TEST(GpuNccl, SideStreamSumOfOneProcessKeepsItsValues) {
+    if (!device_available(Device::cuda(0))) {
+        if (test::gpu_required()) FAIL() << "PG_REQUIRE_GPU=1 but no CUDA device";
+        GTEST_SKIP() << "no CUDA device";
+    }
+    std::unique_ptr<DeviceCollectives> nccl = dist::make_nccl_collectives();
+    Generator gen(2);
+    Tensor host = test::random_tensor({1 << 20}, gen);
+    for (int round = 0; round < 3; round++) {
+        Tensor x = Tensor::zeros({1 << 20}, DType::f32, Device::cuda(0));
+        copy_(x, host.to(Device::cuda(0))); // queued on the main stream
+        std::unique_ptr<PendingCollective> pending = nccl->start_all_reduce_sum(x.f32(), x.numel());
+        pending->test();
+        pending->wait();
+        EXPECT_TRUE(test::all_equal(x.to(Device::cpu()), host)) << "round " << round;
+    }
 }
 
 } // namespace

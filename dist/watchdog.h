@@ -1,0 +1,68 @@
+// The hang watchdog of the collectives (dist/): a thread that ends this process with one clear line
+// when a collective has waited for the other processes longer than PG_COLLECTIVE_TIMEOUT seconds
+// (default 1800, as PyTorch's process groups). mpirun then ends every other process. MPI's blocking
+// collectives mark the wait themselves; NCCL's return once queued, so a probe asks the GPU.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace pg::dist {
+
+// PG_COLLECTIVE_TIMEOUT in seconds (1800 when unset); a bad value is an error naming it.
+double collective_timeout_s();
+
+// What this process waits for now: `name` ("an all-reduce") and a number that changes with every
+// new wait, so that a wait that finished and a next one are not counted as one; name null: none.
+struct CollectiveWait {
+    const char* name = nullptr;
+    uint64_t id = 0;
+};
+
+class Watchdog {
+  public:
+    using Probe = std::function<CollectiveWait()>;
+    // The line it ends the process with goes to `end` (default: stderr, then _Exit(1)); tests
+    // catch it. `probe` is called from the watchdog's thread every 200 ms: it must be thread-safe.
+    Watchdog(int rank, int world, Probe probe, double timeout_s = collective_timeout_s(),
+             std::function<void(const std::string&)> end = nullptr);
+    ~Watchdog();
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
+
+  private:
+    void watch();
+    std::string line(const char* name, double waited) const;
+
+    const int rank_, world_;
+    const Probe probe_;
+    const double timeout_s_;
+    const std::function<void(const std::string&)> end_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_; // last: started once the members above exist
+};
+
+// A probe for waits the caller marks itself (MPI's blocking collectives): while an InFlight guard
+// lives, the wait is `name`.
+class MarkedWait {
+  public:
+    struct InFlight {
+        InFlight(MarkedWait& w, const char* name);
+        ~InFlight();
+        MarkedWait& wait;
+    };
+    CollectiveWait now();
+
+  private:
+    std::mutex mutex_;
+    CollectiveWait current_;
+    uint64_t waits_ = 0;
+};
+
+} // namespace pg::dist

@@ -1,0 +1,120 @@
+// The collectives' hang watchdog (dist/watchdog.h) with a probe of its own: a wait that never
+// finishes ends the process with a line naming it (NCCL's queued collectives are watched this
+// way), waits that keep finishing never do, and a bad PG_COLLECTIVE_TIMEOUT is named. Its use by
+// MPI's collectives across processes: DataParallel.AProcessThatHangs... (tests/seg/).
+#include <gtest/gtest.h>
+
+#include "pg_config.h"
+
+#if PG_MPI_ENABLED || PG_NCCL_ENABLED
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "dist/watchdog.h"
+#include "tensor/error.h"
+
+namespace pg {
+namespace {
+
+// The line a watchdog ended with, caught instead of ending the test.
+struct Ending {
+    std::mutex mutex;
+    std::string line;
+    std::function<void(const std::string&)> catcher() {
+        return [this](const std::string& text) {
+            std::lock_guard<std::mutex> lock(mutex);
+            line = text;
+        };
+    }
+    std::string caught() {
+        std::lock_guard<std::mutex> lock(mutex);
+        return line;
+    }
+};
+
+void sleep_s(double seconds) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+}
+
+TEST(Watchdog, AWaitThatNeverFinishesEndsTheProcessNamingIt) {
+    Ending ending;
+    {
+        dist::Watchdog watchdog(
+            1, 3,
+            [] {
+                return dist::CollectiveWait{"an NCCL all-reduce", 7};
+            },
+            0.5, ending.catcher());
+        for (int i = 0; i < 50 && ending.caught().empty(); i++) sleep_s(0.1);
+    }
+    EXPECT_EQ(ending.caught(), "pixelgrad: error (rank 1 of 3): an NCCL all-reduce has waited 1 s "
+                               "for the other processes (PG_COLLECTIVE_TIMEOUT 0.5 s): one of them "
+                               "hangs; ending the run\n");
+}
+
+TEST(Watchdog, WaitsThatKeepFinishingOrNoWaitNeverEndIt) {
+    std::atomic<uint64_t> probes{0};
+    Ending moving, idle;
+    {
+        // A new wait at every probe (each shorter than the timeout), and no wait at all.
+        dist::Watchdog busy(
+            0, 2,
+            [&] {
+                return dist::CollectiveWait{"an all-reduce", ++probes};
+            },
+            0.5, moving.catcher());
+        dist::Watchdog quiet(
+            0, 2, [] { return dist::CollectiveWait{}; }, 0.5, idle.catcher());
+        sleep_s(1.5);
+    }
+    EXPECT_GE(probes.load(), 4u); // it did ask
+    EXPECT_EQ(moving.caught(), "");
+    EXPECT_EQ(idle.caught(), "");
+}
+
+TEST(Watchdog, MarkedWaitsAreNewEachTimeAndEndWithTheirGuard) {
+    dist::MarkedWait marked;
+    EXPECT_EQ(marked.now().name, nullptr);
+    uint64_t first = 0;
+    {
+        dist::MarkedWait::InFlight in_flight(marked, "a broadcast");
+        EXPECT_STREQ(marked.now().name, "a broadcast");
+        first = marked.now().id;
+    }
+    EXPECT_EQ(marked.now().name, nullptr);
+    dist::MarkedWait::InFlight again(marked, "a broadcast");
+    EXPECT_NE(marked.now().id, first);
+}
+
+TEST(Watchdog, ABadTimeoutIsNamed) {
+    const char* old = getenv("PG_COLLECTIVE_TIMEOUT");
+    const std::string saved = old ? old : "";
+    for (const char* bad : {"soon", "0", "-5", "10s"}) {
+        setenv("PG_COLLECTIVE_TIMEOUT", bad, 1);
+        try {
+            dist::collective_timeout_s();
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(std::string("PG_COLLECTIVE_TIMEOUT is '") + bad +
+                                                 "'; expected a positive number of seconds"),
+                      std::string::npos)
+                << e.what();
+        }
+    }
+    setenv("PG_COLLECTIVE_TIMEOUT", "2.5", 1);
+    EXPECT_EQ(dist::collective_timeout_s(), 2.5);
+    if (old)
+        setenv("PG_COLLECTIVE_TIMEOUT", saved.c_str(), 1);
+    else
+        unsetenv("PG_COLLECTIVE_TIMEOUT");
+}
+
+} // namespace
+} // namespace pg
+
+#endif // PG_MPI_ENABLED || PG_NCCL_ENABLED
