@@ -32,12 +32,13 @@ Config::Config(std::unique_ptr<Impl> impl, std::string source, std::string prefi
     : impl_(std::move(impl)), source_(std::move(source)), prefix_(std::move(prefix)) {}
 Config::Config(const Config& other)
     : impl_(std::make_unique<Impl>(Impl{YAML::Clone(other.impl_->root)})), source_(other.source_),
-      prefix_(other.prefix_), guard_(other.guard_) {}
+      prefix_(other.prefix_), guard_(other.guard_), overridden_(other.overridden_) {}
 Config& Config::operator=(const Config& other) {
     impl_ = std::make_unique<Impl>(Impl{YAML::Clone(other.impl_->root)});
     source_ = other.source_;
     prefix_ = other.prefix_;
     guard_ = other.guard_;
+    overridden_ = other.overridden_;
     return *this;
 }
 Config::~Config() = default;
@@ -140,12 +141,21 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
         size_t eq = o.find('=');
         PG_CHECK(eq != std::string::npos && eq > 0, "--set ", o, ": expected key=value");
         config.set(o.substr(0, eq), o.substr(eq + 1));
+        config.overridden_.push_back(o.substr(0, eq));
     }
     return config;
 }
 
 std::string full_key(const std::string& prefix, const std::string& key) {
     return prefix.empty() ? key : prefix + "." + key;
+}
+
+std::string Config::origin(const std::string& key) const {
+    const std::string full = full_key(prefix_, key);
+    // The last --set that wrote this key or a section above it.
+    for (auto it = overridden_.rbegin(); it != overridden_.rend(); ++it)
+        if (full == *it || full.rfind(*it + ".", 0) == 0) return "--set " + *it;
+    return source_;
 }
 
 void Config::set(const std::string& key, const std::string& yaml_value) {
@@ -230,7 +240,7 @@ static YAML::Node require(const YAML::Node& root, const std::string& source,
 #define PG_CONFIG_GETTERS(Type, name, expected)                                                    \
     Type Config::name(const std::string& key) const {                                              \
         check_guard(key);                                                                          \
-        return convert<Type>(require(impl_->root, source_, prefix_, key), source_,                 \
+        return convert<Type>(require(impl_->root, source_, prefix_, key), origin(key),             \
                              full_key(prefix_, key), expected);                                    \
     }
 
@@ -259,9 +269,10 @@ std::string Config::get_string(const std::string& key, const std::string& fallba
 Config Config::section(const std::string& key) const {
     check_guard(key);
     YAML::Node n = require(impl_->root, source_, prefix_, key);
-    PG_CHECK(n.IsMap(), source_, ": '", full_key(prefix_, key), "' must be a section");
+    PG_CHECK(n.IsMap(), origin(key), ": '", full_key(prefix_, key), "' must be a section");
     Config out(std::make_unique<Impl>(Impl{YAML::Clone(n)}), source_, full_key(prefix_, key));
     out.guard_ = guard_;
+    out.overridden_ = overridden_;
     return out;
 }
 

@@ -22,6 +22,9 @@ class Config {
     ~Config();
 
     const std::string& source() const { return source_; }
+    // Where `key` (relative to this section) got its value, for messages: "--set trainer.seed"
+    // when a --set of load() wrote it or a section above it, else source().
+    std::string origin(const std::string& key) const;
     void set(const std::string& key, const std::string& yaml_value);
     bool has(const std::string& key) const;
 
@@ -58,6 +61,7 @@ class Config {
     std::string source_;
     std::string prefix_; // dotted path of this section inside the file, for error messages
     std::shared_ptr<std::function<bool(const std::string&)>> guard_; // shared with sections
+    std::vector<std::string> overridden_; // full keys of load()'s --set overrides, in order
 };
 
 } // namespace pg::seg

@@ -306,14 +306,15 @@ void check_config_keys(Config& config) {
             std::vector<std::string> k = split_dots(key);
             if (k.size() > 2 && k[0] == "dataset" && !is_split(k[1]) &&
                 find_config_key("dataset.train." + key.substr(9 + k[1].size())))
-                throw Error(config.source() + ": dataset." + k[1] + " is not a dataset split (" +
+                throw Error(config.origin(key) + ": dataset." + k[1] + " is not a dataset split (" +
                             known_splits() + ")");
-            throw Error(config.source() + ": unknown key '" + key + "' (did you mean '" +
+            throw Error(config.origin(key) + ": unknown key '" + key + "' (did you mean '" +
                         nearest_config_key(key) + "'?)");
         }
-        PG_CHECK(entry->method.empty() || entry->method == method, config.source(), ": key '", key,
-                 "' is read only by trainer.method ", entry->method, ", and this run's method is ",
-                 method, " (remove the key, or set trainer.method: ", entry->method, ")");
+        PG_CHECK(entry->method.empty() || entry->method == method, config.origin(key), ": key '",
+                 key, "' is read only by trainer.method ", entry->method,
+                 ", and this run's method is ", method,
+                 " (remove the key, or set trainer.method: ", entry->method, ")");
     });
     config.guard_keys(known_key_or_section);
 }

@@ -15,7 +15,7 @@ namespace pg::seg {
 namespace fs = std::filesystem;
 
 static std::string where(const Config& dataset, const std::string& key) {
-    return dataset.source() + ": dataset." + key;
+    return dataset.origin(key) + ": dataset." + key;
 }
 
 // A key of split `split`, falling back to the shared dataset-level key.

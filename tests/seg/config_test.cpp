@@ -78,6 +78,30 @@ TEST(Config, ErrorsNameTheFileTheKeyAndTheValue) {
     EXPECT_NE(m.find("expected key=value"), std::string::npos) << m;
 }
 
+// A value a --set gave is blamed on that --set, not on the file: the key itself or a section above
+// it, the last --set of it winning; the file's own values still name the file.
+TEST(Config, ErrorsInOverriddenValuesNameTheSet) {
+    std::string path = ::testing::TempDir() + "pg_config_set.yaml";
+    std::ofstream(path) << kYaml;
+    Config c = Config::load(path, {"net.num_classes=many", "trainer.optimizer={type: 3, lr: x}",
+                                   "trainer.optimizer.type=SGD"});
+    std::string m = error_of([&] { c.get_int("net.num_classes"); });
+    EXPECT_NE(m.find("--set net.num_classes: net.num_classes is 'many', expected an integer"),
+              std::string::npos)
+        << m;
+    m = error_of([&] { c.section("trainer").section("optimizer").get_float("lr"); });
+    EXPECT_NE(m.find("--set trainer.optimizer: trainer.optimizer.lr is 'x', expected a number"),
+              std::string::npos)
+        << m;
+    EXPECT_EQ(c.origin("trainer.optimizer.type"), "--set trainer.optimizer.type");
+    EXPECT_EQ(c.section("net").origin("num_classes"), "--set net.num_classes");
+    EXPECT_EQ(c.origin("trainer.lr"), path);
+    EXPECT_EQ(c.origin("net.num_classes_extra"), path); // a name that only starts the same
+    m = error_of([&] { c.get_int("dataset.type"); });
+    EXPECT_NE(m.find(path + ": dataset.type is 'voc', expected an integer"), std::string::npos)
+        << m;
+}
+
 // `base:` chains: the child's keys win, maps merge key by key, lists are replaced whole, the
 // base path is relative to the child, and a cycle is an error instead of a hang.
 TEST(Config, BaseFilesMergeUnderTheChild) {

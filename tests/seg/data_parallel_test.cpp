@@ -316,7 +316,7 @@ TEST(DataParallel, AnErrorOnEveryProcessIsOneClearLineEach) {
 }
 
 // The semi-supervised methods step their parts through the same optimizer, so they run across
-// processes too (U2PL's memory bank is still filled per process: README, "Data parallel").
+// processes too (U2PL's memory banks take every process's negatives: README, "Data parallel").
 TEST(DataParallel, U2plAndAdversarialRunOnTwoThenThreeProcessesAndResumeOnOne) {
     std::string world = void_free_world("methods");
     const std::vector<std::string> common{"dataset.root=" + world,
