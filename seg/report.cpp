@@ -450,7 +450,7 @@ std::string base64_encode(const std::string& bytes) {
     return out;
 }
 
-std::string render_report(const std::string& run_dir) {
+std::string render_report(const std::string& run_dir, std::vector<std::string>* notes_out) {
     const fs::path dir(run_dir);
     PG_CHECK(fs::is_directory(dir), "report: run directory '", run_dir,
              "' does not exist or is not a directory");
@@ -511,12 +511,15 @@ std::string render_report(const std::string& run_dir) {
         page << "</ul>\n";
     }
     page << body.str() << "<footer>pixelgrad report</footer>\n</body>\n</html>\n";
+    if (notes_out) *notes_out = notes;
     return page.str();
 }
 
-void write_report(const std::string& run_dir) {
-    std::string html = render_report(run_dir);
+std::vector<std::string> write_report(const std::string& run_dir) {
+    std::vector<std::string> notes;
+    std::string html = render_report(run_dir, &notes);
     write_file_atomic((fs::path(run_dir) / "report.html").string(), "report", html);
+    return notes;
 }
 
 } // namespace pg::seg

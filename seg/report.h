@@ -5,16 +5,18 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace pg::seg {
 
-// The page for `run_dir`, as write_report would write it. Throws pg::Error when run_dir is not a
+// The page for `run_dir`, as write_report would write it; `notes` (when given) gets the page's
+// notes (a missing file, malformed metric lines skipped). Throws pg::Error when run_dir is not a
 // directory.
-std::string render_report(const std::string& run_dir);
+std::string render_report(const std::string& run_dir, std::vector<std::string>* notes = nullptr);
 
 // Writes RUN_DIR/report.html (through report.html.tmp and a rename, so a reader never sees half a
-// page). Throws pg::Error naming the directory or the file when that fails.
-void write_report(const std::string& run_dir);
+// page) and returns its notes. Throws pg::Error naming the directory or the file when that fails.
+std::vector<std::string> write_report(const std::string& run_dir);
 
 // RFC 4648 base64 with '=' padding: "foo" -> "Zm9v", "f" -> "Zg==".
 std::string base64_encode(const std::string& bytes);

@@ -14,6 +14,7 @@
 #include "seg/svg_chart.h"
 #include "tensor/error.h"
 #include "tests/common/test_util.h"
+#include "tests/seg/cli_helpers.h"
 
 namespace pg::seg {
 namespace {
@@ -266,7 +267,11 @@ TEST(Report, DiscriminatorLossOutsideItsBandIsFlagged) {
 
 TEST(Report, MissingAndEmptyFilesAreReported) {
     std::string dir = fresh_dir("empty");
-    write_report(dir);
+    std::vector<std::string> notes = write_report(dir); // the page's notes, for the command
+    EXPECT_EQ(notes, (std::vector<std::string>{"metrics.jsonl is missing: no curves",
+                                               "eval.json is missing: no final evaluation yet",
+                                               "config.yaml is missing",
+                                               "overlays/ is missing: no sample images"}));
     std::string html = read_text(fs::path(dir) / "report.html");
     EXPECT_NE(html.find("metrics.jsonl is missing"), std::string::npos);
     EXPECT_NE(html.find("eval.json is missing"), std::string::npos);
@@ -306,6 +311,16 @@ TEST(Report, CommandWritesThePageAndNamesAMissingDirectory) {
     EXPECT_TRUE(fs::exists(path));
     args.run_dir = dir + "/no_such_run";
     test::expect_error([&] { run_report(args); }, dir + "/no_such_run' does not exist");
+    // The binary takes the folder as train does too, and says what the page notes (a line of
+    // metrics.jsonl cut by a crash is skipped, the page still written).
+    write_text(fs::path(dir) / "metrics.jsonl",
+               "{\"type\":\"train\",\"step\":1,\"loss\":1}\n{\"type\":\"tr");
+    CliResult r = run_pixelgrad({"report", "--run-dir", dir});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("report: note: 1 malformed line(s) of metrics.jsonl skipped"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("report: " + path), std::string::npos) << r.output;
 }
 
 } // namespace
