@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "nn/train_state.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
 
@@ -45,6 +46,10 @@ void check_finite_weights(const std::map<std::string, Tensor>& tensors, const st
 LoadReport load_weights(Module& module, const std::string& path, bool strict,
                         const std::string& model_name, bool allow_nonfinite) {
     SafetensorsFile file = read_safetensors(path);
+    PG_CHECK(!file.metadata.count(kTrainStateKey), path,
+             ": a training state (what `pixelgrad train --resume` reads: weights, optimizer, "
+             "counters), not model weights; give the run's checkpoints/last.safetensors or "
+             "best.safetensors");
     check_finite_weights(file.tensors, path, allow_nonfinite);
     auto it = file.metadata.find(kModelKey);
     if (!model_name.empty() && it != file.metadata.end())

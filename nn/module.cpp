@@ -25,11 +25,39 @@ static std::string shape_text(const Shape& shape) {
     return out.str();
 }
 
+// The prefix p, if any, such that the file holds every name the module misses as p + name (a
+// wrapper's "module.", a part's "model."): then the file is of another layout, not another model.
+static std::string prefix_of_every_missing_name(const LoadReport& r) {
+    if (r.missing.empty()) return "";
+    const std::string& first = r.missing[0];
+    std::string prefix;
+    for (const std::string& u : r.unexpected)
+        if (u.size() > first.size() && u.compare(u.size() - first.size(), first.size(), first) == 0)
+            prefix = u.substr(0, u.size() - first.size());
+    if (prefix.empty()) return "";
+    std::set<std::string> in_file(r.unexpected.begin(), r.unexpected.end());
+    for (const std::string& m : r.missing)
+        if (!in_file.count(prefix + m)) return "";
+    return prefix;
+}
+
+// Lists of hundreds of names (a whole network missing) are cut to their first lines.
+static void list_names(std::ostringstream& out, const char* label,
+                       const std::vector<std::string>& names) {
+    const size_t shown = names.size() <= 12 ? names.size() : 8;
+    for (size_t i = 0; i < shown; i++) out << "  " << label << names[i] << "\n";
+    if (shown < names.size())
+        out << "  " << label << "... and " << names.size() - shown << " more\n";
+}
+
 std::string LoadReport::to_string() const {
     std::ostringstream out;
-    for (const auto& k : missing) out << "  missing in file:     " << k << "\n";
-    for (const auto& k : unexpected) out << "  unexpected in file:  " << k << "\n";
-    for (const auto& k : mismatched) out << "  shape mismatch:      " << k << "\n";
+    list_names(out, "missing in file:     ", missing);
+    list_names(out, "unexpected in file:  ", unexpected);
+    list_names(out, "shape mismatch:      ", mismatched);
+    if (const std::string prefix = prefix_of_every_missing_name(*this); !prefix.empty())
+        out << "  (the file holds every missing name with '" << prefix
+            << "' in front: weights saved in another layout)\n";
     return out.str();
 }
 

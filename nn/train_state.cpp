@@ -13,8 +13,6 @@
 
 namespace pg::nn {
 
-static const char* kKind = "pixelgrad.train_state";
-
 void TrainState::save_generator(const std::string& name, const Generator& gen) {
     generators[name] = {gen.seed(), gen.offset()};
 }
@@ -54,7 +52,7 @@ void save_train_state(const std::string& path, const TrainState& state) {
     for (const auto& [name, g] : state.generators)
         scalars["generators"][name] = {std::to_string(g.first), std::to_string(g.second)};
     for (const auto& [name, v] : state.numbers) scalars["numbers"][name] = v;
-    save_safetensors(path, tensors, {{kKind, scalars.dump()}});
+    save_safetensors(path, tensors, {{kTrainStateKey, scalars.dump()}});
 }
 
 // A decimal count written by save_train_state: digits only ("1x", "-1" and "" are refused, where
@@ -98,8 +96,9 @@ static void place_tensor(const std::string& path, const std::string& key, const 
 
 TrainState load_train_state(const std::string& path) {
     SafetensorsFile file = read_safetensors(path);
-    auto it = file.metadata.find(kKind);
-    PG_CHECK(it != file.metadata.end(), path, ": not a pixelgrad training state (no '", kKind,
+    auto it = file.metadata.find(kTrainStateKey);
+    PG_CHECK(it != file.metadata.end(), path, ": not a pixelgrad training state (no '",
+             kTrainStateKey,
              "' metadata); weights files are "
              "loaded with --weights, training states with --resume");
     TrainState state;

@@ -35,6 +35,9 @@ struct TrainState {
     void restore_generator(const std::string& name, Generator& gen) const;
 };
 
+// The metadata key that marks a training-state file (its value: the scalars as JSON).
+constexpr const char* kTrainStateKey = "pixelgrad.train_state";
+
 void save_train_state(const std::string& path, const TrainState& state);
 // A missing or corrupt file, or one that is not a pixelgrad training state, is an error naming it.
 TrainState load_train_state(const std::string& path);

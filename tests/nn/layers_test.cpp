@@ -134,6 +134,31 @@ TEST(Module, StrictLoadReportsEveryProblemAndChangesNothing) {
     EXPECT_TRUE(all_close(net.features->named_parameters()[0].tensor, Tensor::zeros({4, 3, 3, 3})));
 }
 
+// A whole network missing lists its first names and a count, and names found under a prefix
+// (weights saved inside a wrapper) say so.
+TEST(Module, LoadReportCutsLongListsAndNamesAPrefix) {
+    LoadReport r;
+    for (int i = 0; i < 30; i++) {
+        r.missing.push_back("layer" + std::to_string(i) + ".weight");
+        r.unexpected.push_back("module.layer" + std::to_string(i) + ".weight");
+    }
+    const std::string m = r.to_string();
+    EXPECT_NE(m.find("missing in file:     layer7.weight\n"), std::string::npos) << m;
+    EXPECT_EQ(m.find("layer8.weight"), std::string::npos) << m;
+    EXPECT_NE(m.find("missing in file:     ... and 22 more\n"), std::string::npos) << m;
+    EXPECT_NE(m.find("unexpected in file:  ... and 22 more\n"), std::string::npos) << m;
+    EXPECT_NE(m.find("the file holds every missing name with 'module.' in front"),
+              std::string::npos)
+        << m;
+    // Up to 12 names are listed whole; a name not under the prefix means no hint.
+    r.missing.resize(12);
+    r.unexpected.resize(11);
+    const std::string short_list = r.to_string();
+    EXPECT_NE(short_list.find("missing in file:     layer11.weight"), std::string::npos);
+    EXPECT_EQ(short_list.find("more"), std::string::npos);
+    EXPECT_EQ(short_list.find("in front"), std::string::npos);
+}
+
 TEST(Module, ConvWeightsArePermutedToTorchLayoutAndBack) {
     Generator gen(4);
     Conv2d conv(Conv2dOptions{3, 2, 3, 1, 1, 1, 1, false}, gen);

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "autograd/ops.h"
+#include "nn/checkpoint.h"
 #include "nn/ema.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
@@ -95,6 +96,20 @@ TEST(TrainState, WeightsFileOrMissingFileIsAClearError) {
         EXPECT_NE(std::string(e.what()).find("not a pixelgrad training state"), std::string::npos);
     }
     EXPECT_THROW(load_train_state(path + ".missing"), Error);
+}
+
+// The other way round: a training state given where model weights are expected (eval, predict,
+// forward --weights) says what it is and which file to give, instead of listing every name.
+TEST(TrainState, AStateFileIsNotTakenForWeights) {
+    TinyRun run;
+    TrainState state;
+    state.parts["model"].weights = run.student.state_dict();
+    std::string path = ::testing::TempDir() + "pg_state_as_weights.safetensors";
+    save_train_state(path, state);
+    test::expect_error([&] { load_weights(run.teacher, path); },
+                       path + ": a training state (what `pixelgrad train --resume` reads");
+    test::expect_error([&] { load_weights(run.teacher, path); },
+                       "give the run's checkpoints/last.safetensors or best.safetensors");
 }
 
 // Parts round-trip by name (one without tensors too); a state written before parts existed loads
