@@ -35,7 +35,13 @@ std::string run_select(const SelectArgs& a) {
              " plans ", acquisition.rounds(),
              " rounds (trainer.ripu.rounds_at), and each round's "
              "budget is its share of them");
-    if (a.round > 1) acquisition.load_round(out, a.round - 1);
+    if (a.round > 1) {
+        const std::string before = ripu::round_dir(out, a.round - 1);
+        PG_CHECK(fs::is_directory(before), "select: --round ", a.round, " adds to round ",
+                 a.round - 1, "'s labels, but ", before, " is missing: select round ", a.round - 1,
+                 " first, or give the --out that holds it");
+        acquisition.load_round(out, a.round - 1);
+    }
     ripu::RoundSummary s = acquisition.run_round(*loaded.net, device, a.round, /*step=*/-1,
                                                  uint64_t(c.get_int("trainer.seed", 0)));
     acquisition.save_round(out, s);

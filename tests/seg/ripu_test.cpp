@@ -177,7 +177,9 @@ TEST(Ripu, SelectFromACheckpointIsTheRoundTrainingTakes) {
     SelectArgs fresh = a;
     fresh.out = fresh_dir("ripu_select_fresh");
     fresh.round = 2; // round 1 was never selected into this folder
-    test::expect_error([&] { run_select(fresh); }, "round_1 is missing");
+    test::expect_error([&] { run_select(fresh); },
+                       "--round 2 adds to round 1's labels, but " + ripu::round_dir(fresh.out, 1) +
+                           " is missing: select round 1 first, or give the --out that holds it");
 
     TrainOptions rest;
     rest.run_dir = o.run_dir;
