@@ -89,9 +89,10 @@ class MpiCollectives final : public Collectives {
   private:
     struct Pending final : PendingCollective {
         explicit Pending(MarkedWait& w) : waiting(w) {}
-        void test() override {
+        bool test() override {
             int done = 0;
             MPI_Testall(int(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE);
+            return done != 0;
         }
         void wait() override {
             MarkedWait::InFlight in_flight(waiting, "an all-reduce of gradients");

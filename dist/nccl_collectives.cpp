@@ -31,7 +31,8 @@ cudaEvent_t new_event() {
 }
 
 // The NCCL calls queued and not finished yet, oldest first, as the watchdog's probe: NCCL returns
-// once a collective is queued, so a hang shows only as an event that never completes.
+// once a collective is queued, so a hang shows only as an event that never completes. No CUDA call
+// is made under the lock (one may wait on the driver; the main thread's add() must not wait on it).
 class QueuedCollectives {
   public:
     // Marks the collective just queued on `stream`.
@@ -41,41 +42,59 @@ class QueuedCollectives {
         std::lock_guard<std::mutex> lock(mutex_);
         queued_.push_back({done, name, ++count_});
     }
-    // Called from the watchdog's thread: the oldest collective still running, if any.
+    // Called from the watchdog's thread (only there are entries removed): the oldest collective
+    // still running, if any.
     CollectiveWait oldest() {
         static thread_local bool on_device = cudaSetDevice(cuda::context().device) == cudaSuccess;
         (void)on_device;
-        std::lock_guard<std::mutex> lock(mutex_);
-        // An error (a failed kernel) counts as finished: the main thread reports it.
-        while (!queued_.empty() && cudaEventQuery(queued_.front().done) != cudaErrorNotReady) {
-            cudaEventDestroy(queued_.front().done);
-            queued_.pop_front();
+        for (;;) {
+            Queued front;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                if (queued_.empty()) return {};
+                front = queued_.front();
+            }
+            // An error (a failed kernel) counts as finished: the main thread reports it.
+            if (cudaEventQuery(front.done) == cudaErrorNotReady) return {front.name, front.id};
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                queued_.pop_front();
+            }
+            cudaEventDestroy(front.done);
         }
-        if (queued_.empty()) return {};
-        return {queued_.front().name, queued_.front().id};
     }
 
   private:
     struct Queued {
-        cudaEvent_t done;
-        const char* name;
-        uint64_t id;
+        cudaEvent_t done = nullptr;
+        const char* name = nullptr;
+        uint64_t id = 0;
     };
     std::mutex mutex_;
     std::deque<Queued> queued_;
     uint64_t count_ = 0;
 };
 
-// A gradient all-reduce on the side stream: wait() makes the main stream wait for it.
+// A gradient all-reduce on the side stream: wait() makes the main stream wait for it. Dropped
+// without wait() (an error unwinding the backward pass), it still makes the main stream wait, so
+// that the caching allocator (which hands freed memory to the main stream's next work) cannot
+// reuse the buffer NCCL may still write.
 class SideStreamSum final : public PendingCollective {
   public:
     explicit SideStreamSum(cudaEvent_t done) : done_(done) {}
-    ~SideStreamSum() override { cudaEventDestroy(done_); } // released once it completes
-    void test() override {}                                // NCCL progresses on its own
-    void wait() override { CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(), done_, 0)); }
+    ~SideStreamSum() override {
+        if (!waited_) cudaStreamWaitEvent(cuda::stream(), done_, 0);
+        cudaEventDestroy(done_); // released once it completes
+    }
+    bool test() override { return cudaEventQuery(done_) == cudaSuccess; }
+    void wait() override {
+        CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(), done_, 0));
+        waited_ = true;
+    }
 
   private:
     cudaEvent_t done_;
+    bool waited_ = false;
 };
 
 class NcclCollectives final : public DeviceCollectives {
@@ -116,25 +135,44 @@ class NcclCollectives final : public DeviceCollectives {
 
   private:
     // At the first collective, which every process calls at the same point: rank 0's unique ids
-    // go to the others through the host collectives (MPI).
+    // go to the others through the host collectives (MPI). Everything is built before any member
+    // is set, so a failure leaves nothing half started.
     void start() {
-        if (comm_ != nullptr) return;
+        if (watchdog_) return;
         Collectives& c = collectives();
+        const double timeout_s = collective_timeout_s();
         ncclUniqueId ids[2] = {};
         if (c.rank() == 0)
             for (ncclUniqueId& id : ids) NCCL_CHECK(ncclGetUniqueId(&id));
         c.broadcast(ids, int64_t(sizeof(ids)), 0);
-        NCCL_CHECK(ncclCommInitRank(&comm_, c.world_size(), ids[0], c.rank()));
-        NCCL_CHECK(ncclCommInitRank(&gradient_comm_, c.world_size(), ids[1], c.rank()));
-        CUDA_CHECK(cudaStreamCreateWithFlags(&side_stream_, cudaStreamNonBlocking));
-        watchdog_ = std::make_unique<Watchdog>(c.rank(), c.world_size(),
-                                               [this] { return queued_.oldest(); });
+        ncclComm_t comm = nullptr, gradient_comm = nullptr;
+        NCCL_CHECK(ncclCommInitRank(&comm, c.world_size(), ids[0], c.rank()));
+        NCCL_CHECK(ncclCommInitRank(&gradient_comm, c.world_size(), ids[1], c.rank()));
+        cudaStream_t side = nullptr;
+        CUDA_CHECK(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking));
+        comm_ = comm;
+        gradient_comm_ = gradient_comm;
+        side_stream_ = side;
+        watchdog_ = std::make_unique<Watchdog>(
+            c.rank(), c.world_size(), [this] { return probe(); }, timeout_s);
+    }
+
+    // The oldest collective not finished, or an error NCCL reports on either communicator (a
+    // peer's network gone: the run ends at once instead of after the timeout).
+    CollectiveWait probe() {
+        for (ncclComm_t comm : {comm_, gradient_comm_}) {
+            ncclResult_t state = ncclSuccess;
+            if (ncclCommGetAsyncError(comm, &state) == ncclSuccess && state != ncclSuccess &&
+                state != ncclInProgress)
+                return CollectiveWait{"NCCL", 0, ncclGetErrorString(state)};
+        }
+        return queued_.oldest();
     }
 
     ncclComm_t comm_ = nullptr, gradient_comm_ = nullptr;
     cudaStream_t side_stream_ = nullptr;
     QueuedCollectives queued_;
-    std::unique_ptr<Watchdog> watchdog_; // after queued_, which it reads
+    std::unique_ptr<Watchdog> watchdog_; // set last by start(); after queued_, which it reads
 };
 
 } // namespace

@@ -1,8 +1,8 @@
-// The hang watchdog of the collectives (dist/watchdog.h).
+// The hang watchdog of the collectives (dist/watchdog.h): one thread asks the probe, another counts
+// how long the same wait has lasted and ends the process past the timeout.
 #include "dist/watchdog.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
@@ -25,7 +25,8 @@ Watchdog::Watchdog(int rank, int world, Probe probe, double timeout_s,
                    std::function<void(const std::string&)> end)
     : rank_(rank), world_(world), probe_(std::move(probe)), timeout_s_(timeout_s),
       end_(std::move(end)) {
-    thread_ = std::thread([this] { watch(); });
+    asker_ = std::thread([this] { ask(); });
+    watcher_ = std::thread([this] { watch(); });
 }
 
 Watchdog::~Watchdog() {
@@ -34,40 +35,81 @@ Watchdog::~Watchdog() {
         stopping_ = true;
     }
     wake_.notify_all();
-    thread_.join();
+    watcher_.join();
+    asker_.join();
 }
 
-std::string Watchdog::line(const char* name, double waited) const {
-    char text[400];
-    if (const int signal = stop_signal_noted(); signal != 0)
+// The probe runs without the lock, which the counting thread keeps taking.
+void Watchdog::ask() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+        asking_ = true;
+        asked_at_ = Clock::now();
+        lock.unlock();
+        const CollectiveWait answer = probe_();
+        lock.lock();
+        answer_ = answer;
+        asking_ = false;
+        wake_.wait_for(lock, std::chrono::milliseconds(200));
+    }
+}
+
+// The probe's last answer; a probe that has not come back for over a second (a driver call that
+// hangs behind the collective) counts as the wait it last reported, or as a wait of its own.
+CollectiveWait Watchdog::current(Clock::time_point now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    CollectiveWait wait = answer_;
+    if (asking_ && now - asked_at_ > std::chrono::seconds(1) && wait.name == nullptr)
+        wait = CollectiveWait{"a query of the collectives' progress (the driver does not answer)",
+                              ~uint64_t(0)};
+    return wait;
+}
+
+std::string Watchdog::line(const CollectiveWait& wait, double waited) const {
+    char text[512];
+    if (wait.failure != nullptr)
+        std::snprintf(text, sizeof(text),
+                      "pixelgrad: error (rank %d of %d): %s reports: %s; ending the run\n", rank_,
+                      world_, wait.name ? wait.name : "the collectives' library", wait.failure);
+    else if (const int signal = stop_signal_noted(); signal != 0)
         std::snprintf(text, sizeof(text),
                       "pixelgrad: rank %d of %d, told to stop (signal %d), has waited %.0f s in %s "
                       "for processes that have ended or hang; ending\n",
-                      rank_, world_, signal, waited, name);
+                      rank_, world_, signal, waited, wait.name);
     else
         std::snprintf(text, sizeof(text),
                       "pixelgrad: error (rank %d of %d): %s has waited %.0f s for the other "
                       "processes (PG_COLLECTIVE_TIMEOUT %g s): one of them hangs; ending the "
                       "run\n",
-                      rank_, world_, name, waited, timeout_s_);
+                      rank_, world_, wait.name, waited, timeout_s_);
     return text;
+}
+
+void Watchdog::end(const std::string& text) {
+    if (end_) return end_(text);
+    std::fputs(text.c_str(), stderr);
+    std::fflush(stderr);
+    std::_Exit(1); // mpirun then ends every other process
 }
 
 // The wait is counted in ticks of at most 1 s: time this process spent stopped (SIGSTOP, a
 // debugger) is not time spent waiting for the others, and a hung process that is resumed (mpirun
 // sends SIGCONT as it ends the run) must not blame them for its own stop.
 void Watchdog::watch() {
-    using Clock = std::chrono::steady_clock;
-    std::unique_lock<std::mutex> lock(mutex_);
     Clock::time_point last = Clock::now();
     CollectiveWait watched;
     double waited = 0;
-    while (!stopping_) {
-        wake_.wait_for(lock, std::chrono::milliseconds(200));
+    for (;;) {
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            wake_.wait_for(lock, std::chrono::milliseconds(200));
+            if (stopping_) return;
+        }
         const Clock::time_point now = Clock::now();
         const double tick = std::chrono::duration<double>(now - last).count();
         last = now;
-        const CollectiveWait wait = probe_();
+        const CollectiveWait wait = current(now);
+        if (wait.failure != nullptr) return end(line(wait, 0));
         if (wait.name == nullptr) {
             watched = CollectiveWait();
             continue;
@@ -77,15 +119,7 @@ void Watchdog::watch() {
             waited = 0;
         }
         waited += std::min(tick, 1.0);
-        if (waited < timeout_s_) continue;
-        const std::string text = line(wait.name, waited);
-        if (end_) {
-            end_(text);
-            return; // once
-        }
-        std::fputs(text.c_str(), stderr);
-        std::fflush(stderr);
-        std::_Exit(1); // mpirun then ends every other process
+        if (waited >= timeout_s_) return end(line(wait, waited)); // once
     }
 }
 

@@ -1,9 +1,11 @@
-// The hang watchdog of the collectives (dist/): a thread that ends this process with one clear line
-// when a collective has waited for the other processes longer than PG_COLLECTIVE_TIMEOUT seconds
-// (default 1800, as PyTorch's process groups). mpirun then ends every other process. MPI's blocking
-// collectives mark the wait themselves; NCCL's return once queued, so a probe asks the GPU.
+// The hang watchdog of the collectives (dist/): it ends this process with one clear line when a
+// collective has waited for the other processes longer than PG_COLLECTIVE_TIMEOUT seconds (default
+// 1800, as PyTorch's process groups), or at once when the library reports a failure; mpirun then
+// ends every other process. MPI's blocking collectives mark the wait themselves; NCCL's return once
+// queued, so a probe asks the GPU.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -18,16 +20,19 @@ double collective_timeout_s();
 
 // What this process waits for now: `name` ("an all-reduce") and a number that changes with every
 // new wait, so that a wait that finished and a next one are not counted as one; name null: none.
+// `failure` (static text): the library reports an error that ends the run now.
 struct CollectiveWait {
     const char* name = nullptr;
     uint64_t id = 0;
+    const char* failure = nullptr;
 };
 
 class Watchdog {
   public:
     using Probe = std::function<CollectiveWait()>;
-    // The line it ends the process with goes to `end` (default: stderr, then _Exit(1)); tests
-    // catch it. `probe` is called from the watchdog's thread every 200 ms: it must be thread-safe.
+    // `probe` is called every 200 ms on a thread of its own, so that a probe stuck in a driver
+    // call still counts as waiting (it must be thread-safe). The line the process ends with goes
+    // to `end` (default: stderr, then _Exit(1)); tests catch it.
     Watchdog(int rank, int world, Probe probe, double timeout_s = collective_timeout_s(),
              std::function<void(const std::string&)> end = nullptr);
     ~Watchdog();
@@ -35,17 +40,24 @@ class Watchdog {
     Watchdog& operator=(const Watchdog&) = delete;
 
   private:
-    void watch();
-    std::string line(const char* name, double waited) const;
+    using Clock = std::chrono::steady_clock;
+    void ask();   // the probe's thread
+    void watch(); // the counting thread
+    CollectiveWait current(Clock::time_point now);
+    std::string line(const CollectiveWait& wait, double waited) const;
+    void end(const std::string& text);
 
     const int rank_, world_;
     const Probe probe_;
     const double timeout_s_;
     const std::function<void(const std::string&)> end_;
-    std::mutex mutex_;
+    std::mutex mutex_; // guards what follows
     std::condition_variable wake_;
     bool stopping_ = false;
-    std::thread thread_; // last: started once the members above exist
+    CollectiveWait answer_; // the probe's last answer
+    bool asking_ = false;   // the probe is running, since asked_at_
+    Clock::time_point asked_at_;
+    std::thread asker_, watcher_; // last: started once the members above exist
 };
 
 // A probe for waits the caller marks itself (MPI's blocking collectives): while an InFlight guard

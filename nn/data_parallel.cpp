@@ -2,6 +2,7 @@
 // are packed into one flat buffer on their device, so each bucket is one collective.
 #include "nn/data_parallel.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/elementwise.h"
@@ -121,9 +122,26 @@ BackwardGradientAverage::BackwardGradientAverage(std::vector<Tensor> params, int
         }
         buckets_.back().params.push_back(k);
         bucket_of_[k] = buckets_.size() - 1;
+        if (!p.is_cpu() && device_collectives(p.device().type) != nullptr)
+            has_device_channel_ = true;
         index_of_[p.impl()] = k;
         bytes += int64_t(p.nbytes());
     }
+}
+
+// Device buckets start during the pass only on a channel of their own (NCCL's second communicator)
+// and only when every process's pass reaches the same parameters: NCCL, unlike MPI, needs the
+// collectives of its two communicators started in one order on every process (a process whose
+// pass skipped a head would start a bucket before SyncBN's all-reduce where the others start it
+// after, and the GPUs can then wait on each other). Otherwise they go in finish(), on the main
+// channel. One small host all-reduce per pass.
+bool BackwardGradientAverage::every_process_reaches_the_same(std::vector<float> reached) const {
+    Collectives& c = collectives();
+    if (c.world_size() == 1) return true;
+    c.all_reduce_sum(reached.data(), int64_t(reached.size()));
+    const float all = float(c.world_size());
+    return std::all_of(reached.begin(), reached.end(),
+                       [&](float v) { return v == 0.f || v == all; });
 }
 
 void BackwardGradientAverage::begin(const std::function<bool(const Tensor&)>& reaches) {
@@ -131,15 +149,17 @@ void BackwardGradientAverage::begin(const std::function<bool(const Tensor&)>& re
     started_ = true;
     next_bucket_ = 0;
     for (Bucket& b : buckets_) b.waiting = int64_t(b.params.size());
-    size_t reached = 0;
+    std::vector<float> reached(params_.size(), 0.f);
     for (size_t k = 0; k < params_.size(); k++) {
         if (reaches(params_[k]))
-            reached++;
+            reached[k] = 1.f;
         else
             mark_final(k);
     }
-    PG_CHECK(reached > 0, "data parallel: the watched backward pass reaches none of the ",
-             params_.size(), " parameters of the optimizer that asked to watch it");
+    PG_CHECK(std::count(reached.begin(), reached.end(), 1.f) > 0,
+             "data parallel: the watched backward pass reaches none of the ", params_.size(),
+             " parameters of the optimizer that asked to watch it");
+    overlap_devices_ = has_device_channel_ && every_process_reaches_the_same(reached);
     start_ready_buckets();
 }
 
@@ -156,14 +176,13 @@ void BackwardGradientAverage::leaf_done(const Tensor& leaf) {
 void BackwardGradientAverage::mark_final(size_t param) { buckets_[bucket_of_[param]].waiting--; }
 
 // Buckets start strictly in order, so every process starts the same collectives in the same order
-// whatever order its own pass finished them in. Gradients on a device without collectives of its
-// own wait for finish(): through host memory, their all-reduce would be a blocking one on the
-// channel of SyncBN's, met in another order by a process whose pass ran in another order.
+// whatever order its own pass finished them in. Device gradients wait for finish() unless
+// overlap_devices_ (see begin()).
 void BackwardGradientAverage::start_ready_buckets() {
     while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].waiting == 0) {
         Bucket& b = buckets_[next_bucket_++];
         const Tensor& first = params_[b.params[0]];
-        if (!first.is_cpu() && device_collectives(first.device().type) == nullptr) continue;
+        if (!first.is_cpu() && !overlap_devices_) continue;
         b.flat = pack_bucket(b);
         b.pending = start_all_reduce_sum_(b.flat);
     }

@@ -56,8 +56,8 @@ void average_gradients(const std::vector<Tensor>& params,
 // what average_gradients() gives. Watch the last backward before the optimizer step
 // (the gradients are final after it); parameters the pass does not reach count with the gradient
 // they have. CPU gradients (MPI) and CUDA ones with NCCL (on a communicator and stream of their
-// own, which the backward kernels after them do not wait for) go while the pass runs; CUDA ones
-// without NCCL (through host memory) are averaged in finish(). With two processes the sums are
+// own, which the backward kernels after them do not wait for; only when every process's pass
+// reaches the same parameters) go while the pass runs; other CUDA ones are averaged in finish(). With two processes the sums are
 // those of average_gradients() bit for bit; with more, up to the order MPI or NCCL adds in.
 class BackwardGradientAverage final : public BackwardObserver {
   public:
@@ -78,6 +78,7 @@ class BackwardGradientAverage final : public BackwardObserver {
         Tensor flat;                // packed gradients, being summed
         std::unique_ptr<PendingCollective> pending;
     };
+    bool every_process_reaches_the_same(std::vector<float> reached) const;
     void mark_final(size_t param);
     void start_ready_buckets();
     // The bucket's gradients end to end; a parameter without one here sends zeros (the mean is
@@ -93,6 +94,8 @@ class BackwardGradientAverage final : public BackwardObserver {
     std::vector<uint64_t> packed_version_; // and its version then
     size_t next_bucket_ = 0;               // buckets before it have started
     bool started_ = false;
+    bool has_device_channel_ = false; // some bucket is on a device with collectives of its own
+    bool overlap_devices_ = false;    // this pass starts device buckets while it runs (begin())
 };
 
 // Copies rank `root`'s parameters and buffers (BN running statistics) of `module` to every process.

@@ -17,8 +17,9 @@ namespace pg {
 class PendingCollective {
   public:
     virtual ~PendingCollective() = default;
-    // Lets it progress (MPI moves a nonblocking collective on only inside MPI calls).
-    virtual void test() = 0;
+    // Lets it progress (MPI moves a nonblocking collective on only inside MPI calls); true once
+    // it has finished.
+    virtual bool test() = 0;
     virtual void wait() = 0;
 };
 

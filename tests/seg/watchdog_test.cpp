@@ -1,6 +1,7 @@
 // The collectives' hang watchdog (dist/watchdog.h) with a probe of its own: a wait that never
 // finishes ends the process with a line naming it (NCCL's queued collectives are watched this
-// way), waits that keep finishing never do, and a bad PG_COLLECTIVE_TIMEOUT is named. Its use by
+// way), waits that keep finishing never do, a failure the library reports ends it at once, a
+// probe that never comes back counts as waiting, and a bad PG_COLLECTIVE_TIMEOUT is named. Its use by
 // MPI's collectives across processes: DataParallel.AProcessThatHangs... (tests/seg/).
 #include <gtest/gtest.h>
 
@@ -61,20 +62,59 @@ TEST(Watchdog, WaitsThatKeepFinishingOrNoWaitNeverEndIt) {
     std::atomic<uint64_t> probes{0};
     Ending moving, idle;
     {
-        // A new wait at every probe (each shorter than the timeout), and no wait at all.
+        // A new wait at every probe (each far shorter than the timeout), and no wait at all, for
+        // 2.5 timeouts (a stall of the whole process counts at most 1 s, under the timeout).
         dist::Watchdog busy(
             0, 2,
             [&] {
                 return dist::CollectiveWait{"an all-reduce", ++probes};
             },
-            0.5, moving.catcher());
+            1.2, moving.catcher());
         dist::Watchdog quiet(
-            0, 2, [] { return dist::CollectiveWait{}; }, 0.5, idle.catcher());
-        sleep_s(1.5);
+            0, 2, [] { return dist::CollectiveWait{}; }, 1.2, idle.catcher());
+        sleep_s(3.0);
     }
-    EXPECT_GE(probes.load(), 4u); // it did ask
+    EXPECT_GE(probes.load(), 5u); // it did ask
     EXPECT_EQ(moving.caught(), "");
     EXPECT_EQ(idle.caught(), "");
+}
+
+TEST(Watchdog, AFailureTheLibraryReportsEndsTheRunAtOnce) {
+    Ending ending;
+    {
+        dist::Watchdog watchdog(
+            0, 2,
+            [] {
+                return dist::CollectiveWait{"NCCL", 0, "unhandled system error"};
+            },
+            1000, ending.catcher());
+        for (int i = 0; i < 50 && ending.caught().empty(); i++) sleep_s(0.1);
+    }
+    EXPECT_EQ(ending.caught(),
+              "pixelgrad: error (rank 0 of 2): NCCL reports: unhandled system error; ending the "
+              "run\n");
+}
+
+// A probe stuck in a driver call (behind a hung collective) must not stop the count: after 1 s
+// without an answer it counts as a wait of its own.
+TEST(Watchdog, AProbeThatDoesNotComeBackCountsAsWaiting) {
+    Ending ending;
+    std::atomic<bool> released{false};
+    {
+        dist::Watchdog watchdog(
+            0, 2,
+            [&] {
+                while (!released) sleep_s(0.01);
+                return dist::CollectiveWait{};
+            },
+            0.5, ending.catcher());
+        for (int i = 0; i < 80 && ending.caught().empty(); i++) sleep_s(0.1);
+        released = true;
+    }
+    EXPECT_NE(ending.caught().find("error (rank 0 of 2): a query of the collectives' progress (the "
+                                   "driver does not answer) has waited"),
+              std::string::npos)
+        << ending.caught();
 }
 
 TEST(Watchdog, MarkedWaitsAreNewEachTimeAndEndWithTheirGuard) {
