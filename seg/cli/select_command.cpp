@@ -25,6 +25,8 @@ std::string run_select(const SelectArgs& a) {
                  " has no saver.snapshot_dir");
         out = (fs::path(c.get_string("saver.snapshot_dir")) / "ripu").string();
     }
+    PG_CHECK(!fs::exists(out) || fs::is_directory(out), "select: ", out,
+             " is a file; the rounds go in a folder (--out)");
     std::string dir = ripu::round_dir(out, a.round);
     PG_CHECK(a.force || !fs::exists(dir), "select: ", dir, " already exists (round ", a.round,
              " was selected before); pass --force to replace it");

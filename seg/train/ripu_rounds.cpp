@@ -2,6 +2,7 @@
 #include "seg/train/ripu_rounds.h"
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "autograd/node.h"
@@ -281,15 +282,35 @@ static std::vector<uint8_t> read_binary(const std::string& path, int64_t H, int6
     return bits;
 }
 
+// How many images round `root` labelled, from its summary.json.
+static int64_t images_of_round(const std::string& root) {
+    const std::string path = (fs::path(root) / "summary.json").string();
+    std::ifstream in(path);
+    PG_CHECK(in.good(), "ripu: ", path, " is missing (save_round writes it last)");
+    const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    PG_CHECK(j.is_object() && j.contains("images") && j["images"].is_number_integer() &&
+                 j["images"].get<int64_t>() >= 0,
+             "ripu: ", path, " is not a round summary (no \"images\" count)");
+    return j["images"].get<int64_t>();
+}
+
 void Acquisition::load_round(const std::string& dir, int64_t round) {
     std::string root = round_dir(dir, round);
-    PG_CHECK(fs::is_directory(root), "ripu: ", root, " is missing: the state file says ", round,
-             " acquisition round(s) were done");
+    PG_CHECK(fs::is_directory(root), "ripu: ", root, " is missing or not a folder (round ", round,
+             " must have been selected into it)");
+    // Every image the round labelled must come back: one left out would silently lose its labels.
+    const int64_t labelled = images_of_round(root);
+    int64_t found = 0;
+    std::string first_missing;
     std::vector<ActiveMaps> all(size_t(target_.size()));
     for (int64_t i = 0; i < target_.size(); ++i) {
         std::string name = safe_id(target_.id(i)) + ".png";
         std::string mask = (fs::path(root) / "masks" / name).string();
-        if (!fs::exists(mask)) continue; // no round reached this image (an empty target list)
+        if (!fs::exists(mask)) {
+            if (first_missing.empty()) first_missing = mask;
+            continue;
+        }
+        found++;
         LabelMap l = read_label_png(mask);
         ActiveMaps& m = all[size_t(i)];
         m = ActiveMaps::empty(l.height, l.width);
@@ -302,6 +323,10 @@ void Acquisition::load_round(const std::string& dir, int64_t round) {
         m.active = read_binary((fs::path(root) / "active" / name).string(), l.height, l.width);
         m.selected = read_binary((fs::path(root) / "selected" / name).string(), l.height, l.width);
     }
+    PG_CHECK(found == labelled, "ripu: ", root, " holds the masks of ", found, " of the ", labelled,
+             " images its summary.json says round ", round, " labelled",
+             first_missing.empty() ? std::string() : " (" + first_missing + " is missing)",
+             ": the round's files are incomplete; restore them, or select the round again");
     publish(std::move(all));
 }
 

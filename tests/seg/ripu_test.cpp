@@ -2,6 +2,8 @@
 // steps with the budget's labelled share, masks that are the union of the rounds' picks with the
 // true labels copied, the random and pixel selections, bit-exact resume across a round (before it
 // and right after it), native-size evaluation labels and clear config errors.
+#include <fstream>
+
 #include "seg/cli/select_command.h"
 #include "seg/data_config.h"
 #include "seg/report.h"
@@ -180,6 +182,19 @@ TEST(Ripu, SelectFromACheckpointIsTheRoundTrainingTakes) {
     test::expect_error([&] { run_select(fresh); },
                        "--round 2 adds to round 1's labels, but " + ripu::round_dir(fresh.out, 1) +
                            " is missing: select round 1 first, or give the --out that holds it");
+    // A round folder that lost a mask is refused, not read as if that image had no labels.
+    fs::create_directories(fresh.out);
+    fs::copy(ripu::round_dir(a.out, 1), ripu::round_dir(fresh.out, 1), fs::copy_options::recursive);
+    fs::path masks = fs::path(ripu::round_dir(fresh.out, 1)) / "masks";
+    const int64_t images = std::distance(fs::directory_iterator(masks), fs::directory_iterator());
+    fs::remove(*fs::directory_iterator(masks));
+    test::expect_error([&] { run_select(fresh); },
+                       "holds the masks of " + std::to_string(images - 1) + " of the " +
+                           std::to_string(images) +
+                           " images its summary.json says round 1 labelled");
+    fresh.out = a.out + "/summary_as_out.txt"; // a file, not a folder
+    std::ofstream(fresh.out) << "x";
+    test::expect_error([&] { run_select(fresh); }, "is a file; the rounds go in a folder (--out)");
 
     TrainOptions rest;
     rest.run_dir = o.run_dir;
