@@ -158,6 +158,12 @@ std::string Config::origin(const std::string& key) const {
     return source_;
 }
 
+std::string Config::origin_of_any(const std::vector<std::string>& keys) const {
+    for (const std::string& key : keys)
+        if (std::string o = origin(key); o != source_) return o;
+    return source_;
+}
+
 void Config::set(const std::string& key, const std::string& yaml_value) {
     YAML::Node value;
     try {
@@ -240,7 +246,7 @@ static YAML::Node require(const YAML::Node& root, const std::string& source,
 #define PG_CONFIG_GETTERS(Type, name, expected)                                                    \
     Type Config::name(const std::string& key) const {                                              \
         check_guard(key);                                                                          \
-        return convert<Type>(require(impl_->root, source_, prefix_, key), origin(key),             \
+        return convert<Type>(require(impl_->root, origin(key), prefix_, key), origin(key),         \
                              full_key(prefix_, key), expected);                                    \
     }
 
@@ -268,7 +274,7 @@ std::string Config::get_string(const std::string& key, const std::string& fallba
 
 Config Config::section(const std::string& key) const {
     check_guard(key);
-    YAML::Node n = require(impl_->root, source_, prefix_, key);
+    YAML::Node n = require(impl_->root, origin(key), prefix_, key);
     PG_CHECK(n.IsMap(), origin(key), ": '", full_key(prefix_, key), "' must be a section");
     Config out(std::make_unique<Impl>(Impl{YAML::Clone(n)}), source_, full_key(prefix_, key));
     out.guard_ = guard_;

@@ -25,6 +25,8 @@ class Config {
     // Where `key` (relative to this section) got its value, for messages: "--set trainer.seed"
     // when a --set of load() wrote it or a section above it, else source().
     std::string origin(const std::string& key) const;
+    // The same for a check of several keys: the first of them a --set wrote, else source().
+    std::string origin_of_any(const std::vector<std::string>& keys) const;
     void set(const std::string& key, const std::string& yaml_value);
     bool has(const std::string& key) const;
 

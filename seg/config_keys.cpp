@@ -303,6 +303,11 @@ void check_config_keys(Config& config) {
     for_each_leaf(config, "", [&](const std::string& key) {
         const ConfigKey* entry = find_config_key(key);
         if (entry == nullptr) {
+            // A value where a section belongs (trainer.optimizer: 5, dataset.target: x).
+            if (known_key_or_section(key))
+                throw Error(config.origin(key) + ": '" + key +
+                            "' is a section, not a value (it holds keys such as '" +
+                            nearest_config_key(key + ".") + "')");
             std::vector<std::string> k = split_dots(key);
             if (k.size() > 2 && k[0] == "dataset" && !is_split(k[1]) &&
                 find_config_key("dataset.train." + key.substr(9 + k[1].size())))

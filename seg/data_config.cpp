@@ -325,8 +325,13 @@ std::vector<std::string> class_names(const Config& d, int num_classes) {
     if (names.empty() && num_classes == 19) names.assign(kCityscapesNames, kCityscapesNames + 19);
     if (names.empty())
         for (int c = 0; c < num_classes; ++c) names.push_back("class_" + std::to_string(c));
-    PG_CHECK(int(names.size()) == num_classes, where(d, "class_names"), " has ", names.size(),
-             " names but net.num_classes is ", num_classes);
+    if (d.has("class_names"))
+        PG_CHECK(int(names.size()) == num_classes, where(d, "class_names"), " has ", names.size(),
+                 " names but net.num_classes is ", num_classes);
+    PG_CHECK(int(names.size()) == num_classes,
+             (fs::path(d.get_string("root", "")) / "world.json").string(), " names ", names.size(),
+             " classes but net.num_classes is ", num_classes,
+             " (set net.num_classes to match, or list dataset.class_names)");
     return names;
 }
 

@@ -23,7 +23,8 @@ nn::ResNetOptions backbone_options(const Config& net, nn::ResNetVariant default_
     if (net.has("backbone.blocks")) o.blocks = net.get_int_list("backbone.blocks");
     o.width = float(net.get_float("backbone.width", 1.0));
     if (net.has("backbone.bn"))
-        o.bn_mode = parse_bn(net.get_string("backbone.bn"), net.source() + ": net.backbone.bn");
+        o.bn_mode = parse_bn(net.get_string("backbone.bn"),
+                             net.origin("backbone.bn") + ": net.backbone.bn");
     o.zero_init_residual = net.get_bool("backbone.zero_init_residual", o.zero_init_residual);
     return o;
 }
@@ -32,8 +33,8 @@ nn::SegmenterOptions segmenter_options(const Config& net) {
     nn::SegmenterOptions o;
     std::string arch = net.get_string("arch", "deeplabv3plus");
     int64_t classes = net.get_int("num_classes");
-    PG_CHECK(classes >= 1 && classes < 255, net.source(), ": net.num_classes is ", classes,
-             ", expected 1..254 (255 is the ignore label)");
+    PG_CHECK(classes >= 1 && classes < 255, net.origin("num_classes"), ": net.num_classes is ",
+             classes, ", expected 1..254 (255 is the ignore label)");
     if (arch == "deeplabv3plus") {
         o.arch = nn::SegArch::deeplabv3plus;
         nn::DeepLabV3PlusNetOptions& v = o.v3plus;
@@ -56,7 +57,7 @@ nn::SegmenterOptions segmenter_options(const Config& net) {
         if (net.has("aspp_rates")) o.v2.rates = net.get_int_list("aspp_rates");
         o.v2.legacy_two_branch = net.get_bool("legacy_two_branch", false);
     } else {
-        throw Error(net.source() + ": net.arch is '" + arch +
+        throw Error(net.origin("arch") + ": net.arch is '" + arch +
                     "', expected deeplabv3plus or deeplabv2");
     }
     return o;

@@ -31,10 +31,11 @@ std::string run_select(const SelectArgs& a) {
     PG_CHECK(a.force || !fs::exists(dir), "select: ", dir, " already exists (round ", a.round,
              " was selected before); pass --force to replace it");
     ripu::Acquisition acquisition(c, int(loaded.net->num_classes()));
-    PG_CHECK(acquisition.options().selection != ripu::Selection::full, "select: ", c.source(),
+    PG_CHECK(acquisition.options().selection != ripu::Selection::full,
+             "select: ", c.origin("trainer.ripu.selection"),
              " has trainer.ripu.selection full: nothing to select");
-    PG_CHECK(a.round <= acquisition.rounds(), "select: --round ", a.round, " but ", c.source(),
-             " plans ", acquisition.rounds(),
+    PG_CHECK(a.round <= acquisition.rounds(), "select: --round ", a.round, " but ",
+             c.origin("trainer.ripu.rounds_at"), " plans ", acquisition.rounds(),
              " rounds (trainer.ripu.rounds_at), and each round's "
              "budget is its share of them");
     if (a.round > 1) {

@@ -16,34 +16,35 @@ static void read_cam(const Config& c, CorrectOptions& o) {
     o.cam.workers = int(c.get_int("dataset.workers", 2));
     if (c.has("correct.cam.size")) {
         std::vector<int64_t> s = c.get_int_list("correct.cam.size");
-        PG_CHECK(s.size() == 2 && s[0] >= 0 && s[1] >= 0, c.source(),
+        PG_CHECK(s.size() == 2 && s[0] >= 0 && s[1] >= 0, c.origin("correct.cam.size"),
                  ": correct.cam.size must be [height, width] (0 = keep), got ", s.size(),
                  " values");
         o.cam.height = s[0];
         o.cam.width = s[1];
     }
     o.background_threshold = float(c.get_float("correct.cam.background_threshold", 0.15));
-    PG_CHECK(o.background_threshold >= 0 && o.background_threshold <= 1, c.source(),
-             ": correct.cam.background_threshold ", o.background_threshold,
-             " must be in [0, 1] (CAMs are max-normalised)");
+    PG_CHECK(o.background_threshold >= 0 && o.background_threshold <= 1,
+             c.origin("correct.cam.background_threshold"), ": correct.cam.background_threshold ",
+             o.background_threshold, " must be in [0, 1] (CAMs are max-normalised)");
 }
 
 static void read_graph(const Config& c, CorrectOptions& o) {
     o.pixels_per_superpixel = c.get_float("correct.slic.pixels_per_superpixel", 187.5);
-    PG_CHECK(o.pixels_per_superpixel >= 1, c.source(), ": correct.slic.pixels_per_superpixel ",
-             o.pixels_per_superpixel, " must be at least 1");
+    PG_CHECK(o.pixels_per_superpixel >= 1, c.origin("correct.slic.pixels_per_superpixel"),
+             ": correct.slic.pixels_per_superpixel ", o.pixels_per_superpixel,
+             " must be at least 1");
     o.slic.compactness = float(c.get_float("correct.slic.compactness", 10));
     o.slic.iterations = int(c.get_int("correct.slic.iterations", 10));
     o.slic.min_size_factor = float(c.get_float("correct.slic.min_size_factor", 0.25));
     PG_CHECK(o.slic.compactness > 0 && o.slic.iterations >= 1 && o.slic.min_size_factor >= 0 &&
                  o.slic.min_size_factor < 1,
-             c.source(),
+             c.origin_of_any({"correct.slic"}),
              ": correct.slic needs compactness > 0, iterations >= 1 and min_size_factor "
              "in [0, 1); got ",
              o.slic.compactness, ", ", o.slic.iterations, ", ", o.slic.min_size_factor);
     o.prune_k = float(c.get_float("correct.graph.prune_k", 0));
     std::string f = c.get_string("correct.graph.features", "probs");
-    PG_CHECK(f == "decoder" || f == "probs" || f == "both", c.source(),
+    PG_CHECK(f == "decoder" || f == "probs" || f == "both", c.origin("correct.graph.features"),
              ": correct.graph.features is '", f, "', expected decoder, probs or both");
     o.features = f == "decoder" ? NodeFeatures::decoder
                  : f == "probs" ? NodeFeatures::probs
@@ -56,15 +57,18 @@ static void read_graph(const Config& c, CorrectOptions& o) {
     o.gat_weight_decay = c.get_float("correct.gat.weight_decay", 0.0005);
     o.gat_epochs = c.get_int("correct.gat.epochs", 200);
     o.batch_graphs = c.get_int("correct.gat.batch_graphs", 64);
-    PG_CHECK(o.gat_epochs >= 0 && o.batch_graphs >= 1, c.source(), ": correct.gat.epochs ",
-             o.gat_epochs, " and batch_graphs ", o.batch_graphs, " must be >= 0 and >= 1");
+    PG_CHECK(o.gat_epochs >= 0 && o.batch_graphs >= 1,
+             c.origin_of_any({"correct.gat.epochs", "correct.gat.batch_graphs"}),
+             ": correct.gat.epochs ", o.gat_epochs, " and batch_graphs ", o.batch_graphs,
+             " must be >= 0 and >= 1");
 }
 
 static void read_crf(const Config& c, CorrectOptions& o) {
     o.crf = c.get_bool("correct.crf.enabled", true);
     o.label_confidence = float(c.get_float("correct.crf.label_confidence", 0.7));
-    PG_CHECK(o.label_confidence > 0 && o.label_confidence < 1, c.source(),
-             ": correct.crf.label_confidence ", o.label_confidence, " must be in (0, 1)");
+    PG_CHECK(o.label_confidence > 0 && o.label_confidence < 1,
+             c.origin("correct.crf.label_confidence"), ": correct.crf.label_confidence ",
+             o.label_confidence, " must be in (0, 1)");
     DenseCrfOptions& k = o.crf_options;
     k.iterations = int(c.get_int("correct.crf.iterations", k.iterations));
     k.gaussian_sxy = float(c.get_float("correct.crf.gaussian_sxy", k.gaussian_sxy));
@@ -85,8 +89,8 @@ CorrectOptions correct_options(const Config& c) {
     o.auto_delta = delta == "auto";
     if (!o.auto_delta) {
         o.delta = float(c.get_float("correct.detection.delta"));
-        PG_CHECK(o.delta > 0, c.source(), ": correct.detection.delta ", o.delta,
-                 " must be auto or a positive loss");
+        PG_CHECK(o.delta > 0, c.origin("correct.detection.delta"), ": correct.detection.delta ",
+                 o.delta, " must be auto or a positive loss");
     }
     read_cam(c, o);
     read_graph(c, o);

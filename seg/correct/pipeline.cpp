@@ -95,7 +95,7 @@ TagTable load_tags(const Config& c, const CorrectOptions& o, const Dataset& stro
         if (p.is_relative()) p = fs::path(c.get_string("dataset.root", ".")) / p;
         return read_tags_file(p.string(), C);
     }
-    PG_CHECK(weak.labeled(), c.source(),
+    PG_CHECK(weak.labeled(), c.origin_of_any({"correct.tags", "correct.weak_truth"}),
              ": correct.tags is empty, so the tags come from the label "
              "maps, but the weak split has none (correct.weak_truth: false)");
     TagTable tags;
@@ -468,12 +468,12 @@ CorrectResult run_correct(const CorrectArgs& a) {
         parse_device(a.device.empty() ? c.get_string("trainer.device", "cpu") : a.device);
     const int C = int(c.get_int("net.num_classes"));
     const Config data = c.section("dataset");
-    PG_CHECK(data.is_section("weak"), c.source(),
+    PG_CHECK(data.is_section("weak"), c.origin("dataset.weak"),
              ": correct needs dataset.weak, the weakly labelled images (their list; "
              "configs/synth/gat_64.yaml shows one)");
     Dataset strong = open_split(data, "train", C);
     Dataset weak = open_split(data, "weak", C, o.weak_truth);
-    check_disjoint(strong, weak, c.source());
+    check_disjoint(strong, weak, c.origin_of_any({"dataset.weak", "dataset.train"}));
     TagTable tags = load_tags(c, o, strong, weak, C);
     Normalize n = normalization(data);
 

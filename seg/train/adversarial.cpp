@@ -47,12 +47,13 @@ static AdversarialOptions read_options(const Config& c) {
     o.score_semi_targets = c.get_bool(s + "score_semi_targets", false);
     PG_CHECK(o.lambda_adv >= 0 && o.lambda_semi_adv >= 0 && o.lambda_semi >= 0 &&
                  o.semi_start >= 0 && o.semi_start_adv >= 0 && o.ndf >= 1,
-             c.source(),
+             c.origin_of_any({"trainer.adversarial"}),
              ": trainer.adversarial needs lambdas, semi_start, semi_start_adv >= 0 and "
              "ndf >= 1");
-    PG_CHECK(o.mask_threshold >= 0 && o.mask_threshold <= 1, c.source(),
+    PG_CHECK(o.mask_threshold >= 0 && o.mask_threshold <= 1,
+             c.origin("trainer.adversarial.mask_threshold"),
              ": trainer.adversarial.mask_threshold is ", o.mask_threshold, ", expected 0..1");
-    PG_CHECK(c.has("trainer.discriminator.optimizer"), c.source(),
+    PG_CHECK(c.has("trainer.discriminator.optimizer"), c.origin("trainer.discriminator.optimizer"),
              ": adversarial needs trainer.discriminator.optimizer (the paper's: {type: Adam, "
              "kwargs: {lr: 1.0e-4, betas: [0.9, 0.99]}})");
     return o;

@@ -62,7 +62,7 @@ nn::SegLossConfig criterion_config(const Config& config, bool has_aux) {
     if (type == "ohem")
         c.type = nn::SegLossType::ohem;
     else
-        PG_CHECK(type == "ce", config.source(), ": criterion.type is '", type,
+        PG_CHECK(type == "ce", config.origin("criterion.type"), ": criterion.type is '", type,
                  "', expected ce or ohem");
     c.ohem_thresh = float(config.get_float("criterion.kwargs.thresh", c.ohem_thresh));
     c.ohem_min_kept = config.get_int("criterion.kwargs.min_kept", c.ohem_min_kept);
@@ -75,7 +75,7 @@ std::unique_ptr<Method> make_method(const std::string& name, const MethodContext
     if (name == "u2pl") return make_u2pl(context);
     if (name == "adversarial") return make_adversarial(context);
     if (name == "ripu") return make_ripu(context);
-    throw Error(context.config->source() + ": trainer.method is '" + name +
+    throw Error(context.config->origin("trainer.method") + ": trainer.method is '" + name +
                 "', expected supervised, u2pl, adversarial or ripu");
 }
 

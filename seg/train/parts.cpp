@@ -23,16 +23,17 @@ static void check_optimizer_kwargs(const Config& c, const std::string& s, const 
     std::string list;
     for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
     for (const std::string& key : c.section(s + ".optimizer.kwargs").keys())
-        PG_CHECK(std::find(known.begin(), known.end(), key) != known.end(), c.source(), ": ", s,
-                 ".optimizer.kwargs.", key, " is not an argument of ", type, " (it takes ", list,
+        PG_CHECK(std::find(known.begin(), known.end(), key) != known.end(),
+                 c.origin(s + ".optimizer.kwargs." + key), ": ", s, ".optimizer.kwargs.", key,
+                 " is not an argument of ", type, " (it takes ", list,
                  "); to replace the whole map: --set '", s, ".optimizer.kwargs={lr: ...}'");
 }
 
 static std::unique_ptr<nn::Optimizer> make_optimizer(const Config& c, const std::string& s,
                                                      const std::vector<nn::ParamGroup>& groups) {
     std::string type = c.get_string(s + ".optimizer.type", "SGD");
-    PG_CHECK(type == "SGD" || type == "Adam" || type == "AdamW", c.source(), ": ", s,
-             ".optimizer.type is '", type, "', expected SGD, Adam or AdamW");
+    PG_CHECK(type == "SGD" || type == "Adam" || type == "AdamW", c.origin(s + ".optimizer.type"),
+             ": ", s, ".optimizer.type is '", type, "', expected SGD, Adam or AdamW");
     check_optimizer_kwargs(c, s, type);
     std::string kw = s + ".optimizer.kwargs.";
     double lr = c.get_float(kw + "lr");
@@ -48,7 +49,7 @@ static std::unique_ptr<nn::Optimizer> make_optimizer(const Config& c, const std:
     o.eps = c.get_float(kw + "eps", o.eps);
     if (c.has(kw + "betas")) {
         std::vector<double> b = c.get_float_list(kw + "betas");
-        PG_CHECK(b.size() == 2, c.source(), ": ", kw, "betas has ", b.size(),
+        PG_CHECK(b.size() == 2, c.origin(kw + "betas"), ": ", kw, "betas has ", b.size(),
                  " values, expected 2");
         o.beta1 = b[0];
         o.beta2 = b[1];
@@ -61,14 +62,16 @@ static LrSchedule make_schedule(const Config& c, const std::string& s, int64_t t
     LrSchedule sch;
     sch.base_lr = c.get_float(s + ".optimizer.kwargs.lr");
     std::string mode = c.get_string(s + ".lr_scheduler.mode", "poly");
-    PG_CHECK(mode == "poly" || mode == "constant", c.source(), ": ", s, ".lr_scheduler.mode is '",
-             mode, "', expected poly or constant");
+    PG_CHECK(mode == "poly" || mode == "constant", c.origin(s + ".lr_scheduler.mode"), ": ", s,
+             ".lr_scheduler.mode is '", mode, "', expected poly or constant");
     sch.poly = mode == "poly";
     sch.power = c.get_float(s + ".lr_scheduler.kwargs.power", 0.9);
     sch.horizon = c.get_int(s + ".lr_scheduler.kwargs.max_iter", total_steps);
-    PG_CHECK(sch.horizon >= total_steps, c.source(), ": ", s, ".lr_scheduler.kwargs.max_iter is ",
-             sch.horizon, ", shorter than the run's ", total_steps,
-             " steps (the poly schedule would end before the run)");
+    PG_CHECK(sch.horizon >= total_steps,
+             c.origin_of_any(
+                 {s + ".lr_scheduler.kwargs.max_iter", "trainer.iterations", "trainer.epochs"}),
+             ": ", s, ".lr_scheduler.kwargs.max_iter is ", sch.horizon, ", shorter than the run's ",
+             total_steps, " steps (the poly schedule would end before the run)");
     return sch;
 }
 

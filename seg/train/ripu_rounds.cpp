@@ -23,7 +23,7 @@ RipuOptions read_options(const Config& c) {
     RipuOptions o;
     const std::string s = "trainer.ripu.";
     o.selection = parse_selection(c.get_string(s + "selection", "region"),
-                                  c.source() + ": " + s + "selection");
+                                  c.origin(s + "selection") + ": " + s + "selection");
     o.ratio = c.get_float(s + "ratio", o.ratio);
     o.pixels = c.get_int(s + "pixels", o.pixels);
     o.radius_k = c.get_int(s + "radius_k", o.selection == Selection::pixel ? 32 : 1);
@@ -31,17 +31,20 @@ RipuOptions read_options(const Config& c) {
     o.lambda_lc = c.get_float(s + "lambda_lc", o.lambda_lc);
     o.lambda_nl = c.get_float(s + "lambda_nl", o.lambda_nl);
     o.tau = float(c.get_float(s + "tau", o.tau));
-    PG_CHECK(o.ratio > 0 && o.ratio <= 1, c.source(), ": ", s, "ratio is ", o.ratio,
+    PG_CHECK(o.ratio > 0 && o.ratio <= 1, c.origin(s + "ratio"), ": ", s, "ratio is ", o.ratio,
              ", expected 0..1 (the share of target pixels labelled after the last round)");
-    PG_CHECK(o.pixels >= 1 && o.radius_k >= 0, c.source(), ": ", s,
-             "pixels must be >= 1 and radius_k >= 0");
-    PG_CHECK(o.selection == Selection::full || !o.rounds_at.empty(), c.source(), ": ", s,
-             "rounds_at is empty: no round would label anything");
+    PG_CHECK(o.pixels >= 1 && o.radius_k >= 0, c.origin_of_any({s + "pixels", s + "radius_k"}),
+             ": ", s, "pixels must be >= 1 and radius_k >= 0 (got ", o.pixels, " and ", o.radius_k,
+             ")");
+    PG_CHECK(o.selection == Selection::full || !o.rounds_at.empty(), c.origin(s + "rounds_at"),
+             ": ", s, "rounds_at is empty: no round would label anything");
     for (size_t i = 0; i < o.rounds_at.size(); ++i)
-        PG_CHECK(o.rounds_at[i] >= 0 && (i == 0 || o.rounds_at[i] > o.rounds_at[i - 1]), c.source(),
-                 ": ", s, "rounds_at must be increasing steps >= 0");
-    PG_CHECK(o.lambda_lc >= 0 && o.lambda_nl >= 0 && o.tau > 0 && o.tau < 1, c.source(), ": ", s,
-             "needs lambda_lc, lambda_nl >= 0 and 0 < tau < 1");
+        PG_CHECK(o.rounds_at[i] >= 0 && (i == 0 || o.rounds_at[i] > o.rounds_at[i - 1]),
+                 c.origin(s + "rounds_at"), ": ", s, "rounds_at must be increasing steps >= 0");
+    PG_CHECK(o.lambda_lc >= 0 && o.lambda_nl >= 0 && o.tau > 0 && o.tau < 1,
+             c.origin_of_any({s + "lambda_lc", s + "lambda_nl", s + "tau"}), ": ", s,
+             "lambda_lc, lambda_nl and tau are ", o.lambda_lc, ", ", o.lambda_nl, " and ", o.tau,
+             "; expected lambda_lc, lambda_nl >= 0 and 0 < tau < 1");
     return o;
 }
 
@@ -67,7 +70,7 @@ std::string round_dir(const std::string& dir, int64_t round) {
 Acquisition::Acquisition(const Config& config, int num_classes)
     : o_(read_options(config)), num_classes_(num_classes) {
     Config data = config.section("dataset");
-    PG_CHECK(data.has("target"), config.source(),
+    PG_CHECK(data.has("target"), config.origin("dataset.target"),
              ": ripu needs dataset.target (the target domain's training images, with labels for "
              "the oracle)");
     target_ = open_split(data, "target", num_classes, /*labeled=*/true);

@@ -83,9 +83,9 @@ static void load_pretrained(Run& run) {
     nn::check_finite_weights(loaded, path, /*allow=*/false);
     nn::LoadReport report = run.model->load_state_dict(loaded, /*strict=*/false);
     size_t used = loaded.size() - report.unexpected.size() - report.mismatched.size();
-    PG_CHECK(used > 0, run.config.source(), ": saver.pretrain ", path,
-             " matched no parameter of the model (keys prefixed with '", prefix,
-             "'; set saver.pretrain_prefix)");
+    PG_CHECK(used > 0, run.config.origin_of_any({"saver.pretrain", "saver.pretrain_prefix"}),
+             ": saver.pretrain ", path, " matched no parameter of the model (keys prefixed with '",
+             prefix, "'; set saver.pretrain_prefix)");
     if (is_root())
         std::printf("pretrained: %zu tensors from %s (%zu of the model's left at init)\n", used,
                     path.c_str(), report.missing.size());
@@ -133,14 +133,16 @@ static fs::path prepare_run_dir(const Config& config, const TrainOptions& o) {
 static void setup_schedule(Run& run) {
     const Config& c = run.config;
     run.steps_per_epoch = run.loader->batches_per_epoch();
-    PG_CHECK(run.steps_per_epoch > 0, c.source(), ": the train split has ",
-             run.loader->dataset().size(), " images, fewer than dataset.batch_size");
+    PG_CHECK(run.steps_per_epoch > 0,
+             c.origin_of_any({"dataset.batch_size", "dataset.global_batch_size", "dataset.train"}),
+             ": the train split has ", run.loader->dataset().size(),
+             " images, fewer than dataset.batch_size");
     if (c.has("trainer.iterations"))
         run.total_steps = c.get_int("trainer.iterations");
     else
         run.total_steps = c.get_int("trainer.epochs") * run.steps_per_epoch;
-    PG_CHECK(run.total_steps > 0, c.source(), ": trainer.epochs / iterations give ",
-             run.total_steps, " steps, expected at least 1");
+    PG_CHECK(run.total_steps > 0, c.origin_of_any({"trainer.iterations", "trainer.epochs"}),
+             ": trainer.epochs / iterations give ", run.total_steps, " steps, expected at least 1");
     run.log_every = std::max<int64_t>(1, c.get_int("trainer.log_every", 10));
     run.eval_interval = c.get_bool("trainer.eval_on", true)
                             ? c.get_int("trainer.eval_interval",

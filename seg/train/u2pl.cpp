@@ -53,11 +53,12 @@ static U2plOptions read_options(const Config& c) {
     o.drop_percent = c.get_float("trainer.unsupervised.drop_percent", 80);
     o.unsup_weight = c.get_float("trainer.unsupervised.loss_weight", 1);
     std::string aug = c.get_string("trainer.unsupervised.apply_aug", "cutmix");
-    PG_CHECK(aug == "cutmix" || aug == "none", c.source(), ": trainer.unsupervised.apply_aug is '",
-             aug, "', expected cutmix or none");
+    PG_CHECK(aug == "cutmix" || aug == "none", c.origin("trainer.unsupervised.apply_aug"),
+             ": trainer.unsupervised.apply_aug is '", aug, "', expected cutmix or none");
     o.cutmix = aug == "cutmix";
     o.score_pseudo_labels = c.get_bool("trainer.unsupervised.score_pseudo_labels", false);
-    PG_CHECK(o.sup_only_epoch >= 0 && o.drop_percent >= 0 && o.drop_percent <= 100, c.source(),
+    PG_CHECK(o.sup_only_epoch >= 0 && o.drop_percent >= 0 && o.drop_percent <= 100,
+             c.origin_of_any({"trainer.sup_only_epoch", "trainer.unsupervised.drop_percent"}),
              ": trainer.sup_only_epoch must be >= 0 and trainer.unsupervised.drop_percent in "
              "0..100 (got ",
              o.sup_only_epoch, ", ", o.drop_percent, ")");
@@ -78,12 +79,12 @@ static U2plOptions read_options(const Config& c) {
     x.num_negatives = k.get_int("num_negatives", 50);
     x.temperature = float(k.get_float("temperature", 0.5));
     std::string compat = k.get_string("compat", "paper");
-    PG_CHECK(compat == "paper" || compat == "code", c.source(), ": trainer.contrastive.compat is '",
-             compat, "', expected paper or code");
+    PG_CHECK(compat == "paper" || compat == "code", c.origin("trainer.contrastive.compat"),
+             ": trainer.contrastive.compat is '", compat, "', expected paper or code");
     x.compat_code = compat == "code";
     PG_CHECK(x.low_rank >= 1 && x.high_rank > x.low_rank && x.num_queries > 0 &&
                  x.num_negatives > 0 && x.temperature > 0,
-             c.source(),
+             c.origin_of_any({"trainer.contrastive"}),
              ": trainer.contrastive needs 1 <= low_rank < high_rank and positive "
              "num_queries, num_negatives, temperature");
     return o;

@@ -39,6 +39,11 @@ TEST(ConfigKeys, ErrorsNameTheKeyAndTheNearestOrTheMethod) {
     e = error_of([] { checked("trainer: {contrastive: {queue_size: 9}}"); });
     EXPECT_NE(e.find("read only by trainer.method u2pl"), std::string::npos) << e;
     EXPECT_NE(e.find("method is supervised"), std::string::npos) << e;
+    e = error_of([] { checked("trainer: {optimizer: 5}"); }); // a value where a section belongs
+    EXPECT_NE(e.find("run.yaml: 'trainer.optimizer' is a section, not a value (it holds keys "
+                     "such as 'trainer.optimizer.type')"),
+              std::string::npos)
+        << e;
     e = error_of([] { checked("dataset: {tran: {list: a.txt}}"); });
     EXPECT_NE(e.find("dataset.tran is not a dataset split"), std::string::npos) << e;
     e = error_of(

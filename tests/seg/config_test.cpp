@@ -100,6 +100,14 @@ TEST(Config, ErrorsInOverriddenValuesNameTheSet) {
     m = error_of([&] { c.get_int("dataset.type"); });
     EXPECT_NE(m.find(path + ": dataset.type is 'voc', expected an integer"), std::string::npos)
         << m;
+    // A key a --set removed (by replacing its section) is missing because of that --set.
+    m = error_of([&] { c.get_float("trainer.optimizer.lr_mult"); });
+    EXPECT_NE(m.find("--set trainer.optimizer: missing key 'trainer.optimizer.lr_mult'"),
+              std::string::npos)
+        << m;
+    // Checks of several keys name the first one a --set wrote.
+    EXPECT_EQ(c.origin_of_any({"trainer.lr", "net.num_classes"}), "--set net.num_classes");
+    EXPECT_EQ(c.origin_of_any({"trainer.lr", "dataset.type"}), path);
 }
 
 // `base:` chains: the child's keys win, maps merge key by key, lists are replaced whole, the
