@@ -43,13 +43,18 @@ void check_finite_weights(const std::map<std::string, Tensor>& tensors, const st
     }
 }
 
-LoadReport load_weights(Module& module, const std::string& path, bool strict,
-                        const std::string& model_name, bool allow_nonfinite) {
-    SafetensorsFile file = read_safetensors(path);
-    PG_CHECK(!file.metadata.count(kTrainStateKey), path,
+void refuse_train_state(const std::map<std::string, std::string>& metadata,
+                        const std::string& path) {
+    PG_CHECK(!metadata.count(kTrainStateKey), path,
              ": a training state (what `pixelgrad train --resume` reads: weights, optimizer, "
              "counters), not model weights; give the run's checkpoints/last.safetensors or "
              "best.safetensors");
+}
+
+LoadReport load_weights(Module& module, const std::string& path, bool strict,
+                        const std::string& model_name, bool allow_nonfinite) {
+    SafetensorsFile file = read_safetensors(path);
+    refuse_train_state(file.metadata, path);
     check_finite_weights(file.tensors, path, allow_nonfinite);
     auto it = file.metadata.find(kModelKey);
     if (!model_name.empty() && it != file.metadata.end())

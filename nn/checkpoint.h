@@ -27,5 +27,9 @@ LoadReport load_weights(Module& module, const std::string& path, bool strict = t
 // names the file in the message.
 void check_finite_weights(const std::map<std::string, Tensor>& tensors, const std::string& path,
                           bool allow);
+// A training-state file (nn/train_state.h) where model weights are expected is an error saying
+// which file to give instead.
+void refuse_train_state(const std::map<std::string, std::string>& metadata,
+                        const std::string& path);
 
 } // namespace pg::nn

@@ -244,8 +244,11 @@ LoadReport Module::load_state_dict(const std::map<std::string, Tensor>& state, b
     }
     for (const auto& kv : state)
         if (!known.count(kv.first)) report.unexpected.push_back(kv.first);
-    PG_CHECK(!strict || report.clean(), "load_state_dict(", type_name_,
-             "): the weights do not match the model:\n", report.to_string());
+    if (strict && !report.clean()) {
+        std::string lines = report.to_string();
+        lines.pop_back(); // the error line ends the message
+        PG_FAIL("load_state_dict(", type_name_, "): the weights do not match the model:\n", lines);
+    }
     // Nothing is written before the strict check passed: a failed load leaves the module intact.
     for (auto& [s, value] : to_copy) {
         Tensor v = convert_dtype(from_torch_layout(value, s.layout), s.tensor->dtype());

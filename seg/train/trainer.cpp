@@ -78,14 +78,23 @@ static void load_pretrained(Run& run) {
     std::string prefix =
         run.config.get_string("saver.pretrain_prefix",
                               run.net_options.arch == nn::SegArch::deeplabv3plus ? "encoder." : "");
+    SafetensorsFile file = read_safetensors(path);
+    nn::refuse_train_state(file.metadata, path);
     std::map<std::string, Tensor> loaded;
-    for (auto& [key, t] : load_safetensors(path)) loaded[prefix + key] = t;
+    size_t prefixed_already = 0; // keys that start with the prefix before it is added
+    for (auto& [key, t] : file.tensors) {
+        loaded[prefix + key] = t;
+        prefixed_already += !prefix.empty() && key.rfind(prefix, 0) == 0;
+    }
     nn::check_finite_weights(loaded, path, /*allow=*/false);
     nn::LoadReport report = run.model->load_state_dict(loaded, /*strict=*/false);
     size_t used = loaded.size() - report.unexpected.size() - report.mismatched.size();
     PG_CHECK(used > 0, run.config.origin_of_any({"saver.pretrain", "saver.pretrain_prefix"}),
              ": saver.pretrain ", path, " matched no parameter of the model (keys prefixed with '",
-             prefix, "'; set saver.pretrain_prefix)");
+             prefix, "'; set saver.pretrain_prefix",
+             prefixed_already > 0 ? " to \"\": the file's keys start with '" + prefix +
+                                        "' already, as a whole model's checkpoint's do)"
+                                  : ")");
     if (is_root())
         std::printf("pretrained: %zu tensors from %s (%zu of the model's left at init)\n", used,
                     path.c_str(), report.missing.size());
@@ -148,6 +157,10 @@ static void setup_schedule(Run& run) {
                             ? c.get_int("trainer.eval_interval",
                                         c.get_int("trainer.eval_every", 1) * run.steps_per_epoch)
                             : 0;
+    PG_CHECK(!c.get_bool("trainer.eval_on", true) || run.eval_interval >= 1,
+             c.origin_of_any({"trainer.eval_interval", "trainer.eval_every"}),
+             ": trainer.eval_interval / eval_every give an evaluation every ", run.eval_interval,
+             " steps, expected at least 1 (trainer.eval_on: false turns evaluation off)");
     run.save_every = c.get_int("saver.save_every", run.eval_interval);
     run.eval_limit = c.get_int("trainer.eval_limit", 0);
 }

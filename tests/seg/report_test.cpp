@@ -306,11 +306,17 @@ TEST(Report, CommandWritesThePageAndNamesAMissingDirectory) {
     std::string dir = fresh_dir("cli");
     ReportArgs args;
     args.run_dir = dir;
+    // A folder with none of a run's files is not taken for one (a page would land anywhere).
+    test::expect_error([&] { run_report(args); }, dir + " holds none of a run's files");
+    EXPECT_FALSE(fs::exists(fs::path(dir) / "report.html"));
+    write_text(fs::path(dir) / "metrics.jsonl", "{\"type\":\"train\",\"step\":1,\"loss\":1}\n");
     std::string path = run_report(args);
     EXPECT_EQ(path, (fs::path(dir) / "report.html").string());
     EXPECT_TRUE(fs::exists(path));
     args.run_dir = dir + "/no_such_run";
     test::expect_error([&] { run_report(args); }, dir + "/no_such_run' does not exist");
+    args.run_dir_option = dir;
+    test::expect_error([&] { run_report(args); }, "two run directories");
     // The binary takes the folder as train does too, and says what the page notes (a line of
     // metrics.jsonl cut by a crash is skipped, the page still written).
     write_text(fs::path(dir) / "metrics.jsonl",
@@ -321,6 +327,10 @@ TEST(Report, CommandWritesThePageAndNamesAMissingDirectory) {
               std::string::npos)
         << r.output;
     EXPECT_NE(r.output.find("report: " + path), std::string::npos) << r.output;
+    r = run_pixelgrad({"report"});
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("give the run directory (pixelgrad report RUN_DIR)"), std::string::npos)
+        << r.output;
 }
 
 } // namespace

@@ -114,10 +114,26 @@ TEST(Train, ErrorsNameTheProblem) {
     o.overrides = {"net.num_classes=7"};
     expect_errors([&] { train(o); }, {"7", "classes"});
 
+    o.overrides = {"trainer.eval_on=true", "trainer.eval_interval=-3"};
+    expect_errors([&] { train(o); }, {"--set trainer.eval_interval: ",
+                                      "an evaluation every -3 steps", "trainer.eval_on: false"});
+
     o.overrides = {};
     o.finish = false;
     train(o);
     expect_errors([&] { train(o); }, {"already holds a run", "--resume"});
+    // saver.pretrain: a training state is refused as such, and a whole model's checkpoint (its
+    // keys already "encoder.") is told to drop the backbone prefix, which then loads it.
+    TrainOptions pre = o;
+    pre.run_dir = fresh_dir("pretrain_errors");
+    pre.overrides = {"saver.pretrain=" + o.run_dir + "/checkpoints/last.state.safetensors"};
+    expect_errors([&] { train(pre); }, {"last.state.safetensors: a training state"});
+    pre.overrides = {"saver.pretrain=" + o.run_dir + "/checkpoints/last.safetensors"};
+    expect_errors([&] { train(pre); },
+                  {"--set saver.pretrain: ", "matched no parameter",
+                   "set saver.pretrain_prefix to \"\": the file's keys start with 'encoder.'"});
+    pre.overrides.push_back("saver.pretrain_prefix=\"\"");
+    EXPECT_TRUE(train(pre).completed);
     // A folder whose run failed before its first checkpoint (metrics, no state) can be restarted.
     TrainOptions failed = o;
     failed.run_dir = fresh_dir("failed_before_checkpoint");
