@@ -2,6 +2,8 @@
 // naming the file and key.
 #include "seg/model_config.h"
 
+#include <algorithm>
+
 #include "tensor/error.h"
 
 namespace pg::seg {
@@ -16,11 +18,22 @@ static nn::BatchNormMode parse_bn(const std::string& value, const std::string& w
 
 nn::ResNetOptions backbone_options(const Config& net, nn::ResNetVariant default_variant) {
     nn::ResNetVariant variant = default_variant;
-    if (net.has("backbone.variant"))
-        variant = nn::parse_resnet_variant(net.get_string("backbone.variant"));
+    if (net.has("backbone.variant")) {
+        const std::string name = net.get_string("backbone.variant");
+        PG_CHECK(name.size() == 1 && std::string("ABCabc").find(name) != std::string::npos,
+                 net.origin("backbone.variant"), ": net.backbone.variant is '", name,
+                 "', expected A (AdvSemiSeg), B (RIPU) or C (U2PL)");
+        variant = nn::parse_resnet_variant(name);
+    }
     int64_t depth = net.get_int("backbone.depth", 101);
     nn::ResNetOptions o = nn::resnet_options(variant, int(depth));
-    if (net.has("backbone.blocks")) o.blocks = net.get_int_list("backbone.blocks");
+    if (net.has("backbone.blocks")) {
+        o.blocks = net.get_int_list("backbone.blocks");
+        PG_CHECK(o.blocks.size() == 4 && std::all_of(o.blocks.begin(), o.blocks.end(),
+                                                     [](int64_t b) { return b >= 1; }),
+                 net.origin("backbone.blocks"), ": net.backbone.blocks has ", o.blocks.size(),
+                 " values, expected 4 block counts >= 1 (one per stage)");
+    }
     o.width = float(net.get_float("backbone.width", 1.0));
     if (net.has("backbone.bn"))
         o.bn_mode = parse_bn(net.get_string("backbone.bn"),
@@ -41,8 +54,12 @@ nn::SegmenterOptions segmenter_options(const Config& net) {
         v.encoder = backbone_options(net, nn::ResNetVariant::C);
         v.decoder.num_classes = classes;
         v.decoder.inner_planes = net.get_int("decoder.inner_planes", v.decoder.inner_planes);
-        if (net.has("decoder.dilations"))
+        if (net.has("decoder.dilations")) {
             v.decoder.dilations = net.get_int_list("decoder.dilations");
+            PG_CHECK(v.decoder.dilations.size() == 3, net.origin("decoder.dilations"),
+                     ": net.decoder.dilations has ", v.decoder.dilations.size(),
+                     " values, expected 3 (U2PL's are [12, 24, 36])");
+        }
         v.decoder.use_rep = net.get_bool("decoder.use_rep", v.decoder.use_rep);
         v.decoder.rep_planes = net.get_int("decoder.rep_planes", v.decoder.rep_planes);
         // U2PL hard-codes 256 for both; small models (the synthetic world's) shrink them.

@@ -16,9 +16,13 @@ static void read_cam(const Config& c, CorrectOptions& o) {
     o.cam.workers = int(c.get_int("dataset.workers", 2));
     if (c.has("correct.cam.size")) {
         std::vector<int64_t> s = c.get_int_list("correct.cam.size");
-        PG_CHECK(s.size() == 2 && s[0] >= 0 && s[1] >= 0, c.origin("correct.cam.size"),
-                 ": correct.cam.size must be [height, width] (0 = keep), got ", s.size(),
-                 " values");
+        PG_CHECK(s.size() == 2 && s[0] >= 0 && s[1] >= 0 && (s[0] == 0) == (s[1] == 0),
+                 c.origin("correct.cam.size"),
+                 ": correct.cam.size must be [height, width], both > 0, or [0, 0] to keep the "
+                 "images' size; got ",
+                 s.size(), " values",
+                 s.size() == 2 ? " (" + std::to_string(s[0]) + ", " + std::to_string(s[1]) + ")"
+                               : std::string());
         o.cam.height = s[0];
         o.cam.width = s[1];
     }
@@ -50,6 +54,9 @@ static void read_graph(const Config& c, CorrectOptions& o) {
                  : f == "probs" ? NodeFeatures::probs
                                 : NodeFeatures::both;
     o.min_clean_fraction = float(c.get_float("correct.nodes.min_clean_fraction", 0.5));
+    PG_CHECK(o.min_clean_fraction >= 0 && o.min_clean_fraction <= 1,
+             c.origin("correct.nodes.min_clean_fraction"), ": correct.nodes.min_clean_fraction ",
+             o.min_clean_fraction, " must be in [0, 1] (a share of a superpixel's pixels)");
     o.gat_hidden = c.get_int("correct.gat.hidden", 8);
     o.gat_heads = c.get_int("correct.gat.heads", 8);
     o.gat_dropout = c.get_float("correct.gat.dropout", 0.6);

@@ -99,6 +99,11 @@ TEST(Correct, BadCorrectKeysAreNamed) {
     expect_errors([&] { run_correct(a); }, {"correct.graph.features", "pixels", "decoder"});
     a.overrides = {"correct.gat.epoch=3"};
     expect_errors([&] { run_correct(a); }, {"unknown key", "correct.gat.epochs"});
+    a.overrides = {"correct.nodes.min_clean_fraction=2"};
+    expect_errors([&] { run_correct(a); },
+                  {"--set correct.nodes.min_clean_fraction: ", "must be in [0, 1]"});
+    a.overrides = {"correct.cam.size=[0, 64]"}; // one side kept, the other resized
+    expect_errors([&] { run_correct(a); }, {"--set correct.cam.size: ", "both > 0, or [0, 0]"});
     // The weak split must be given, and hold none of the strong (pixel-labelled) images.
     a.overrides = {"dataset.weak.list=splits/16/labeled.txt"};
     expect_errors([&] { run_correct(a); }, {"is in both the strong split", "dataset.weak"});

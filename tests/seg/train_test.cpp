@@ -114,6 +114,13 @@ TEST(Train, ErrorsNameTheProblem) {
     o.overrides = {"net.num_classes=7"};
     expect_errors([&] { train(o); }, {"7", "classes"});
 
+    // The net's shape: named at its key, not deep in the network's constructors.
+    o.overrides = {"net.backbone.variant=Z"};
+    expect_errors([&] { train(o); }, {"--set net.backbone.variant: ", "'Z', expected A"});
+    o.overrides = {"net.backbone.blocks=[1, 1]"};
+    expect_errors([&] { train(o); }, {"net.backbone.blocks has 2 values, expected 4"});
+    o.overrides = {"net.decoder.dilations=[]"};
+    expect_errors([&] { train(o); }, {"net.decoder.dilations has 0 values, expected 3"});
     o.overrides = {"trainer.eval_on=true", "trainer.eval_interval=-3"};
     expect_errors([&] { train(o); }, {"--set trainer.eval_interval: ",
                                       "an evaluation every -3 steps", "trainer.eval_on: false"});
