@@ -50,7 +50,7 @@ void Watchdog::ask() {
         lock.lock();
         answer_ = answer;
         asking_ = false;
-        wake_.wait_for(lock, std::chrono::milliseconds(200));
+        wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
     }
 }
 
@@ -102,8 +102,8 @@ void Watchdog::watch() {
     for (;;) {
         {
             std::unique_lock<std::mutex> lock(mutex_);
-            wake_.wait_for(lock, std::chrono::milliseconds(200));
-            if (stopping_) return;
+            if (wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; }))
+                return;
         }
         const Clock::time_point now = Clock::now();
         const double tick = std::chrono::duration<double>(now - last).count();
