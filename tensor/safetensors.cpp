@@ -109,6 +109,10 @@ SafetensorsFile read_safetensors(const std::string& path) {
     in.read(reinterpret_cast<char*>(size_bytes), 8);
     uint64_t header_size = 0;
     for (int i = 7; i >= 0; i--) header_size = (header_size << 8) | size_bytes[i];
+    // PyTorch's torch.save writes a zip archive ("PK\3\4"): say what to do with one.
+    PG_CHECK(std::memcmp(size_bytes, "PK\x03\x04", 4) != 0, path,
+             ": a zip archive, as PyTorch's torch.save writes (.pth), not safetensors; convert it "
+             "with /usr/bin/python3 tools/convert_pth.py IN.pth OUT.safetensors");
     PG_CHECK(header_size <= uint64_t(file_size - 8), path, ": header of ", header_size,
              " bytes does not fit in a file of ", file_size,
              " bytes (truncated or not safetensors)");

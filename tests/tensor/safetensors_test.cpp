@@ -85,6 +85,13 @@ TEST(Safetensors, CorruptFilesGiveClearErrors) {
     write_bytes(huge_header, make_file("{}", "").replace(0, 1, "\xff"));
     EXPECT_NE(expect_error(huge_header).find("does not fit"), std::string::npos);
 
+    std::string pth = temp_path("pth"); // torch.save's zip archive, header and some bytes
+    write_bytes(pth, std::string("PK\x03\x04", 4) + std::string(200, 'x'));
+    EXPECT_NE(expect_error(pth).find("a zip archive, as PyTorch's torch.save writes (.pth), not "
+                                     "safetensors; convert it with /usr/bin/python3 "
+                                     "tools/convert_pth.py"),
+              std::string::npos);
+
     std::string bad_json = temp_path("badjson");
     write_bytes(bad_json, make_file("{not json", ""));
     EXPECT_NE(expect_error(bad_json).find("not valid JSON"), std::string::npos);
