@@ -23,43 +23,52 @@ double collective_timeout_s() {
 
 Watchdog::Watchdog(int rank, int world, Probe probe, double timeout_s,
                    std::function<void(const std::string&)> end)
-    : rank_(rank), world_(world), probe_(std::move(probe)), timeout_s_(timeout_s),
-      end_(std::move(end)) {
-    asker_ = std::thread([this] { ask(); });
+    : rank_(rank), world_(world), timeout_s_(timeout_s), end_(std::move(end)),
+      shared_(std::make_shared<Shared>()) {
+    shared_->probe = std::move(probe);
+    asker_ = std::thread([shared = shared_] { ask(shared); });
     watcher_ = std::thread([this] { watch(); });
 }
 
+// The probe's thread gets 1 s to come back; one stuck in the driver is left behind.
 Watchdog::~Watchdog() {
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
+    std::unique_lock<std::mutex> lock(shared_->mutex);
+    shared_->stopping = true;
+    shared_->wake.notify_all();
+    const bool back =
+        shared_->wake.wait_for(lock, std::chrono::seconds(1), [this] { return !shared_->asking; });
+    lock.unlock();
     watcher_.join();
-    asker_.join();
+    if (back)
+        asker_.join();
+    else
+        asker_.detach();
 }
 
 // The probe runs without the lock, which the counting thread keeps taking.
-void Watchdog::ask() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stopping_) {
-        asking_ = true;
-        asked_at_ = Clock::now();
+void Watchdog::ask(const std::shared_ptr<Shared>& shared) {
+    Shared& s = *shared;
+    std::unique_lock<std::mutex> lock(s.mutex);
+    while (!s.stopping) {
+        s.asking = true;
+        s.asked_at = Clock::now();
         lock.unlock();
-        const CollectiveWait answer = probe_();
+        const CollectiveWait answer = s.probe();
         lock.lock();
-        answer_ = answer;
-        asking_ = false;
-        wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
+        s.answer = answer;
+        s.asking = false;
+        s.wake.notify_all(); // the destructor may wait for this
+        s.wake.wait_for(lock, std::chrono::milliseconds(200), [&] { return s.stopping; });
     }
 }
 
 // The probe's last answer; a probe that has not come back for over a second (a driver call that
 // hangs behind the collective) counts as the wait it last reported, or as a wait of its own.
 CollectiveWait Watchdog::current(Clock::time_point now) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    CollectiveWait wait = answer_;
-    if (asking_ && now - asked_at_ > std::chrono::seconds(1) && wait.name == nullptr)
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    CollectiveWait wait = shared_->answer;
+    if (shared_->asking && now - shared_->asked_at > std::chrono::seconds(1) &&
+        wait.name == nullptr)
         wait = CollectiveWait{"a query of the collectives' progress (the driver does not answer)",
                               ~uint64_t(0)};
     return wait;
@@ -101,8 +110,9 @@ void Watchdog::watch() {
     double waited = 0;
     for (;;) {
         {
-            std::unique_lock<std::mutex> lock(mutex_);
-            if (wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; }))
+            std::unique_lock<std::mutex> lock(shared_->mutex);
+            if (shared_->wake.wait_for(lock, std::chrono::milliseconds(200),
+                                       [this] { return shared_->stopping; }))
                 return;
         }
         const Clock::time_point now = Clock::now();

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -41,22 +42,27 @@ class Watchdog {
 
   private:
     using Clock = std::chrono::steady_clock;
-    void ask();   // the probe's thread
-    void watch(); // the counting thread
+    // What the two threads share. The probe's thread holds it too, so that one stuck in the probe
+    // when the watchdog ends can be left behind (detached) instead of hanging the exit.
+    struct Shared {
+        Probe probe;
+        std::mutex mutex; // guards what follows
+        std::condition_variable wake;
+        bool stopping = false;
+        CollectiveWait answer; // the probe's last answer
+        bool asking = false;   // the probe is running, since asked_at
+        Clock::time_point asked_at;
+    };
+    static void ask(const std::shared_ptr<Shared>& shared); // the probe's thread
+    void watch();                                           // the counting thread
     CollectiveWait current(Clock::time_point now);
     std::string line(const CollectiveWait& wait, double waited) const;
     void end(const std::string& text);
 
     const int rank_, world_;
-    const Probe probe_;
     const double timeout_s_;
     const std::function<void(const std::string&)> end_;
-    std::mutex mutex_; // guards what follows
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    CollectiveWait answer_; // the probe's last answer
-    bool asking_ = false;   // the probe is running, since asked_at_
-    Clock::time_point asked_at_;
+    std::shared_ptr<Shared> shared_;
     std::thread asker_, watcher_; // last: started once the members above exist
 };
 

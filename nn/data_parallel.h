@@ -57,8 +57,10 @@ void average_gradients(const std::vector<Tensor>& params,
 // (the gradients are final after it); parameters the pass does not reach count with the gradient
 // they have. CPU gradients (MPI) and CUDA ones with NCCL (on a communicator and stream of their
 // own, which the backward kernels after them do not wait for; only when every process's pass
-// reaches the same parameters) go while the pass runs; other CUDA ones are averaged in finish(). With two processes the sums are
-// those of average_gradients() bit for bit; with more, up to the order MPI or NCCL adds in.
+// reaches the same parameters) go while the pass runs; other CUDA ones are averaged in finish().
+// With two processes the sums are those of average_gradients() bit for bit; with more, up to the
+// order MPI or NCCL adds in. (NCCL also relies on the autograd engine running every process's
+// pass in one order: it does, by node sequence numbers, for one graph.)
 class BackwardGradientAverage final : public BackwardObserver {
   public:
     explicit BackwardGradientAverage(std::vector<Tensor> params,

@@ -1,5 +1,5 @@
-// Config (seg/config.h) on yaml-cpp. Dotted keys walk nested maps; every error names the file
-// and the full dotted key.
+// Config (seg/config.h) on yaml-cpp. Dotted keys walk nested maps; every error names the full
+// dotted key and where its value came from (the file, or the --set that gave it).
 #include "seg/config.h"
 
 #include <yaml-cpp/yaml.h>
@@ -152,9 +152,10 @@ std::string full_key(const std::string& prefix, const std::string& key) {
 
 std::string Config::origin(const std::string& key) const {
     const std::string full = full_key(prefix_, key);
-    // The last --set that wrote this key or a section above it.
+    // The last --set that wrote this key, a section above it or (for a section) a key in it.
     for (auto it = overridden_.rbegin(); it != overridden_.rend(); ++it)
-        if (full == *it || full.rfind(*it + ".", 0) == 0) return "--set " + *it;
+        if (full == *it || full.rfind(*it + ".", 0) == 0 || it->rfind(full + ".", 0) == 0)
+            return "--set " + *it;
     return source_;
 }
 

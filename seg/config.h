@@ -1,6 +1,7 @@
 // Run configuration: a YAML file shaped like U2PL's (`dataset`, `net`, `trainer`, `saver`,
 // `criterion`), `--set key=value` overrides with dotted keys, typed lookups whose errors name the
-// file, the key, the value and what was expected, and the effective config written back as YAML.
+// file (or the --set), the key, the value and what was expected, and the effective config written
+// back as YAML.
 #pragma once
 
 #include <functional>
@@ -23,7 +24,8 @@ class Config {
 
     const std::string& source() const { return source_; }
     // Where `key` (relative to this section) got its value, for messages: "--set trainer.seed"
-    // when a --set of load() wrote it or a section above it, else source().
+    // when a --set of load() wrote it, a section above it or (key a section) a key inside it,
+    // else source().
     std::string origin(const std::string& key) const;
     // The same for a check of several keys: the first of them a --set wrote, else source().
     std::string origin_of_any(const std::vector<std::string>& keys) const;

@@ -325,11 +325,12 @@ std::vector<std::string> class_names(const Config& d, int num_classes) {
     if (names.empty() && num_classes == 19) names.assign(kCityscapesNames, kCityscapesNames + 19);
     if (names.empty())
         for (int c = 0; c < num_classes; ++c) names.push_back("class_" + std::to_string(c));
-    if (d.has("class_names"))
-        PG_CHECK(int(names.size()) == num_classes, where(d, "class_names"), " has ", names.size(),
-                 " names but net.num_classes is ", num_classes);
-    PG_CHECK(int(names.size()) == num_classes,
-             (fs::path(d.get_string("root", "")) / "world.json").string(), " names ", names.size(),
+    // The names come from dataset.class_names, else from the world's world.json.
+    const std::string named_by =
+        d.has("class_names")
+            ? where(d, "class_names") + " has"
+            : (fs::path(d.get_string("root", "")) / "world.json").string() + " names";
+    PG_CHECK(int(names.size()) == num_classes, named_by, " ", names.size(),
              " classes but net.num_classes is ", num_classes,
              " (set net.num_classes to match, or list dataset.class_names)");
     return names;

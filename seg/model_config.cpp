@@ -1,5 +1,5 @@
 // segmenter_options (seg/model_config.h): reads the `net` section; unknown values are errors
-// naming the file and key.
+// naming the key and where it came from (the file or a --set).
 #include "seg/model_config.h"
 
 #include <algorithm>
@@ -26,13 +26,16 @@ nn::ResNetOptions backbone_options(const Config& net, nn::ResNetVariant default_
         variant = nn::parse_resnet_variant(name);
     }
     int64_t depth = net.get_int("backbone.depth", 101);
+    PG_CHECK(depth == 18 || depth == 34 || depth == 50 || depth == 101 || depth == 152,
+             net.origin("backbone.depth"), ": net.backbone.depth is ", depth,
+             ", expected 18, 34, 50, 101 or 152");
     nn::ResNetOptions o = nn::resnet_options(variant, int(depth));
     if (net.has("backbone.blocks")) {
         o.blocks = net.get_int_list("backbone.blocks");
         PG_CHECK(o.blocks.size() == 4 && std::all_of(o.blocks.begin(), o.blocks.end(),
                                                      [](int64_t b) { return b >= 1; }),
-                 net.origin("backbone.blocks"), ": net.backbone.blocks has ", o.blocks.size(),
-                 " values, expected 4 block counts >= 1 (one per stage)");
+                 net.origin("backbone.blocks"), ": net.backbone.blocks is ", shape_str(o.blocks),
+                 ", expected 4 block counts >= 1 (one per stage)");
     }
     o.width = float(net.get_float("backbone.width", 1.0));
     if (net.has("backbone.bn"))

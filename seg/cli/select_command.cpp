@@ -43,7 +43,9 @@ std::string run_select(const SelectArgs& a) {
         PG_CHECK(fs::is_directory(before), "select: --round ", a.round, " adds to round ",
                  a.round - 1, "'s labels, but ", before, " is missing: select round ", a.round - 1,
                  " first, or give the --out that holds it");
-        acquisition.load_round(out, a.round - 1);
+        acquisition.load_round(out, a.round - 1,
+                               "restore them, or select round " + std::to_string(a.round - 1) +
+                                   " into this folder again (--force)");
     }
     ripu::RoundSummary s = acquisition.run_round(*loaded.net, device, a.round, /*step=*/-1,
                                                  uint64_t(c.get_int("trainer.seed", 0)));

@@ -5,7 +5,7 @@
 //                                       empty: the classes of each image's label map
 //   correct.weak_truth: true            the weak split has hidden labels to score against
 //   correct.clean_weights: ""           stage 2 checkpoint; empty: train it (this config) in OUT/clean
-//   correct.cam: {weights: "", pretrain: "" (ImageNet ResNet for its backbone), iterations: 600, batch_size: 16, lr: 0.01, size: [h, w] (0 = keep),
+//   correct.cam: {weights: "", pretrain: "" (ImageNet ResNet for its backbone), iterations: 600, batch_size: 16, lr: 0.01, size: [h, w] ([0, 0] = keep),
 //                 flip: true, background_threshold: 0.15}
 //   correct.detection.delta: auto | a number
 //   correct.slic: {pixels_per_superpixel: 187.5 (VOC's 1000 per 500x375), compactness: 10,

@@ -47,9 +47,11 @@ static AdversarialOptions read_options(const Config& c) {
     o.score_semi_targets = c.get_bool(s + "score_semi_targets", false);
     PG_CHECK(o.lambda_adv >= 0 && o.lambda_semi_adv >= 0 && o.lambda_semi >= 0 &&
                  o.semi_start >= 0 && o.semi_start_adv >= 0 && o.ndf >= 1,
-             c.origin_of_any({"trainer.adversarial"}),
+             c.origin("trainer.adversarial"),
              ": trainer.adversarial needs lambdas, semi_start, semi_start_adv >= 0 and "
-             "ndf >= 1");
+             "ndf >= 1; got lambda_adv ",
+             o.lambda_adv, ", lambda_semi_adv ", o.lambda_semi_adv, ", lambda_semi ", o.lambda_semi,
+             ", semi_start ", o.semi_start, ", semi_start_adv ", o.semi_start_adv, ", ndf ", o.ndf);
     PG_CHECK(o.mask_threshold >= 0 && o.mask_threshold <= 1,
              c.origin("trainer.adversarial.mask_threshold"),
              ": trainer.adversarial.mask_threshold is ", o.mask_threshold, ", expected 0..1");
@@ -110,7 +112,8 @@ Adversarial::Adversarial(const MethodContext& ctx)
     ground_truth_ = std::make_unique<Loader>(open_split(data, "train", classes),
                                              train_augment(data, "train"), gt);
     if (!unlabeled_pass(0) && !unlabeled_pass(ctx.total_steps)) return;
-    PG_CHECK(data.has("unlabeled") || data.has("partial"), config_.source(),
+    PG_CHECK(data.has("unlabeled") || data.has("partial"),
+             config_.origin_of_any({"dataset.unlabeled", "dataset.partial"}),
              ": adversarial with lambda_semi or lambda_semi_adv > 0 needs dataset.unlabeled or "
              "dataset.partial (or set both to 0: the + L_adv row of the paper's ablation)");
     LoaderConfig lc = train_loader_config(data, ctx.seed + 1);

@@ -169,12 +169,6 @@ static void sum_over_processes(RoundSummary& s, double& budget_pixels) {
     budget_pixels = v.back();
 }
 
-int64_t Acquisition::images_with_maps() const {
-    int64_t n = 0;
-    for (const ActiveMaps& m : *maps()) n += m.height > 0;
-    return n;
-}
-
 RoundSummary Acquisition::run_round(nn::SegmentationNet& net, const Device& device, int64_t round,
                                     int64_t step, uint64_t seed) {
     PG_CHECK(o_.selection != Selection::full, "ripu: selection full has no rounds");
@@ -269,6 +263,7 @@ void Acquisition::save_round(const std::string& dir, const RoundSummary& summary
         write_png((fs::path(root) / "selected" / name).string(),
                   binary_image(m.selected, m.height, m.width));
     }
+    if (world > 1) collectives().barrier(); // the others' masks first
     if (rank == 0)
         write_file_atomic((fs::path(root) / "summary.json").string(), "ripu",
                           summary.to_json() + "\n");
@@ -286,10 +281,10 @@ static std::vector<uint8_t> read_binary(const std::string& path, int64_t H, int6
 }
 
 // How many images round `root` labelled, from its summary.json.
-static int64_t images_of_round(const std::string& root) {
+static int64_t images_of_round(const std::string& root, const std::string& if_incomplete) {
     const std::string path = (fs::path(root) / "summary.json").string();
     std::ifstream in(path);
-    PG_CHECK(in.good(), "ripu: ", path, " is missing (save_round writes it last)");
+    PG_CHECK(in.good(), "ripu: ", path, " is missing (a round writes it last): ", if_incomplete);
     const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
     PG_CHECK(j.is_object() && j.contains("images") && j["images"].is_number_integer() &&
                  j["images"].get<int64_t>() >= 0,
@@ -297,12 +292,13 @@ static int64_t images_of_round(const std::string& root) {
     return j["images"].get<int64_t>();
 }
 
-void Acquisition::load_round(const std::string& dir, int64_t round) {
+void Acquisition::load_round(const std::string& dir, int64_t round,
+                             const std::string& if_incomplete) {
     std::string root = round_dir(dir, round);
     PG_CHECK(fs::is_directory(root), "ripu: ", root, " is missing or not a folder (round ", round,
              " must have been selected into it)");
     // Every image the round labelled must come back: one left out would silently lose its labels.
-    const int64_t labelled = images_of_round(root);
+    const int64_t labelled = images_of_round(root, if_incomplete);
     int64_t found = 0;
     std::string first_missing;
     std::vector<ActiveMaps> all(size_t(target_.size()));
@@ -329,7 +325,8 @@ void Acquisition::load_round(const std::string& dir, int64_t round) {
     PG_CHECK(found == labelled, "ripu: ", root, " holds the masks of ", found, " of the ", labelled,
              " images its summary.json says round ", round, " labelled",
              first_missing.empty() ? std::string() : " (" + first_missing + " is missing)",
-             ": the round's files are incomplete; restore them, or select the round again");
+             ": the round's files are incomplete (or dataset.target is not the list it labelled); ",
+             if_incomplete);
     publish(std::move(all));
 }
 

@@ -72,8 +72,6 @@ class Acquisition {
     int64_t index_of(const std::string& id) const;
     // Labelled pixels / pixels of the images that have maps, in percent (0 before any round).
     double labelled_percent() const;
-    // How many target images have an active-label map (all of them after a round).
-    int64_t images_with_maps() const;
 
     // Round r (1-based) with `net` (put in eval mode, no gradient) on `device`. `seed` drives the
     // random baseline only.
@@ -89,8 +87,13 @@ class Acquisition {
     // round).
     LabelMap label_map(int64_t index, int height, int width) const;
 
+    // Writes DIR/round_<r>: each process its share of the masks, then rank 0 summary.json once
+    // every process has written its share (it is the round's last file).
     void save_round(const std::string& dir, const RoundSummary& summary) const;
-    void load_round(const std::string& dir, int64_t round);
+    // Reads DIR/round_<r> back. Every image its summary.json counts must have its files; when
+    // some are missing the error ends with `if_incomplete`, what to do in the caller's case.
+    void load_round(const std::string& dir, int64_t round,
+                    const std::string& if_incomplete = "restore them from a copy of the run");
     // DIR/round_<r>/overlays/<i>_<id>.png for the first `count` images: image | the labelled
     // pixels in their class colours over the dimmed image.
     void write_overlays(const std::string& dir, int64_t round, int count) const;

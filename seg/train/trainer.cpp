@@ -146,20 +146,23 @@ static void setup_schedule(Run& run) {
              c.origin_of_any({"dataset.batch_size", "dataset.global_batch_size", "dataset.train"}),
              ": the train split has ", run.loader->dataset().size(),
              " images, fewer than dataset.batch_size");
-    if (c.has("trainer.iterations"))
-        run.total_steps = c.get_int("trainer.iterations");
-    else
-        run.total_steps = c.get_int("trainer.epochs") * run.steps_per_epoch;
-    PG_CHECK(run.total_steps > 0, c.origin_of_any({"trainer.iterations", "trainer.epochs"}),
-             ": trainer.epochs / iterations give ", run.total_steps, " steps, expected at least 1");
+    // The key read is the one blamed: iterations wins over epochs, eval_interval over eval_every.
+    const char* length = c.has("trainer.iterations") ? "trainer.iterations" : "trainer.epochs";
+    run.total_steps = c.has("trainer.iterations")
+                          ? c.get_int("trainer.iterations")
+                          : c.get_int("trainer.epochs") * run.steps_per_epoch;
+    PG_CHECK(run.total_steps > 0, c.origin(length), ": ", length, " gives ", run.total_steps,
+             " steps, expected at least 1");
     run.log_every = std::max<int64_t>(1, c.get_int("trainer.log_every", 10));
-    run.eval_interval = c.get_bool("trainer.eval_on", true)
+    const bool eval_on = c.get_bool("trainer.eval_on", true);
+    const char* every =
+        c.has("trainer.eval_interval") ? "trainer.eval_interval" : "trainer.eval_every";
+    run.eval_interval = eval_on
                             ? c.get_int("trainer.eval_interval",
                                         c.get_int("trainer.eval_every", 1) * run.steps_per_epoch)
                             : 0;
-    PG_CHECK(!c.get_bool("trainer.eval_on", true) || run.eval_interval >= 1,
-             c.origin_of_any({"trainer.eval_interval", "trainer.eval_every"}),
-             ": trainer.eval_interval / eval_every give an evaluation every ", run.eval_interval,
+    PG_CHECK(!eval_on || run.eval_interval >= 1, c.origin(every), ": ", every,
+             " gives an evaluation every ", run.eval_interval,
              " steps, expected at least 1 (trainer.eval_on: false turns evaluation off)");
     run.save_every = c.get_int("saver.save_every", run.eval_interval);
     run.eval_limit = c.get_int("trainer.eval_limit", 0);

@@ -84,9 +84,11 @@ static U2plOptions read_options(const Config& c) {
     x.compat_code = compat == "code";
     PG_CHECK(x.low_rank >= 1 && x.high_rank > x.low_rank && x.num_queries > 0 &&
                  x.num_negatives > 0 && x.temperature > 0,
-             c.origin_of_any({"trainer.contrastive"}),
+             c.origin("trainer.contrastive"),
              ": trainer.contrastive needs 1 <= low_rank < high_rank and positive "
-             "num_queries, num_negatives, temperature");
+             "num_queries, num_negatives, temperature; got ",
+             x.low_rank, ", ", x.high_rank, ", ", x.num_queries, ", ", x.num_negatives, ", ",
+             x.temperature);
     return o;
 }
 
@@ -157,7 +159,7 @@ U2pl::U2pl(const MethodContext& ctx)
     teacher_params_ = teacher_->parameters();
 
     Config data = config_.section("dataset");
-    PG_CHECK(data.has("unlabeled"), config_.source(),
+    PG_CHECK(data.has("unlabeled"), config_.origin("dataset.unlabeled"),
              ": u2pl needs dataset.unlabeled (e.g. {list: splits/92/unlabeled.txt})");
     int classes = int(student_->num_classes());
     LoaderConfig lc = train_loader_config(data, ctx.seed + 1);

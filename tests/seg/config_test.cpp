@@ -96,7 +96,9 @@ TEST(Config, ErrorsInOverriddenValuesNameTheSet) {
     EXPECT_EQ(c.origin("trainer.optimizer.type"), "--set trainer.optimizer.type");
     EXPECT_EQ(c.section("net").origin("num_classes"), "--set net.num_classes");
     EXPECT_EQ(c.origin("trainer.lr"), path);
-    EXPECT_EQ(c.origin("net.num_classes_extra"), path); // a name that only starts the same
+    EXPECT_EQ(c.origin("net.num_classes_extra"), path);  // a name that only starts the same
+    EXPECT_EQ(c.origin("net"), "--set net.num_classes"); // a section: a --set inside it
+    EXPECT_EQ(c.origin("ne"), path);
     m = error_of([&] { c.get_int("dataset.type"); });
     EXPECT_NE(m.find(path + ": dataset.type is 'voc', expected an integer"), std::string::npos)
         << m;

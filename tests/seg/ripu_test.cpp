@@ -192,7 +192,9 @@ TEST(Ripu, SelectFromACheckpointIsTheRoundTrainingTakes) {
                        "holds the masks of " + std::to_string(images - 1) + " of the " +
                            std::to_string(images) +
                            " images its summary.json says round 1 labelled");
-    fresh.out = a.out + "/summary_as_out.txt"; // a file, not a folder
+    test::expect_error([&] { run_select(fresh); },
+                       "restore them, or select round 1 into this folder again (--force)");
+    fresh.out = fresh_dir("ripu_select_out_file"); // a file, not a folder
     std::ofstream(fresh.out) << "x";
     test::expect_error([&] { run_select(fresh); }, "is a file; the rounds go in a folder (--out)");
 

@@ -118,12 +118,18 @@ TEST(Train, ErrorsNameTheProblem) {
     o.overrides = {"net.backbone.variant=Z"};
     expect_errors([&] { train(o); }, {"--set net.backbone.variant: ", "'Z', expected A"});
     o.overrides = {"net.backbone.blocks=[1, 1]"};
-    expect_errors([&] { train(o); }, {"net.backbone.blocks has 2 values, expected 4"});
+    expect_errors([&] { train(o); }, {"net.backbone.blocks is (1, 1), expected 4"});
     o.overrides = {"net.decoder.dilations=[]"};
     expect_errors([&] { train(o); }, {"net.decoder.dilations has 0 values, expected 3"});
     o.overrides = {"trainer.eval_on=true", "trainer.eval_interval=-3"};
-    expect_errors([&] { train(o); }, {"--set trainer.eval_interval: ",
-                                      "an evaluation every -3 steps", "trainer.eval_on: false"});
+    expect_errors([&] { train(o); },
+                  {"--set trainer.eval_interval: trainer.eval_interval gives an evaluation every "
+                   "-3 steps",
+                   "trainer.eval_on: false"});
+    o.overrides = {"trainer.iterations=0"};
+    expect_errors([&] { train(o); },
+                  {"--set trainer.iterations: trainer.iterations gives 0 steps, expected at "
+                   "least 1"});
 
     o.overrides = {};
     o.finish = false;

@@ -1,8 +1,9 @@
 // The collectives' hang watchdog (dist/watchdog.h) with a probe of its own: a wait that never
 // finishes ends the process with a line naming it (NCCL's queued collectives are watched this
 // way), waits that keep finishing never do, a failure the library reports ends it at once, a
-// probe that never comes back counts as waiting, and a bad PG_COLLECTIVE_TIMEOUT is named. Its use by
-// MPI's collectives across processes: DataParallel.AProcessThatHangs... (tests/seg/).
+// probe that never comes back counts as waiting and does not hold up the end, and a bad
+// PG_COLLECTIVE_TIMEOUT is named. Here, not in tests/dist (that binary runs under mpirun); MPI's
+// use of it across processes: DataParallel.AProcessThatHangs... (tests/seg/).
 #include <gtest/gtest.h>
 
 #include "pg_config.h"
@@ -63,16 +64,17 @@ TEST(Watchdog, WaitsThatKeepFinishingOrNoWaitNeverEndIt) {
     Ending moving, idle;
     {
         // A new wait at every probe (each far shorter than the timeout), and no wait at all, for
-        // 2.5 timeouts (a stall of the whole process counts at most 1 s, under the timeout).
+        // over 2 timeouts. The margin: a new wait counts one tick, a stall of the whole process
+        // at most 1 s more, under the 2 s timeout.
         dist::Watchdog busy(
             0, 2,
             [&] {
                 return dist::CollectiveWait{"an all-reduce", ++probes};
             },
-            1.2, moving.catcher());
+            2.0, moving.catcher());
         dist::Watchdog quiet(
-            0, 2, [] { return dist::CollectiveWait{}; }, 1.2, idle.catcher());
-        sleep_s(3.0);
+            0, 2, [] { return dist::CollectiveWait{}; }, 2.0, idle.catcher());
+        sleep_s(4.5);
     }
     EXPECT_GE(probes.load(), 5u); // it did ask
     EXPECT_EQ(moving.caught(), "");
@@ -115,6 +117,21 @@ TEST(Watchdog, AProbeThatDoesNotComeBackCountsAsWaiting) {
                                    "driver does not answer) has waited"),
               std::string::npos)
         << ending.caught();
+}
+
+// The end of a watchdog whose probe is stuck (in the driver, at exit) does not wait for it: the
+// probe's thread is left behind. (If it did wait, this test would hang.)
+std::atomic<bool> g_released_late{false};
+
+TEST(Watchdog, AStuckProbeDoesNotHoldUpTheEnd) {
+    {
+        dist::Watchdog watchdog(0, 2, [] {
+            while (!g_released_late) sleep_s(0.01);
+            return dist::CollectiveWait{};
+        });
+        sleep_s(0.1);
+    }
+    g_released_late = true; // the thread left behind ends now
 }
 
 TEST(Watchdog, MarkedWaitsAreNewEachTimeAndEndWithTheirGuard) {
