@@ -262,6 +262,8 @@ LoaderConfig train_loader_config(const Config& d, uint64_t seed) {
     l.batch_size = d.get_int("batch_size", 4);
     PG_CHECK(l.batch_size >= 1, where(d, "batch_size"), " is ", l.batch_size, ", expected >= 1");
     l.workers = int(d.get_int("workers", 2));
+    PG_CHECK(l.workers >= 0, where(d, "workers"), " is ", l.workers,
+             ", expected >= 0 (0: load on the training thread)");
     l.prefetch = std::max(2, l.workers);
     l.shuffle = true;
     l.drop_last = true; // BN statistics of a batch of one are meaningless

@@ -80,7 +80,16 @@ Part make_part(const Config& config, const PartSpec& spec, int64_t total_steps) 
     part.name = spec.name;
     part.module = spec.module;
     if (spec.config_section.empty()) return part;
-    part.optimizer = make_optimizer(config, spec.config_section, spec.groups);
+    // The optimizers check their own numbers (lr >= 0, betas in [0, 1), ...): their errors are
+    // given the section they came from.
+    const std::string section = spec.config_section + ".optimizer";
+    try {
+        part.optimizer = make_optimizer(config, spec.config_section, spec.groups);
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        if (what.find(section) != std::string::npos) throw; // names its key already
+        throw Error(config.origin(section) + ": " + section + ": " + what);
+    }
     part.schedule = make_schedule(config, spec.config_section, total_steps);
     return part;
 }

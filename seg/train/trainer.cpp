@@ -171,6 +171,8 @@ static void setup_schedule(Run& run) {
 // The model (backbone at the base lr, heads at trainer.head_lr_mult times it), then the method's.
 static void setup_parts(Run& run) {
     double head_mult = run.config.get_float("trainer.head_lr_mult", 10.0);
+    PG_CHECK(head_mult >= 0, run.config.origin("trainer.head_lr_mult"),
+             ": trainer.head_lr_mult is ", head_mult, ", expected >= 0");
     std::vector<nn::ParamGroup> groups{{run.model->backbone_parameters(), 1.0, -1.0},
                                        {run.model->head_parameters(), head_mult, -1.0}};
     run.parts.push_back(make_part(run.config, PartSpec{"model", run.model.get(), "trainer", groups},

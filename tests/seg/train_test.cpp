@@ -115,6 +115,14 @@ TEST(Train, ErrorsNameTheProblem) {
     expect_errors([&] { train(o); }, {"7", "classes"});
 
     // The net's shape: named at its key, not deep in the network's constructors.
+    // The optimizer's own checks are given the section and the --set they came from.
+    o.overrides = {"trainer.optimizer.kwargs.lr=-1"};
+    expect_errors([&] { train(o); }, {"--set trainer.optimizer.kwargs.lr: trainer.optimizer: ",
+                                      "lr must be >= 0, got -1"});
+    o.overrides = {"trainer.head_lr_mult=-1"};
+    expect_errors([&] { train(o); }, {"--set trainer.head_lr_mult: ", "expected >= 0"});
+    o.overrides = {"dataset.workers=-1"};
+    expect_errors([&] { train(o); }, {"--set dataset.workers: dataset.workers is -1"});
     o.overrides = {"net.backbone.variant=Z"};
     expect_errors([&] { train(o); }, {"--set net.backbone.variant: ", "'Z', expected A"});
     o.overrides = {"net.backbone.blocks=[1, 1]"};
