@@ -24,9 +24,11 @@
 namespace pg::dist {
 namespace {
 
-cudaEvent_t new_event() {
+// A new event (no timing), recorded on `stream` after the work queued there so far.
+cudaEvent_t event_after(cudaStream_t stream) {
     cudaEvent_t event = nullptr;
     CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventRecord(event, stream));
     return event;
 }
 
@@ -37,8 +39,7 @@ class QueuedCollectives {
   public:
     // Marks the collective just queued on `stream`.
     void add(const char* name, cudaStream_t stream) {
-        cudaEvent_t done = new_event();
-        CUDA_CHECK(cudaEventRecord(done, stream));
+        cudaEvent_t done = event_after(stream);
         std::lock_guard<std::mutex> lock(mutex_);
         queued_.push_back({done, name, ++count_});
     }
@@ -121,15 +122,13 @@ class NcclCollectives final : public DeviceCollectives {
     // The side stream waits for the main stream's work so far (the packed bucket), then sums.
     std::unique_ptr<PendingCollective> start_all_reduce_sum(float* data, int64_t n) override {
         start();
-        cudaEvent_t ready = new_event();
-        CUDA_CHECK(cudaEventRecord(ready, cuda::stream()));
+        cudaEvent_t ready = event_after(cuda::stream());
         CUDA_CHECK(cudaStreamWaitEvent(side_stream_, ready, 0));
         CUDA_CHECK(cudaEventDestroy(ready)); // the wait above holds what it needs
         NCCL_CHECK(
             ncclAllReduce(data, data, size_t(n), ncclFloat, ncclSum, gradient_comm_, side_stream_));
         queued_.add("an NCCL all-reduce of gradients", side_stream_);
-        cudaEvent_t done = new_event();
-        CUDA_CHECK(cudaEventRecord(done, side_stream_));
+        cudaEvent_t done = event_after(side_stream_);
         return std::make_unique<SideStreamSum>(done);
     }
 

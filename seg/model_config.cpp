@@ -18,18 +18,24 @@ static nn::BatchNormMode parse_bn(const std::string& value, const std::string& w
 
 nn::ResNetOptions backbone_options(const Config& net, nn::ResNetVariant default_variant) {
     nn::ResNetVariant variant = default_variant;
+    // The engine decides which variants and depths exist; the message names the key.
     if (net.has("backbone.variant")) {
         const std::string name = net.get_string("backbone.variant");
-        PG_CHECK(name.size() == 1 && std::string("ABCabc").find(name) != std::string::npos,
-                 net.origin("backbone.variant"), ": net.backbone.variant is '", name,
-                 "', expected A (AdvSemiSeg), B (RIPU) or C (U2PL)");
-        variant = nn::parse_resnet_variant(name);
+        try {
+            variant = nn::parse_resnet_variant(name);
+        } catch (const Error&) {
+            PG_FAIL(net.origin("backbone.variant"), ": net.backbone.variant is '", name,
+                    "', expected A (AdvSemiSeg), B (RIPU) or C (U2PL)");
+        }
     }
-    int64_t depth = net.get_int("backbone.depth", 101);
-    PG_CHECK(depth == 18 || depth == 34 || depth == 50 || depth == 101 || depth == 152,
-             net.origin("backbone.depth"), ": net.backbone.depth is ", depth,
-             ", expected 18, 34, 50, 101 or 152");
-    nn::ResNetOptions o = nn::resnet_options(variant, int(depth));
+    const int64_t depth = net.get_int("backbone.depth", 101);
+    nn::ResNetOptions o;
+    try {
+        o = nn::resnet_options(variant, int(depth));
+    } catch (const Error&) {
+        PG_FAIL(net.origin("backbone.depth"), ": net.backbone.depth is ", depth,
+                ", expected 18, 34, 50, 101 or 152");
+    }
     if (net.has("backbone.blocks")) {
         o.blocks = net.get_int_list("backbone.blocks");
         PG_CHECK(o.blocks.size() == 4 && std::all_of(o.blocks.begin(), o.blocks.end(),

@@ -38,24 +38,33 @@ static std::unique_ptr<nn::Optimizer> make_optimizer(const Config& c, const std:
     std::string kw = s + ".optimizer.kwargs.";
     double lr = c.get_float(kw + "lr");
     double wd = c.get_float(kw + "weight_decay", 0.0);
+    nn::SGDOptions sgd{lr, 0.0, 0.0, wd, false};
+    nn::AdamOptions adam;
     if (type == "SGD") {
-        nn::SGDOptions o{lr, c.get_float(kw + "momentum", 0.0), 0.0, wd,
-                         c.get_bool(kw + "nesterov", false)};
-        return std::make_unique<nn::SGD>(groups, o);
+        sgd.momentum = c.get_float(kw + "momentum", 0.0);
+        sgd.nesterov = c.get_bool(kw + "nesterov", false);
+    } else {
+        adam.lr = lr;
+        adam.weight_decay = wd;
+        adam.eps = c.get_float(kw + "eps", adam.eps);
+        if (c.has(kw + "betas")) {
+            std::vector<double> b = c.get_float_list(kw + "betas");
+            PG_CHECK(b.size() == 2, c.origin(kw + "betas"), ": ", kw, "betas has ", b.size(),
+                     " values, expected 2");
+            adam.beta1 = b[0];
+            adam.beta2 = b[1];
+        }
     }
-    nn::AdamOptions o;
-    o.lr = lr;
-    o.weight_decay = wd;
-    o.eps = c.get_float(kw + "eps", o.eps);
-    if (c.has(kw + "betas")) {
-        std::vector<double> b = c.get_float_list(kw + "betas");
-        PG_CHECK(b.size() == 2, c.origin(kw + "betas"), ": ", kw, "betas has ", b.size(),
-                 " values, expected 2");
-        o.beta1 = b[0];
-        o.beta2 = b[1];
+    // The optimizers check their own numbers (lr >= 0, betas in [0, 1), ...): their errors are
+    // given the section and the --set they came from.
+    try {
+        if (type == "SGD") return std::make_unique<nn::SGD>(groups, sgd);
+        if (type == "Adam") return std::make_unique<nn::Adam>(groups, adam);
+        return std::make_unique<nn::AdamW>(groups, adam);
+    } catch (const Error& e) {
+        const std::string section = s + ".optimizer";
+        throw Error(c.origin(section) + ": " + section + ": " + e.what());
     }
-    if (type == "Adam") return std::make_unique<nn::Adam>(groups, o);
-    return std::make_unique<nn::AdamW>(groups, o);
 }
 
 static LrSchedule make_schedule(const Config& c, const std::string& s, int64_t total_steps) {
@@ -80,16 +89,7 @@ Part make_part(const Config& config, const PartSpec& spec, int64_t total_steps) 
     part.name = spec.name;
     part.module = spec.module;
     if (spec.config_section.empty()) return part;
-    // The optimizers check their own numbers (lr >= 0, betas in [0, 1), ...): their errors are
-    // given the section they came from.
-    const std::string section = spec.config_section + ".optimizer";
-    try {
-        part.optimizer = make_optimizer(config, spec.config_section, spec.groups);
-    } catch (const Error& e) {
-        const std::string what = e.what();
-        if (what.find(section) != std::string::npos) throw; // names its key already
-        throw Error(config.origin(section) + ": " + section + ": " + what);
-    }
+    part.optimizer = make_optimizer(config, spec.config_section, spec.groups);
     part.schedule = make_schedule(config, spec.config_section, total_steps);
     return part;
 }
