@@ -145,8 +145,16 @@ class NcclCollectives final : public DeviceCollectives {
             for (ncclUniqueId& id : ids) NCCL_CHECK(ncclGetUniqueId(&id));
         c.broadcast(ids, int64_t(sizeof(ids)), 0);
         ncclComm_t comm = nullptr, gradient_comm = nullptr;
-        NCCL_CHECK(ncclCommInitRank(&comm, c.world_size(), ids[0], c.rank()));
-        NCCL_CHECK(ncclCommInitRank(&gradient_comm, c.world_size(), ids[1], c.rank()));
+        {
+            // ncclCommInitRank blocks until every process has called it: a process that never
+            // comes would hang this one, so the wait is marked for a watchdog of its own.
+            MarkedWait starting;
+            Watchdog watch_start(
+                c.rank(), c.world_size(), [&starting] { return starting.now(); }, timeout_s);
+            MarkedWait::InFlight in_flight(starting, "NCCL's start (ncclCommInitRank)");
+            NCCL_CHECK(ncclCommInitRank(&comm, c.world_size(), ids[0], c.rank()));
+            NCCL_CHECK(ncclCommInitRank(&gradient_comm, c.world_size(), ids[1], c.rank()));
+        }
         cudaStream_t side = nullptr;
         CUDA_CHECK(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking));
         comm_ = comm;
