@@ -66,7 +66,7 @@ float share_weight() { return weight_of_this_process(); }
 
 Tensor global_batch_mean(const Tensor& total, const Tensor& count) {
     Collectives& c = collectives();
-    if (c.world_size() == 1) return count.item() == 0.f ? mul(total, 0.f) : div(total, count);
+    if (!data_parallel_run()) return count.item() == 0.f ? mul(total, 0.f) : div(total, count);
     float all = count.item();
     c.all_reduce_sum(&all, 1);
     if (all == 0.f) return mul(total, 0.f);
@@ -75,7 +75,7 @@ Tensor global_batch_mean(const Tensor& total, const Tensor& count) {
 
 void average_gradients(const std::vector<Tensor>& params, int64_t bucket_bytes) {
     Collectives& c = collectives();
-    if (c.world_size() == 1) return;
+    if (!data_parallel_run()) return;
     // Which parameters have a gradient on some process: all must reduce the same tensors.
     std::vector<float> has_grad(params.size());
     for (size_t i = 0; i < params.size(); i++) has_grad[i] = params[i].grad().defined() ? 1.f : 0.f;
@@ -239,7 +239,7 @@ void BackwardGradientAverage::finish() {
 }
 
 void broadcast_buffers(Module& module, int root) {
-    if (collectives().world_size() == 1) return;
+    if (!data_parallel_run()) return;
     std::vector<Tensor> buffers;
     for (const NamedTensor& b : module.named_buffers())
         if (b.tensor.dtype() == DType::f32) buffers.push_back(b.tensor);
@@ -250,7 +250,7 @@ void broadcast_buffers(Module& module, int root) {
 }
 
 void broadcast_module(Module& module, int root) {
-    if (collectives().world_size() == 1) return;
+    if (!data_parallel_run()) return;
     for (const NamedTensor& p : module.named_parameters()) {
         Tensor t = p.tensor;
         broadcast_(t, root);

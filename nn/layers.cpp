@@ -120,8 +120,9 @@ Tensor BatchNorm2d::normalise(const Tensor& x, bool relu) {
         NoGradGuard no_grad;
         fill_(num_batches_tracked, double(++batches_seen_));
     }
-    // One process: SyncBatchNorm is BatchNorm (as in PyTorch), and batch_norm's kernels are faster.
-    if (sync_ && batch_stats && collectives().world_size() > 1)
+    // One process: SyncBatchNorm is BatchNorm (as in PyTorch), and batch_norm's kernels are faster
+    // (unless PG_FORCE_DATA_PARALLEL=1 asks for the data-parallel path: tensor/collectives.h).
+    if (sync_ && batch_stats && data_parallel_run())
         return sync_batch_norm(x, weight, bias, running_mean, running_var, momentum_, eps_, relu);
     // One value per channel has no variance: say which setting gives this layer more than one.
     PG_CHECK(!batch_stats || x.dim() != 4 || x.numel() != x.size(3), "BatchNorm2d: training on ",

@@ -101,7 +101,7 @@ Tensor cross_entropy_over_global_batch(const Tensor& logits, const Tensor& targe
                                        int64_t ignore_index) {
     CrossEntropyOptions ce;
     ce.ignore_index = ignore_index;
-    if (collectives().world_size() == 1) return cross_entropy(logits, target, ce);
+    if (!data_parallel_run()) return cross_entropy(logits, target, ce);
     ce.reduction = Reduction::sum;
     return global_batch_mean(cross_entropy(logits, target, ce),
                              labelled_pixel_count(target, ignore_index));

@@ -97,10 +97,11 @@ void Optimizer::step() {
     NoGradGuard no_grad; // the in-place writes below must not be recorded
     steps_++;
     // Data parallel (several processes under mpirun): every process steps with the gradients'
-    // mean over processes, as DistributedDataParallel's all-reduce gives. One process: no-op.
+    // mean over processes, as DistributedDataParallel's all-reduce gives. One process: no-op
+    // (but see data_parallel_run()).
     if (overlap_ && overlap_->started())
         overlap_->finish();
-    else if (collectives().world_size() > 1)
+    else if (data_parallel_run())
         average_gradients(all_params());
     for (size_t g = 0; g < groups_.size(); g++) {
         for (size_t p = 0; p < groups_[g].params.size(); p++) {
@@ -124,7 +125,7 @@ std::vector<Tensor> Optimizer::all_params() const {
 }
 
 void Optimizer::average_during_next_backward() {
-    if (collectives().world_size() == 1) return;
+    if (!data_parallel_run()) return;
     if (!overlap_) overlap_ = std::make_shared<BackwardGradientAverage>(all_params());
     observe_next_backward(overlap_.get());
 }

@@ -85,6 +85,17 @@ Collectives& collectives() {
     return registered() ? *registered() : single;
 }
 
+bool data_parallel_run() {
+    static const bool forced = [] {
+        const char* v = std::getenv("PG_FORCE_DATA_PARALLEL");
+        const std::string value = v ? v : "";
+        PG_CHECK(value.empty() || value == "0" || value == "1", "PG_FORCE_DATA_PARALLEL is '",
+                 value, "'; expected 1 (one process takes the data-parallel path) or 0");
+        return value == "1";
+    }();
+    return forced || collectives().world_size() > 1;
+}
+
 void register_collectives(std::unique_ptr<Collectives> collectives) {
     registered() = std::move(collectives);
 }
@@ -93,7 +104,7 @@ void all_reduce_sum_(Tensor& x) {
     PG_CHECK(x.dtype() == DType::f32, "all_reduce_sum_: dtype ", dtype_name(x.dtype()),
              "; expected f32");
     Collectives& c = collectives();
-    if (c.world_size() == 1) return;
+    if (!data_parallel_run()) return;
     if (DeviceCollectives* d = own_collectives_of(x)) {
         d->all_reduce_sum(x.f32(), x.numel());
         x.bump_version();
@@ -122,7 +133,7 @@ std::unique_ptr<PendingCollective> start_all_reduce_sum_(Tensor& x) {
     PG_CHECK(x.dtype() == DType::f32, "start_all_reduce_sum_: dtype ", dtype_name(x.dtype()),
              "; expected f32");
     Collectives& c = collectives();
-    if (c.world_size() == 1) return std::make_unique<Finished>();
+    if (!data_parallel_run()) return std::make_unique<Finished>();
     x.bump_version();
     if (x.is_cpu()) return c.start_all_reduce_sum(x.f32(), x.numel());
     if (DeviceCollectives* d = own_collectives_of(x))
@@ -133,7 +144,7 @@ std::unique_ptr<PendingCollective> start_all_reduce_sum_(Tensor& x) {
 
 void broadcast_(Tensor& x, int root) {
     Collectives& c = collectives();
-    if (c.world_size() == 1) return;
+    if (!data_parallel_run()) return;
     if (DeviceCollectives* d = own_collectives_of(x)) {
         d->broadcast(x.raw(), int64_t(x.nbytes()), root);
         x.bump_version();
@@ -150,7 +161,7 @@ Tensor all_gather(const Tensor& x) {
     Collectives& c = collectives();
     Shape shape = x.shape();
     shape.insert(shape.begin(), int64_t(c.world_size()));
-    if (DeviceCollectives* d = own_collectives_of(x); d && c.world_size() > 1) {
+    if (DeviceCollectives* d = own_collectives_of(x); d && data_parallel_run()) {
         Tensor out = Tensor::empty(shape, DType::f32, x.device());
         d->all_gather(x.f32(), x.numel(), out.f32());
         return out;
@@ -165,7 +176,7 @@ Tensor all_gather_rows(const Tensor& x) {
     PG_CHECK(x.dtype() == DType::f32 && x.dim() >= 1, "all_gather_rows: ", shape_str(x.shape()),
              " ", dtype_name(x.dtype()), "; expected f32 rows (n, ...)");
     Collectives& c = collectives();
-    if (c.world_size() == 1) return x;
+    if (!data_parallel_run()) return x;
     // The counts first, then every process's rows padded to the largest count.
     std::vector<float> counts(size_t(c.world_size()));
     const float mine = float(x.size(0));

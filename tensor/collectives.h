@@ -79,6 +79,11 @@ int stop_signal_noted();
 
 // The registered collectives (dist/ installs MPI's), else the single-process ones.
 Collectives& collectives();
+// Whether this run takes the data-parallel path (gradient averaging, SyncBN's collectives, the
+// global batch's means, the device collectives): with several processes, or with one when
+// PG_FORCE_DATA_PARALLEL=1 asks for it, to test that path where there is only one device (NCCL
+// with a communicator of one on a one-GPU machine; the run must match the plain one).
+bool data_parallel_run();
 void register_collectives(std::unique_ptr<Collectives> collectives);
 // The device collectives for a device type; null when none is registered.
 DeviceCollectives* device_collectives(DeviceType type);

@@ -39,7 +39,7 @@ Tensor unlabeled_backward(nn::SegmentationNet& g, nn::FCDiscriminator& d, const 
         // An empty mask adds nothing (the original then skips the unlabeled backward entirely,
         // L_semi_adv included; here L_semi_adv still trains G). Several processes all add the
         // term: its mean is over the kept pixels of all of them (one all-reduce each).
-        if (kept > 0 || collectives().world_size() > 1) {
+        if (kept > 0 || data_parallel_run()) {
             Tensor l_semi =
                 mul(nn::cross_entropy_over_global_batch(pred, target), float(k.lambda_semi));
             semi = l_semi.item();

@@ -96,7 +96,7 @@ void Ripu::run_round(int64_t step, StepLog& log) {
     acquisition_->save_round(dir_, s);
     // Several processes: each wrote its share of the maps; every one then reads them all. A
     // process that misses some does not see the others' files.
-    if (collectives().world_size() > 1) {
+    if (data_parallel_run()) {
         collectives().barrier(); // rank 0's summary.json, written after every share
         acquisition_->load_round(
             dir_, s.round,
@@ -145,7 +145,7 @@ double Ripu::target_backward(const Batch& target, int64_t step, StepLog& log) {
     const bool labelled = nn::labelled_pixel_count(labels).item() > 0;
     // Several processes: every one adds the term (the mean over the acquired pixels of all of
     // them, one all-reduce), also one whose share has none.
-    if (labelled || collectives().world_size() > 1) {
+    if (labelled || data_parallel_run()) {
         Tensor ce = nn::cross_entropy_over_global_batch(logits, labels);
         if (labelled) log.losses.emplace_back("target", ce.item());
         loss = add(loss, ce);

@@ -158,7 +158,7 @@ static void count_errors(const std::vector<int32_t>& truth, const std::vector<in
 
 // The counts of every process's images (exact in doubles up to 2^53).
 static void sum_over_processes(RoundSummary& s, double& budget_pixels) {
-    if (collectives().world_size() == 1) return;
+    if (!data_parallel_run()) return;
     int64_t* counts[] = {&s.picks,        &s.selected, &s.total,       &s.picked_known,
                          &s.picked_wrong, &s.known,    &s.known_wrong, &s.picked_void};
     std::vector<double> v;

@@ -503,6 +503,14 @@ TrainResult train(const TrainOptions& options) {
                     (long long)run.steps_per_epoch, run.device.name().c_str(), run.dir.c_str(),
                     collectives().world_size() > 1 ? (" (" + collectives().describe() + ")").c_str()
                                                    : "");
+    if (collectives().world_size() == 1 && data_parallel_run()) { // said even with -q
+        DeviceCollectives* own =
+            run.device.is_cpu() ? nullptr : device_collectives(run.device.type);
+        std::fprintf(stderr,
+                     "note: PG_FORCE_DATA_PARALLEL=1: one process takes the data-parallel "
+                     "path (%s)\n",
+                     (own ? own->describe() : collectives().describe()).c_str());
+    }
     if (!run.options.quiet && run.device.is_cpu() && is_root())
         if (std::string note = cpu_kernels_held_back_note(); !note.empty())
             std::fprintf(stderr, "%s\n", note.c_str());

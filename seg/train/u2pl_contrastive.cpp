@@ -43,7 +43,7 @@ void MemoryBank::push_from_every_process(const std::vector<Tensor>& keys) {
     PG_CHECK(int64_t(keys.size()) == C, "u2pl: ", keys.size(), " classes of keys for a bank of ",
              C);
     Collectives& collective = collectives();
-    if (collective.world_size() == 1) {
+    if (!data_parallel_run()) {
         for (int64_t c = 0; c < C; c++) push(c, keys[size_t(c)]);
         return;
     }

@@ -8,7 +8,8 @@
 # from source against the carried Debian packages. Then, each step capped in time and logged:
 # tests = the whole suite with PG_REQUIRE_GPU=1 (a skipped CUDA case fails); sanitize =
 # compute-sanitizer memcheck of every CUDA case with PG_CUDA_ALLOC=direct; train = the synthetic
-# supervised and U2PL configs on cuda:0 and on the CPU, same seed, curves side by side; bench = the
+# supervised and U2PL configs on cuda:0 and on the CPU, same seed, curves side by side, and the
+# supervised one through NCCL (PG_FORCE_DATA_PARALLEL=1) beside the plain cuda:0 run; bench = the
 # whole training steps against PyTorch on the same GPU (TF32) and the per-kernel table; tools =
 # the PyTorch converter's self-tests with this machine's python3 (ctest's are tied to /usr/bin's).
 # Logs: /tmp/pglogs, packed into $OUT/logs.tar.gz after every step (they come back with the tool).
@@ -117,6 +118,12 @@ if want train; then
       jobs_running+=($!)
     done
   done
+  # One GPU through NCCL (a communicator of one, SyncBN's collectives, buckets on the side
+  # stream): the data-parallel path, which must train as the plain cuda:0 run above.
+  PG_FORCE_DATA_PARALLEL=1 OMP_NUM_THREADS=3 timeout 170 $build/pixelgrad train \
+    --config configs/synth/supervised_64.yaml --device cuda:0 --run-dir /tmp/runs/supervised_64_nccl \
+    -q --set trainer.iterations=400 --set net.sync_bn=true > "$logs/train_supervised_64_nccl.log" 2>&1 &
+  jobs_running+=($!)
 fi
 # (a plain `wait` would also wait for the tee above, which ends only with this script)
 [ ${#jobs_running[@]} -gt 0 ] && wait "${jobs_running[@]}"
@@ -133,6 +140,9 @@ if want train; then
     python3 tools/gpu/compare_runs.py /tmp/runs/${config}_cpu /tmp/runs/${config}_cuda ||
       status=1
   done
+  tail -n 2 "$logs/train_supervised_64_nccl.log"
+  python3 tools/gpu/compare_runs.py /tmp/runs/supervised_64_cuda /tmp/runs/supervised_64_nccl ||
+    status=1
 fi
 pack_logs
 
