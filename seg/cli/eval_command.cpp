@@ -1,6 +1,7 @@
 // pixelgrad eval --config run.yaml --weights best.safetensors [--allow-nonfinite] [--split val]
 //                [--mode whole|center_crop|pad|sliding] [--crop N] [--stride N] [--flip]
-//                [--device cpu|cuda:0] [--limit N] [--out result.json] [--set key=value ...]
+//                [--device cpu|cuda:0] [--limit N] [--out result.json [--force]]
+//                [--set key=value ...]
 // Command-line evaluation settings become overrides of dataset.<split>.* before eval_options()
 // reads them, so they are checked exactly as config values are.
 #include "seg/cli/eval_command.h"
@@ -130,6 +131,12 @@ std::string run_eval(const EvalArgs& a) {
     Config dataset = run.config.section("dataset");
     const int num_classes = int(run.net->num_classes());
     Dataset data = open_split(dataset, a.split, num_classes);
+    if (!a.out.empty()) { // before the evaluation, which may be long
+        std::vector<std::string> inputs{a.weights, a.config};
+        for (int64_t i = 0; i < data.size(); i++)
+            inputs.insert(inputs.end(), {data.files(i).image, data.files(i).label});
+        check_outputs("eval --out", {a.out}, inputs, a.force);
+    }
     EvalOptions options = eval_options(dataset, a.split);
     AugmentConfig transform = eval_augment(dataset, a.split);
 
@@ -171,6 +178,7 @@ std::function<void()> add_eval_command(CLI::App& app) {
     cmd->add_option("--device", args->device, "cpu or cuda:0")->capture_default_str();
     cmd->add_option("--limit", args->limit, "evaluate only the first N images");
     cmd->add_option("--out", args->out, "write the result JSON here");
+    cmd->add_flag("--force", args->force, "replace an existing --out file");
     cmd->add_option("--set", args->overrides, "config override key=value (repeatable)");
     return [cmd, args] {
         if (cmd->parsed()) run_eval(*args);

@@ -24,6 +24,7 @@ struct EvalArgs {
     bool flip = false;                  // true: overrides dataset.<split>.flip
     int64_t limit = 0;                  // > 0: only the first `limit` images
     std::string out;                    // result JSON; empty: none written
+    bool force = false;                 // out may replace an existing file (never an input)
     bool allow_nonfinite = false;       // load weights holding NaN / Inf (with a warning)
     std::vector<std::string> overrides; // --set key=value
 };

@@ -141,6 +141,16 @@ TEST(BadInput, OutputsAndStates) {
     const Fixture& f = fixture();
     // A full disk: every write is checked after it is flushed and closed.
     expect_cli(eval_args(f.weights, {"--out", "/dev/full"}), 1, {"/dev/full", "failed"});
+    // The result never replaces an input, nor an earlier file unless asked (--force).
+    expect_cli(eval_args(f.weights, {"--out", f.weights}), 1,
+               {"eval --out: the output " + f.weights + " would replace the input"});
+    expect_cli(eval_args(f.weights, {"--out", f.run + "/config.yaml", "--force"}), 1,
+               {"would replace the input"});
+    const std::string earlier = file_with("earlier.json", "{}\n");
+    expect_cli(eval_args(f.weights, {"--out", earlier}), 1,
+               {earlier + " exists already; pass --force"});
+    expect_cli(eval_args(f.weights, {"--out", earlier, "--force"}), 0, {"eval: wrote " + earlier});
+    expect_cli(eval_args(f.weights, {"--out", f.tmp}), 1, {"is a folder; expected the path"});
     // A forged state ("1x" steps) is refused, not read as step 1.
     std::string forged = f.tmp + "forged";
     fs::create_directories(forged + "/checkpoints");

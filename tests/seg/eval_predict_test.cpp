@@ -106,6 +106,7 @@ EvalArgs eval_args() {
 TEST(EvalCommand, JsonMatchesAConfusionMatrixAccumulatedHere) {
     EvalArgs a = eval_args();
     a.out = temp("out/result.json");
+    fs::remove(a.out); // from an earlier run of this test
     std::string returned = run_eval(a);
     nlohmann::json j = nlohmann::json::parse(read_text(a.out));
     EXPECT_EQ(j, nlohmann::json::parse(returned));
