@@ -15,24 +15,27 @@ namespace pg::seg {
 
 namespace fs = std::filesystem;
 
-// Keeps the lines of `path` whose "step" is <= max_step (unparsable lines are dropped too: they
-// can only be the torn last line of a killed run), rewritten through a temporary file.
-static void truncate_after(const std::string& path, int64_t max_step) {
+// Keeps the lines of `path` whose "step" is <= max_step, but for an evaluation at max_step when
+// drop_eval_at_max (unparsable lines are dropped too: they can only be the torn last line of a
+// killed run), rewritten through a temporary file.
+static void truncate_after(const std::string& path, int64_t max_step, bool drop_eval_at_max) {
     std::ifstream in(path);
     if (!in) return;
     std::string line, kept;
     while (std::getline(in, line)) {
         nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-        if (j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
-            j["step"].get<int64_t>() <= max_step)
+        if (!j.is_object() || !j.contains("step") || !j["step"].is_number_integer()) continue;
+        const int64_t step = j["step"].get<int64_t>();
+        if (step < max_step ||
+            (step == max_step && !(drop_eval_at_max && j.value("type", "") == "eval")))
             kept += line + "\n";
     }
     in.close();
     write_file_atomic(path, "metrics", kept);
 }
 
-MetricsLog::MetricsLog(const std::string& path, int64_t resume_step) : path_(path) {
-    if (resume_step >= 0) truncate_after(path, resume_step);
+MetricsLog::MetricsLog(const std::string& path, int64_t resume_step, bool redo_eval) : path_(path) {
+    if (resume_step >= 0) truncate_after(path, resume_step, redo_eval);
     out_.open(path, resume_step >= 0 ? std::ios::app : std::ios::trunc);
     PG_CHECK(out_.good(), "metrics: cannot write ", path);
 }

@@ -19,8 +19,9 @@ namespace pg::seg {
 class MetricsLog {
   public:
     // resume_step >= 0: rows of a previous run with step > resume_step (logged after the
-    // checkpoint being resumed) are dropped first, so the file reads as one uninterrupted run.
-    MetricsLog(const std::string& path, int64_t resume_step);
+    // checkpoint being resumed) are dropped first, so the file reads as one uninterrupted run;
+    // with redo_eval also the evaluation row of resume_step (an evaluation to be run again).
+    MetricsLog(const std::string& path, int64_t resume_step, bool redo_eval = false);
     void write(const std::string& json_object_line);
 
   private:

@@ -25,6 +25,7 @@
 #include "seg/runtime.h"
 #include "seg/train/finish.h"
 #include "seg/train/parts.h"
+#include "seg/train/resume_batch.h"
 #include "seg/train/run_log.h"
 #include "seg/train/stop_signals.h"
 #include "tensor/collectives.h"
@@ -57,6 +58,7 @@ struct Run {
     int64_t log_every = 10, eval_interval = 0, save_every = 0, eval_limit = 0;
     double best_miou = -1, last_miou = -1;
     int64_t best_step = 0;
+    bool eval_pending = false; // resumed from `last` saved before this step's evaluation
     std::unique_ptr<MetricsLog> metrics;
     StepWindow window; // the logging window in progress (saved with `last`)
 };
@@ -237,11 +239,13 @@ static void setup(Run& run) {
 
 // ---- checkpoints ----
 
-static void save_last(Run& run) {
+// eval_pending: saved before this step's evaluation, which --resume then runs first.
+static void save_last(Run& run, bool eval_pending = false) {
     if (!is_root()) return;
     nn::TrainState s;
     s.step = run.step;
     s.epoch = run.step / run.steps_per_epoch;
+    s.numbers["eval_pending"] = eval_pending ? 1 : 0;
     save_parts(run.parts, s);
     s.save_generator("dropout", run.dropout_gen);
     s.numbers["best_miou"] = run.best_miou;
@@ -261,65 +265,13 @@ static void save_last(Run& run) {
     nn::save_train_state(checkpoint(run, "last.state.safetensors"), s);
 }
 
-// A resumed run keeps its global batch (all processes' batches together), with the same number of
-// processes or another: an epoch's batches depend on the global batch alone (seg/data/loader.h),
-// so the steps, epochs, schedule, U2PL's warm-up and every stream's position go on as they were,
-// each global batch only split another way. A count that does not divide it gives the processes
-// shares that differ by one (dataset.global_batch_size), each gradient weighted by its share. The
-// batch comes from the state, not config.yaml (a resumed run may have rewritten that before its
-// first checkpoint). Called before setup() builds the loaders.
-static void keep_global_batch(Run& run, const nn::TrainState& s, const std::string& path) {
-    auto number = [&](const char* key, int64_t fallback) {
-        auto it = s.numbers.find(key);
-        return it == s.numbers.end() ? fallback : int64_t(it->second);
-    };
-    const int64_t saved_world = number("world_size", 1), world = collectives().world_size();
-    if (!s.numbers.count("batch_size")) { // written before states recorded their batch
-        PG_CHECK(saved_world == world, "train --resume: ", path, " was written by ", saved_world,
-                 " process(es) by a version that did not record its batch; resume it with "
-                 "mpirun -np ",
-                 saved_world);
-        return;
-    }
-    const int64_t per_process = number("batch_size", 0);
-    const int64_t global = number("global_batch", per_process * saved_world);
-    PG_CHECK(global >= world, "train --resume: ", path, " trains with a global batch of ", global,
-             ", which cannot give each of ", world, " processes a sample; resume with at most ",
-             global);
-    const bool equal = global % world == 0 && !run.config.has("dataset.global_batch_size");
-    const std::string shares = global % world == 0 ? std::to_string(global / world)
-                                                   : std::to_string(global / world) + " or " +
-                                                         std::to_string(global / world + 1);
-    for (const std::string& set : run.options.overrides) {
-        const bool batch = set.rfind("dataset.batch_size=", 0) == 0;
-        if (batch || set.rfind("dataset.global_batch_size=", 0) == 0) {
-            const int64_t asked =
-                run.config.get_int(batch ? "dataset.batch_size" : "dataset.global_batch_size");
-            PG_CHECK(asked == (batch ? global / world : global) && (!batch || global % world == 0),
-                     "train --resume: ", path, " trains with a global batch of ", global, " (",
-                     shares, " per process with ", world, " process(es)); ",
-                     set.substr(0, set.find('=')), " ", asked, " would change it (leave it out)");
-        }
-    }
-    if (equal)
-        run.config.set("dataset.batch_size", std::to_string(global / world));
-    else
-        run.config.set("dataset.global_batch_size", std::to_string(global));
-    if (saved_world != world && is_root())
-        std::fprintf(stderr,
-                     "train --resume: %s was trained by %lld process(es) with a global batch of "
-                     "%lld; this run has %lld with dataset.batch_size %s each: the same global "
-                     "batch, so steps, schedule and data go on as they were\n",
-                     path.c_str(), (long long)saved_world, (long long)global, (long long)world,
-                     shares.c_str());
-}
-
 static void resume(Run& run, const nn::TrainState& s, const std::string& path) {
     load_parts(run.parts, s, path);
     s.restore_generator("dropout", run.dropout_gen);
     run.best_miou = s.numbers.at("best_miou");
     run.best_step = int64_t(s.numbers.at("best_step"));
     run.last_miou = s.numbers.at("last_miou");
+    run.eval_pending = s.numbers.count("eval_pending") && s.numbers.at("eval_pending") != 0;
     run.method->load_state(s);
     run.window.restore(s.numbers, "window.");
     run.step = s.step;
@@ -334,6 +286,7 @@ static void resume(Run& run, const nn::TrainState& s, const std::string& path) {
 // ---- evaluation ----
 
 static void evaluate_on_root(Run& run) {
+    crash_point("train:evaluating");
     Config data = run.config.section("dataset");
     EvalOptions eo = eval_options(data);
     auto start = Clock::now();
@@ -450,7 +403,7 @@ static void start_run(Run& run, TrainOptions options) {
     const std::string saved_path = checkpoint(run, "last.state.safetensors");
     if (options.resume) {
         saved = nn::load_train_state(saved_path);
-        keep_global_batch(run, saved, saved_path);
+        keep_global_batch(run.config, run.options.overrides, saved, saved_path);
     }
     setup(run);
     if (root) {
@@ -469,7 +422,7 @@ static void start_run(Run& run, TrainOptions options) {
     run.config.set("saver.snapshot_dir", run.dir.string());
     run.config.save((run.dir / "config.yaml").string());
     run.metrics = std::make_unique<MetricsLog>((run.dir / "metrics.jsonl").string(),
-                                               options.resume ? run.step : -1);
+                                               options.resume ? run.step : -1, run.eval_pending);
 }
 
 // Writes the train row of the window that ends at this step; returns its mean loss.
@@ -531,6 +484,11 @@ TrainResult train(const TrainOptions& options) {
     if (run.step == 0 && run.eval_interval > 0 &&
         run.config.get_bool("trainer.eval_at_start", false))
         evaluate_and_log(run);
+    if (run.eval_pending) { // the evaluation the resumed run had not finished
+        evaluate_and_log(run);
+        save_last(run);
+        saved_step = run.step;
+    }
     while (run.step < stop_at && !signals.agreed()) {
         StepLog log;
         double loss = train_step(run, log);
@@ -549,6 +507,9 @@ TrainResult train(const TrainOptions& options) {
                         (due(run.step, run.eval_interval) || run.step == run.total_steps);
         if (eval_now) {
             if (tty && !run.options.quiet) std::printf("\n");
+            // `last` first: an evaluation that fails (a bad label in the val split) or is killed
+            // loses no training; --resume runs it again before the next step.
+            save_last(run, /*eval_pending=*/true);
             evaluate_and_log(run);
         }
         if (eval_now || due(run.step, run.save_every) || run.step == stop_at || signals.agreed()) {

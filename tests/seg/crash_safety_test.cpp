@@ -1,7 +1,8 @@
 // Nothing lost: the real binary killed with SIGKILL at many points of a tiny training (after a
-// step, between the two checkpoint files, inside every kind of atomic write) and then resumed (or,
-// before its first checkpoint, restarted) ends with the weights, training state and logged rows
-// of the uninterrupted run; Ctrl-C (SIGINT) writes `last`, exits 130 and resumes exactly.
+// step, between the two checkpoint files, while evaluating, inside every kind of atomic write) and
+// then resumed (or, before its first checkpoint, restarted) ends with the weights, training state
+// and logged rows of the uninterrupted run; Ctrl-C (SIGINT) writes `last`, exits 130 and resumes
+// exactly.
 #include <chrono>
 #include <thread>
 
@@ -47,6 +48,10 @@ void expect_same_runs(const std::string& straight, const std::string& other) {
         EXPECT_NE(e.path().extension(), ".tmp") << e.path(); // no leftovers
 }
 
+int64_t state_step(const std::string& dir) {
+    return nn::load_train_state(dir + "/checkpoints/last.state.safetensors").step;
+}
+
 TEST(CrashSafety, KilledAnywhereThenResumedEqualsTheUninterruptedRun) {
     std::string config = write_config("crash");
     std::string straight = fresh_dir("crash_straight");
@@ -58,7 +63,9 @@ TEST(CrashSafety, KilledAnywhereThenResumedEqualsTheUninterruptedRun) {
                                              "train:after-step#5",
                                              "train:after-step#11",
                                              "train:between-checkpoint-files#1",
-                                             "train:between-checkpoint-files#6", // #6: the last
+                                             "train:between-checkpoint-files#9", // #9: the last
+                                             "train:evaluating#2",
+                                             "train:evaluating#3", // the last step's
                                              "file:before-rename#1",
                                              "file:before-rename#2",
                                              "file:before-rename#3",
@@ -69,13 +76,13 @@ TEST(CrashSafety, KilledAnywhereThenResumedEqualsTheUninterruptedRun) {
         std::string dir = fresh_dir("crash_" + std::to_string(&point - points.data()));
         CliResult k = run_pixelgrad(train_args(config, dir), {"PG_CRASH_AT=" + point});
         ASSERT_EQ(k.signal, SIGKILL) << point << " was never reached: " << k.output;
+        // Killed while evaluating: the steps before it are kept (`last` is written first).
+        if (point.rfind("train:evaluating#", 0) == 0) {
+            EXPECT_EQ(state_step(dir), point.back() == '2' ? 8 : 12) << point;
+        }
         recover(config, dir);
         expect_same_runs(straight, dir);
     }
-}
-
-int64_t state_step(const std::string& dir) {
-    return nn::load_train_state(dir + "/checkpoints/last.state.safetensors").step;
 }
 
 TEST(CrashSafety, CtrlCWritesLastExits130AndResumesExactly) {
