@@ -27,6 +27,7 @@
 #include "seg/train/parts.h"
 #include "seg/train/resume_batch.h"
 #include "seg/train/run_log.h"
+#include "seg/train/same_run.h"
 #include "seg/train/stop_signals.h"
 #include "tensor/collectives.h"
 #include "tensor/error.h"
@@ -406,6 +407,7 @@ static void start_run(Run& run, TrainOptions options) {
         keep_global_batch(run.config, run.options.overrides, saved, saved_path);
     }
     setup(run);
+    check_processes_agree(run.config, run.loader->dataset(), run.val);
     if (root) {
         fs::create_directories(run.dir / "checkpoints"); // only once the config has proved usable
         remove_stale_tmp_files(run.dir.string());        // from a process killed while writing

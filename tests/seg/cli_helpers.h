@@ -62,10 +62,12 @@ inline CliResult run_pixelgrad(const std::vector<std::string>& args,
 
 #ifdef PG_MPIRUN
 // `mpirun pixelgrad args...` with one process per entry of `rank_env` (each entry: extra
-// "NAME=value" settings for that rank), one OpenMP thread each, under a 120 s timeout so that a
-// hang fails the test instead of the suite. Exit code 124 is the timeout's.
+// "NAME=value" settings for that rank; `rank_args`, when given: extra arguments for each rank),
+// one OpenMP thread each, under a 120 s timeout so that a hang fails the test instead of the
+// suite. Exit code 124 is the timeout's.
 inline CliResult run_mpirun(const std::vector<std::vector<std::string>>& rank_env,
-                            const std::vector<std::string>& args) {
+                            const std::vector<std::string>& args,
+                            const std::vector<std::vector<std::string>>& rank_args = {}) {
     std::vector<std::string> words{"timeout", "120", PG_MPIRUN, "--oversubscribe"};
     for (size_t r = 0; r < rank_env.size(); r++) {
         if (r > 0) words.push_back(":");
@@ -76,6 +78,8 @@ inline CliResult run_mpirun(const std::vector<std::vector<std::string>>& rank_en
         for (const std::string& e : rank_env[r]) words.insert(words.end(), {"-x", e});
         words.push_back(PG_PIXELGRAD_BINARY);
         words.insert(words.end(), args.begin(), args.end());
+        if (r < rank_args.size())
+            words.insert(words.end(), rank_args[r].begin(), rank_args[r].end());
     }
     std::string log = ::testing::TempDir() + "pg_mpirun_" + std::to_string(getpid()) + ".log";
     std::fflush(stdout); // else the child flushes a copy of what this process has buffered

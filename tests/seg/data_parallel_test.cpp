@@ -210,6 +210,24 @@ TEST_P(DataParallelOneProcess, ForcedOntoTheDataParallelPathItTrainsAsThePlainRu
 
 PG_INSTANTIATE_DEVICE_SUITE(DataParallelOneProcess);
 
+// Processes started differently (here an MPMD command line with a --set for one of them; likewise
+// a dataset copy that differs) stop at the start, every one naming the difference, instead of
+// training wrong or waiting for each other forever.
+TEST(DataParallel, ProcessesThatDisagreeStopAtTheStart) {
+    const std::string config = dp_config("disagree");
+    const std::vector<std::string> args{"train", "--config", config,
+                                        "-q",    "--set",    "dataset.batch_size=2"};
+    CliResult r =
+        run_mpirun({{}, {}}, args,
+                   {{"--run-dir", fresh_dir("dp_disagree")},
+                    {"--run-dir", fresh_dir("dp_disagree"), "--set", "trainer.iterations=6"}});
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    for (const char* rank : {"(rank 0 of 2)", "(rank 1 of 2)"})
+        expect_says(r, std::string("pixelgrad: error ") + rank + ": ");
+    expect_says(r, "process 1 of 2 was started with another configuration (--config and every "
+                   "--set) than process 0");
+}
+
 // processes == 0: one process without mpirun.
 CliResult stop_after_2(int processes, const std::string& config, const std::string& dir,
                        const std::string& batch) {
