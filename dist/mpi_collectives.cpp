@@ -35,14 +35,17 @@ class MpiCollectives final : public Collectives {
         MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
         MPI_Comm_rank(local, &local_rank_);
         MPI_Comm_free(&local);
-        // A blocking collective waits for every process. One that has waited past the timeout
-        // means another process hangs (a dead one makes mpirun end the run by itself): the
-        // watchdog (a thread of its own, the main thread being inside MPI; it makes no MPI call:
-        // MPI_THREAD_FUNNELED) then ends this process with a clear line.
-        watchdog_ = std::make_unique<Watchdog>(rank_, world_, [this] { return waiting_.now(); });
         // start_all_reduce_sum's channel: collectives on another communicator are matched apart
         // from MPI_COMM_WORLD's, so they may be in flight while those run in any order.
         MPI_Comm_dup(MPI_COMM_WORLD, &background_);
+    }
+    // A blocking collective waits for every process. One that has waited past the timeout means
+    // another process hangs (a dead one makes mpirun end the run by itself): the watchdog (a
+    // thread of its own, the main thread being inside MPI; it makes no MPI call:
+    // MPI_THREAD_FUNNELED) then ends this process with a clear line. Started once registered, so
+    // that a bad PG_COLLECTIVE_TIMEOUT is reported as every other error of a run's process.
+    void start_watchdog() {
+        watchdog_ = std::make_unique<Watchdog>(rank_, world_, [this] { return waiting_.now(); });
     }
     int rank() const override { return rank_; }
     int world_size() const override { return world_; }
@@ -125,11 +128,7 @@ void finalize_at_exit() {
 } // namespace
 
 bool init_mpi_if_launched() {
-    // mpirun (Open MPI, MPICH, Slurm's PMI) tells its processes the world size in the environment.
-    const char* launched[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"};
-    if (std::none_of(std::begin(launched), std::end(launched),
-                     [](const char* v) { return std::getenv(v) != nullptr; }))
-        return false;
+    if (!launched_by_mpirun()) return false;
     int initialized = 0;
     MPI_Initialized(&initialized);
     if (!initialized) {
@@ -140,7 +139,10 @@ bool init_mpi_if_launched() {
                  "; pixelgrad's threads need MPI_THREAD_FUNNELED");
         std::atexit(finalize_at_exit);
     }
-    register_collectives(std::make_unique<MpiCollectives>());
+    auto mpi = std::make_unique<MpiCollectives>();
+    MpiCollectives& registered = *mpi;
+    register_collectives(std::move(mpi));
+    registered.start_watchdog();
     return true;
 }
 

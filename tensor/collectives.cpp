@@ -85,6 +85,12 @@ Collectives& collectives() {
     return registered() ? *registered() : single;
 }
 
+bool launched_by_mpirun() {
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+        if (std::getenv(name) != nullptr) return true;
+    return false;
+}
+
 bool data_parallel_run() {
     static const bool forced = [] {
         const char* v = std::getenv("PG_FORCE_DATA_PARALLEL");

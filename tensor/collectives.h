@@ -77,6 +77,10 @@ class DeviceCollectives {
 void note_stop_signal(int signal);
 int stop_signal_noted();
 
+// Whether mpirun (Open MPI, MPICH, Slurm's PMI) started this process: it says so in the
+// environment, also for a run of one process (whose stdout is then mpirun's, not a terminal).
+bool launched_by_mpirun();
+
 // The registered collectives (dist/ installs MPI's), else the single-process ones.
 Collectives& collectives();
 // Whether this run takes the data-parallel path (gradient averaging, SyncBN's collectives, the

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "seg/data/dataset.h"
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 
 namespace pg::seg {
@@ -16,10 +17,12 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kMaxWarnings = 20; // individual "missing file" lines before summarising
 
+// Printed by process 0 alone in a data-parallel run: every process reads the same files (checked
+// at the start of training, seg/train/same_run.h), so the others would print the same lines.
 static void warn(const DatasetOptions& options, const std::string& line) {
     if (options.warn) {
         options.warn(line);
-    } else {
+    } else if (collectives().rank() == 0) {
         std::cerr << line << "\n";
     }
 }

@@ -60,6 +60,7 @@ static void accumulate(std::vector<std::pair<std::string, double>>& sums,
 
 void StepWindow::add(const StepLog& log, double total_loss) {
     ++steps_;
+    ++timed_steps_;
     loss_sum_ += total_loss;
     accumulate(losses_, log.losses);
     accumulate(part_losses_, log.part_losses);

@@ -35,6 +35,8 @@ class StepWindow {
     void add(const StepLog& log, double total_loss);
     bool empty() const { return steps_ == 0; }
     int64_t steps() const { return steps_; }
+    // The window's steps this process ran (not those restored from a state): what its time is of.
+    int64_t timed_steps() const { return timed_steps_; }
     double mean_loss() const { return loss_sum_ / double(steps_); }
     // name -> mean over the window, in first-seen order.
     std::vector<std::pair<std::string, double>> mean_losses() const;
@@ -48,7 +50,7 @@ class StepWindow {
     void restore(const std::map<std::string, double>& numbers, const std::string& prefix);
 
   private:
-    int64_t steps_ = 0;
+    int64_t steps_ = 0, timed_steps_ = 0;
     double loss_sum_ = 0;
     std::vector<std::pair<std::string, double>> losses_, part_losses_, extra_;
 };

@@ -432,7 +432,8 @@ static double log_window(Run& run, Clock::time_point window_start, bool tty) {
     double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
     // lr_<part>: each part's base group lr of this step (heads run at head_lr_mult times it).
     TrainRow row{run.step, run.step / run.steps_per_epoch, part_lrs(run.parts),
-                 double(run.window.steps()) / std::max(secs, 1e-9), memory_in_use_mib(run.device)};
+                 double(run.window.timed_steps()) / std::max(secs, 1e-9),
+                 memory_in_use_mib(run.device)};
     if (run.metrics) run.metrics->write(train_row_json(row, run.window)); // rank 0's
     if (!run.options.quiet)
         std::printf(tty ? "\r%s\033[K" : "%s\n",
@@ -472,9 +473,9 @@ TrainResult train(const TrainOptions& options) {
 
     TrainResult result;
     result.run_dir = run.dir.string();
-    // A live progress line (\r, erase) only on a terminal of one process: under mpirun stdout is a
-    // pseudo-terminal of Open MPI's whatever mpirun's own output is (often a log file).
-    bool tty = isatty(fileno(stdout)) && collectives().world_size() == 1;
+    // A live progress line (\r, erase) only on a terminal: under mpirun (even of one process)
+    // stdout is a pseudo-terminal of Open MPI's whatever mpirun's own output is (often a log file).
+    bool tty = isatty(fileno(stdout)) && !launched_by_mpirun();
     auto window_start = Clock::now();
     int64_t stop_at = options.stop_after > 0
                           ? std::min(run.total_steps, run.step + options.stop_after)

@@ -388,6 +388,13 @@ TEST(DataParallel, AnErrorOnEveryProcessIsOneClearLineEach) {
     EXPECT_EQ(r.exit_code, 1) << r.output;
     expect_says(r, "pixelgrad: error (rank ");
     expect_says(r, "/nonexistent");
+    // Also a bad setting of the collectives themselves: every process names it and its rank.
+    CliResult timeout = run_mpirun({{"PG_COLLECTIVE_TIMEOUT=abc"}, {"PG_COLLECTIVE_TIMEOUT=abc"}},
+                                   {"train", "--config", dp_config("error"), "--run-dir", dir});
+    EXPECT_EQ(timeout.exit_code, 1) << timeout.output;
+    for (const char* rank : {"(rank 0 of 2)", "(rank 1 of 2)"})
+        expect_says(timeout, std::string("pixelgrad: error ") + rank + ": dist/watchdog.cpp:");
+    expect_says(timeout, "PG_COLLECTIVE_TIMEOUT is 'abc'; expected a positive number of seconds");
     // Other commands do not run as several processes (each would write the same files).
     CliResult synth = run_mpirun(2, {"synth", "--out", dir + "/world"});
     EXPECT_EQ(synth.exit_code, 1) << synth.output;
