@@ -350,6 +350,12 @@ TEST(DataParallel, AGlobalBatchSplitsOverAnyProcessCount) {
                               "the 2 process(es)"),
               std::string::npos)
         << bad.output;
+    // The global batch replaces the config file's per-process one; both given by --set is a
+    // contradiction, named (one process is enough to see it).
+    CliResult both = train(0, config, few, {"dataset.batch_size=2", "dataset.global_batch_size=4"});
+    EXPECT_EQ(both.exit_code, 1);
+    expect_says(both, "--set dataset.batch_size: dataset.batch_size 2 (per process) and "
+                      "dataset.global_batch_size 4 (all processes together) are both given");
 }
 
 TEST(DataParallel, AProcessThatDiesEndsTheRun) {
