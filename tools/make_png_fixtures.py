@@ -1,6 +1,8 @@
 """Writes tests/data/palette_{8,4,2}bit.png: palette PNGs whose rows cycle through all five PNG
 filter types (None, Sub, Up, Average, Paeth), at 8, 4 and 2 bits per index, with a palette whose
-first five colours repeat (like Cityscapes'), to test seg/data/image_io's own index decoder.
+first five colours repeat (like Cityscapes'), to test seg/data/image_io's own index decoder; and
+tests/data/grey_{4,2,1}bit.png: greyscale label maps of 4, 2 and 1 bits per value (a binary
+mask), whose values must be read as stored, not scaled to 0..255.
 Index of pixel (x, y) = (3 x + 5 y + x y) % min(2^bits, 21). Pure Python (zlib), no torch.
 Run: python3 tools/make_png_fixtures.py
 """
@@ -38,20 +40,32 @@ def filtered_rows(rows, bpp=1):
     return out
 
 
+def packed_rows(bits, modulo):
+    rows = []
+    for y in range(H):
+        idx = [(3 * x + 5 * y + x * y) % modulo for x in range(W)]
+        packed, per_byte = bytearray(), 8 // bits
+        for x0 in range(0, W, per_byte):
+            byte = 0
+            for k in range(per_byte):
+                v = idx[x0 + k] if x0 + k < W else 0
+                byte |= v << (8 - bits * (k + 1))
+            packed.append(byte)
+        rows.append(bytes(packed))
+    return rows
+
+
 def main():
+    for bits in (4, 2, 1):
+        header = struct.pack(">IIBBBBB", W, H, bits, 0, 0, 0, 0)
+        png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+        png += chunk(b"IDAT", zlib.compress(filtered_rows(packed_rows(bits, 2 ** bits))))
+        png += chunk(b"IEND", b"")
+        with open(os.path.join(DATA, f"grey_{bits}bit.png"), "wb") as f:
+            f.write(png)
     for bits in (8, 4, 2):
         modulo = min(2 ** bits, 21)
-        rows = []
-        for y in range(H):
-            idx = [(3 * x + 5 * y + x * y) % modulo for x in range(W)]
-            packed, per_byte = bytearray(), 8 // bits
-            for x0 in range(0, W, per_byte):
-                byte = 0
-                for k in range(per_byte):
-                    v = idx[x0 + k] if x0 + k < W else 0
-                    byte |= v << (8 - bits * (k + 1))
-                packed.append(byte)
-            rows.append(bytes(packed))
+        rows = packed_rows(bits, modulo)
         palette = b"".join(bytes([0, 0, 0]) if i < 5 else bytes([i * 10 % 256, 100, 200])
                            for i in range(modulo))
         png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, bits, 3, 0, 0, 0))

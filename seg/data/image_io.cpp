@@ -226,6 +226,12 @@ LabelMap read_label_png(const std::string& path) {
         PG_CHECK(data != nullptr, path, ": cannot decode the PNG (", stbi_failure_reason(), ")");
         const uint8_t* px = static_cast<const uint8_t*>(data.get());
         labels = {h, w, std::vector<int32_t>(px, px + size_t(w) * h)};
+        // stb scales grey samples of 1, 2 or 4 bits to 0..255 (x 255, 85, 17), as for a picture;
+        // a label map's stored values are its classes (a binary mask's 0 and 1).
+        if (header.bit_depth < 8) {
+            const int scale = 255 / ((1 << header.bit_depth) - 1);
+            for (int32_t& v : labels.values) v /= scale;
+        }
     }
     return labels;
 }

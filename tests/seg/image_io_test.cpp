@@ -1,5 +1,5 @@
-// Image I/O: round trips of every writer through the readers, palette PNGs read as indices,
-// 16-bit labels, and clear errors for truncated, missing, colour and ambiguous-palette files.
+// Image I/O: round trips of every writer through the readers, palette PNGs read as indices, grey
+// labels of 1-4 bits read as stored, 16-bit labels, and clear errors for truncated, missing, colour and ambiguous-palette files.
 #include <cstdio>
 #include <fstream>
 
@@ -79,6 +79,22 @@ TEST(ImageIo, PaletteDecoderHandlesEveryFilterAndBitDepth) {
         for (int y = 0; y < 11; y++)
             for (int x = 0; x < 13; x++)
                 ASSERT_EQ(l.values[size_t(y) * 13 + x], (3 * x + 5 * y + x * y) % modulo)
+                    << path << " at (" << x << ", " << y << ")";
+    }
+}
+
+TEST(ImageIo, GreyLabelsOfFewerThan8BitsAreReadAsStored) {
+    // A 1-bit binary mask holds 0 and 1, not 0 and 255 (which would be void): decoders scale such
+    // samples for display, a label map's values are its classes.
+    for (int bits : {4, 2, 1}) {
+        std::string path =
+            std::string(PG_TEST_DATA_DIR) + "/grey_" + std::to_string(bits) + "bit.png";
+        LabelMap l = read_label_png(path);
+        ASSERT_EQ(l.width, 13);
+        ASSERT_EQ(l.height, 11);
+        for (int y = 0; y < 11; y++)
+            for (int x = 0; x < 13; x++)
+                ASSERT_EQ(l.values[size_t(y) * 13 + x], (3 * x + 5 * y + x * y) % (1 << bits))
                     << path << " at (" << x << ", " << y << ")";
     }
 }
