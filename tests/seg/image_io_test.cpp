@@ -1,5 +1,6 @@
 // Image I/O: round trips of every writer through the readers, palette PNGs read as indices, grey
-// labels of 1-4 bits read as stored, 16-bit labels, and clear errors for truncated, missing, colour and ambiguous-palette files.
+// labels of 1-4 bits read as stored, 16-bit labels, and clear errors for truncated, missing,
+// colour and ambiguous-palette files.
 #include <cstdio>
 #include <fstream>
 
