@@ -191,6 +191,14 @@ Dataset open_cityscapes(const CityscapesConfig& c) {
         for (const auto& entry : read_list("cityscapes", list)) {
             SampleFiles f = cityscapes_pair(c, entry[0], list);
             if (entry.size() == 2) f.label = under_root(c.root, entry[1]);
+            // Every trainId is a valid labelId too: the wrong kind would be read silently wrong.
+            const bool train_id_file = ends_with(f.label, "_labelTrainIds.png");
+            PG_CHECK(!(c.train_ids ? ends_with(f.label, "_labelIds.png") : train_id_file),
+                     "cityscapes: ", list, ": the label ", f.label, " is a ",
+                     train_id_file ? "trainIds" : "labelIds", " file, but dataset.train_ids is ",
+                     c.train_ids ? "true" : "false", " (", c.train_ids ? "trainIds" : "labelIds",
+                     " expected): set train_ids: ", c.train_ids ? "false" : "true", " or list the ",
+                     c.train_ids ? "_labelTrainIds.png" : "_labelIds.png", " files");
             candidates.push_back(f);
         }
     } else {

@@ -142,6 +142,25 @@ TEST(Dataset, CityscapesMapsLabelIdsToTrainIds) {
             open_cityscapes({root, "train", "bad.txt", false, {}});
         },
         {"images/bremen.png", "leftImg8bit"});
+    // A two-column list's label of the other kind than train_ids says: every trainId is also a
+    // labelId, so it would be read silently wrong.
+    const std::string image = "leftImg8bit/train/bremen/bremen_000000_000019_leftImg8bit.png ";
+    write_text(root + "/tid.txt",
+               image + "gtFine/train/bremen/bremen_000000_000019_gtFine_labelTrainIds.png\n");
+    expect_error(
+        [&] {
+            open_cityscapes({root, "train", "tid.txt", false, {}});
+        },
+        {"tid.txt", "labelTrainIds.png is a trainIds file, but dataset.train_ids is false"});
+    EXPECT_EQ(open_cityscapes({root, "train", "tid.txt", true, {}}).load(0).label.values,
+              cycle_labels(4, 8, kCityTrain).values);
+    write_text(root + "/ids.txt",
+               image + "gtFine/train/bremen/bremen_000000_000019_gtFine_labelIds.png\n");
+    expect_error(
+        [&] {
+            open_cityscapes({root, "train", "ids.txt", true, {}});
+        },
+        {"labelIds.png is a labelIds file, but dataset.train_ids is true"});
 }
 
 TEST(Dataset, GtavPaletteAndSynthia16Bit) {
