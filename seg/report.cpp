@@ -92,6 +92,14 @@ double number_at(const json& obj, const char* key) {
                                                                         : NAN;
 }
 
+// What eval.json holds: training writes the best checkpoint's evaluation ("checkpoint": "best").
+std::string eval_title(const json& eval) {
+    if (eval.value("checkpoint", json()) != "best") return "eval.json";
+    const double step = number_at(eval, "step");
+    return std::isnan(step) ? "best checkpoint's eval"
+                            : "best checkpoint's eval, step " + std::to_string(int64_t(step));
+}
+
 // Curves by name, in the order the names first appear.
 struct Curves {
     std::vector<ChartSeries> series;
@@ -110,8 +118,9 @@ struct MetricLog {
     int train_rows = 0, eval_rows = 0, skipped = 0, other_rows = 0;
     Curves losses, lr, val, extra; // extra: one small chart per series
     double last_step = NAN, last_epoch = NAN, best_miou = NAN, best_step = NAN;
-    double first_step = NAN, max_step = NAN; // the x range every chart shares
-    json last_iou;                           // the last validation's per-class IoU
+    double last_miou = NAN, last_eval_step = NAN; // the last validation's
+    double first_step = NAN, max_step = NAN;      // the x range every chart shares
+    json last_iou;                                // the last validation's per-class IoU
     std::string modified;
 };
 
@@ -145,6 +154,8 @@ void add_eval_row(const json& row, double step, MetricLog& log) {
     if (row.contains("miou") && numeric(row["miou"], &v)) {
         log.val.add("mIoU", step, 100 * v);
         if (std::isfinite(v) && !(v <= log.best_miou)) log.best_miou = v, log.best_step = step;
+        log.last_miou = v;
+        log.last_eval_step = step;
     }
     if (row.contains("pixel_accuracy") && numeric(row["pixel_accuracy"], &v))
         log.val.add("pixel accuracy", step, 100 * v);
@@ -261,11 +272,13 @@ void write_header(std::ostringstream& out, const std::string& name, const Metric
     if (std::isfinite(log.best_miou))
         fact("best val mIoU",
              "<b>" + percent(log.best_miou) + "</b> at step " + number(log.best_step));
+    if (!std::isnan(log.last_eval_step) && log.last_eval_step != log.best_step)
+        fact("last val mIoU", percent(log.last_miou) + " at step " + number(log.last_eval_step));
     if (eval.is_object()) {
         std::string s = "mIoU <b>" + percent(number_at(eval, "miou")) + "</b>";
         if (!std::isnan(number_at(eval, "pixel_accuracy")))
             s += ", pixel accuracy " + percent(number_at(eval, "pixel_accuracy"));
-        fact("final eval", s);
+        fact(eval_title(eval), s);
         for (const auto& [key, value] : eval.items())
             if (key != "miou" && key != "pixel_accuracy" && !value.is_structured())
                 fact(html_escape(key), html_escape(scalar_text(value)));
@@ -469,7 +482,7 @@ std::string render_report(const std::string& run_dir, std::vector<std::string>* 
     json eval;
     std::string text;
     if (!read_file(dir / "eval.json", &text)) {
-        notes.push_back("eval.json is missing: no final evaluation yet");
+        notes.push_back("eval.json is missing: no evaluation of the best checkpoint yet");
     } else {
         eval = json::parse(nan_to_null(text), nullptr, false);
         if (!eval.is_object()) notes.push_back("eval.json is not a JSON object: ignored");
@@ -482,7 +495,7 @@ std::string render_report(const std::string& run_dir, std::vector<std::string>* 
     std::ostringstream body;
     write_charts(body, log);
     if (eval.contains("iou") && eval["iou"].is_array()) {
-        body << "<h2>Per-class IoU (final eval)</h2>\n";
+        body << "<h2>Per-class IoU (" << eval_title(eval) << ")</h2>\n";
         write_iou_table(body, eval["iou"], eval.value("class_names", json()),
                         number_at(eval, "miou"));
     } else if (log.last_iou.is_array()) {

@@ -201,6 +201,10 @@ TEST(Report, FullRunRendersChartsTableImagesAndConfig) {
     // Header and notes.
     EXPECT_NE(html.find("<h1>pg_report_full</h1>"), std::string::npos);
     EXPECT_NE(html.find("50.00 %</b> at step 200"), std::string::npos);
+    // The last validation when it is not the best; eval.json named as the best checkpoint's.
+    EXPECT_NE(html.find("last val mIoU</td><td>30.00 % at step 300"), std::string::npos);
+    EXPECT_NE(html.find("<h2>Per-class IoU (best checkpoint's eval)</h2>"), std::string::npos);
+    EXPECT_EQ(html.find("final"), std::string::npos);
     EXPECT_NE(html.find("step 300, epoch 2"), std::string::npos);
     EXPECT_NE(html.find("2 malformed line(s)"), std::string::npos);
     EXPECT_NE(html.find("sliding"), std::string::npos);
@@ -269,7 +273,7 @@ TEST(Report, MissingAndEmptyFilesAreReported) {
     std::string dir = fresh_dir("empty");
     std::vector<std::string> notes = write_report(dir); // the page's notes, for the command
     EXPECT_EQ(notes, (std::vector<std::string>{"metrics.jsonl is missing: no curves",
-                                               "eval.json is missing: no final evaluation yet",
+                                               "eval.json is missing: no evaluation of the best checkpoint yet",
                                                "config.yaml is missing",
                                                "overlays/ is missing: no sample images"}));
     std::string html = read_text(fs::path(dir) / "report.html");
