@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "seg/data/dataset.h"
@@ -52,22 +53,35 @@ static void check_root(const std::string& name, const std::string& root) {
 }
 
 // The non-empty lines of a list file, each split on whitespace into 1 or 2 fields.
-static std::vector<std::vector<std::string>> read_list(const std::string& name,
-                                                       const std::string& path) {
+// The entries of a list file: an id or "image_path label_path" per line; blank lines, CRLF
+// endings and a UTF-8 byte-order mark (Windows editors write one) are ignored. A line listed again
+// is kept (it is then sampled twice as often) with a warning.
+static std::vector<std::vector<std::string>>
+read_list(const std::string& name, const std::string& path, const DatasetOptions& options) {
     std::ifstream in(path);
     PG_CHECK(in.good(), name, ": cannot open the list file ", path);
     std::vector<std::vector<std::string>> entries;
-    std::string line;
+    std::map<std::vector<std::string>, int> line_of;
+    int repeated = 0;
+    std::string line, first_repeat;
     for (int number = 1; std::getline(in, line); number++) {
+        if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
         std::istringstream fields(line);
         std::vector<std::string> entry;
         for (std::string f; fields >> f;) entry.push_back(f);
         if (entry.empty()) continue;
         PG_CHECK(entry.size() <= 2, name, ": ", path, " line ", number, " has ", entry.size(),
                  " fields; expected an id or 'image_path label_path'");
+        auto [at, first] = line_of.emplace(entry, number);
+        if (!first && repeated++ == 0)
+            first_repeat =
+                str("line ", number, " repeats line ", at->second, " ('", entry[0], "')");
         entries.push_back(entry);
     }
     PG_CHECK(!entries.empty(), name, ": the list ", path, " is empty (no examples)");
+    if (repeated > 0)
+        warn(options, str(name, ": warning: ", path, " lists ", repeated,
+                          " line(s) again, each used as often as listed (", first_repeat, ")"));
     return entries;
 }
 
@@ -147,7 +161,7 @@ Dataset open_voc(const VocConfig& c) {
                         : "SegmentationClass";
     std::string list = voc_list_path(c);
     std::vector<SampleFiles> candidates;
-    for (const auto& entry : read_list("voc", list)) {
+    for (const auto& entry : read_list("voc", list, c.options)) {
         if (entry.size() == 2) {
             candidates.push_back(
                 {file_stem(entry[0]), under_root(c.root, entry[0]), under_root(c.root, entry[1])});
@@ -188,7 +202,7 @@ Dataset open_cityscapes(const CityscapesConfig& c) {
     if (!c.list.empty()) {
         std::string list = under_root(c.root, c.list);
         source = "the list " + list;
-        for (const auto& entry : read_list("cityscapes", list)) {
+        for (const auto& entry : read_list("cityscapes", list, c.options)) {
             SampleFiles f = cityscapes_pair(c, entry[0], list);
             if (entry.size() == 2) f.label = under_root(c.root, entry[1]);
             // Every trainId is a valid labelId too: the wrong kind would be read silently wrong.
@@ -238,7 +252,7 @@ static Dataset open_flat_png(const std::string& name, const std::string& root,
     if (!list.empty()) {
         std::string path = under_root(root, list);
         source = "the list " + path;
-        for (const auto& entry : read_list(name, path)) {
+        for (const auto& entry : read_list(name, path, options)) {
             // A file name ("00001.png") or a bare id ("00001").
             std::string file = fs::path(entry[0]).filename().string();
             files.push_back(ends_with(file, ".png") ? file : file + ".png");
@@ -294,7 +308,7 @@ Dataset open_generic(const GenericConfig& c) {
     if (!c.list.empty()) {
         std::string list = under_root(c.root, c.list);
         source = "the list " + list;
-        for (const auto& entry : read_list("generic dataset", list)) {
+        for (const auto& entry : read_list("generic dataset", list, c.options)) {
             if (entry.size() == 2) {
                 candidates.push_back({file_stem(entry[0]), under_root(c.root, entry[0]),
                                       under_root(c.root, entry[1])});

@@ -240,6 +240,22 @@ TEST(Dataset, MissingPairsAreSkippedWithWarningsAndACount) {
     c.options.labeled = false;
     warnings.clear();
     EXPECT_EQ(open_voc(c).size(), 3);
+    // A byte-order mark (Notepad's) and CRLF endings are not part of the ids; a line listed again
+    // is used as often as listed, with a warning.
+    write_text(root + "/ImageSets/Segmentation/train.txt",
+               "\xEF\xBB\xBF"
+               "2007_000032\r\n2008_000001\r\n\r\n2007_000032\r\n");
+    c.options.labeled = true;
+    warnings.clear();
+    Dataset listed = open_voc(c);
+    ASSERT_EQ(listed.size(), 3);
+    EXPECT_EQ(listed.id(0), "2007_000032");
+    EXPECT_EQ(listed.id(2), "2007_000032");
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("lists 1 line(s) again, each used as often as listed (line 4 "
+                               "repeats line 1 ('2007_000032'))"),
+              std::string::npos)
+        << warnings[0];
     // Nothing usable, an empty split, a missing list or root: errors naming them.
     write_text(root + "/ImageSets/Segmentation/gone.txt", "a\nb\n");
     VocConfig gone{root, "gone", "", "", 21, {}};
