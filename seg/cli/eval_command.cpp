@@ -95,12 +95,13 @@ static void apply_eval_overrides(const EvalArgs& a, Config& config) {
     if (a.flip) config.set(key + "flip", "true");
 }
 
-// checkpoint, split, labelled pixel count and the confusion matrix (rows: truth, columns:
-// prediction) as the extra fields of eval_json.
-static std::string extra_fields(const EvalArgs& a, const ConfusionMatrix& cm) {
+// checkpoint, split, the listed pairs skipped for a missing file, labelled pixel count and the
+// confusion matrix (rows: truth, columns: prediction) as the extra fields of eval_json.
+static std::string extra_fields(const EvalArgs& a, const Dataset& data, const ConfusionMatrix& cm) {
     nlohmann::json extra;
     extra["checkpoint"] = a.weights;
     extra["split"] = a.split;
+    extra["skipped"] = data.skipped();
     int64_t pixels = 0;
     nlohmann::json rows = nlohmann::json::array();
     for (int t = 0; t < cm.num_classes(); t++) {
@@ -146,12 +147,17 @@ std::string run_eval(const EvalArgs& a) {
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     int64_t images = a.limit > 0 ? std::min(a.limit, data.size()) : data.size();
-    std::string json =
-        eval_json(cm, class_names(dataset, num_classes), options, images, extra_fields(a, cm));
+    std::string json = eval_json(cm, class_names(dataset, num_classes), options, images,
+                                 extra_fields(a, data, cm));
     std::cout << "eval: " << a.weights << " on " << a.split << " (" << images << " images, "
               << eval_mode_name(options.mode) << (options.flip ? ", flip" : "") << ") in "
               << seconds << " s\n"
               << iou_table(cm, class_names(dataset, num_classes));
+    int64_t labelled = 0;
+    for (int64_t n : cm.counts()) labelled += n;
+    if (labelled == 0) // (every label void: the scores above are no measurement)
+        std::cerr << "eval: warning: no labelled pixel in the " << images << " images of "
+                  << a.split << " (all void, 255): nothing was scored\n";
     if (!a.out.empty()) {
         write_text(a.out, json);
         std::cout << "eval: wrote " << a.out << "\n";

@@ -127,6 +127,7 @@ TEST(EvalCommand, JsonMatchesAConfusionMatrixAccumulatedHere) {
     EXPECT_EQ(j["mode"], "whole");
     EXPECT_EQ(j["checkpoint"], run().weights);
     EXPECT_EQ(j["split"], "val");
+    EXPECT_EQ(j["skipped"], 0); // listed pairs with a missing file
     EXPECT_EQ(j["pixels"], labelled);
     EXPECT_GE(j["miou"].get<double>(), 0.0);
     EXPECT_LE(j["miou"].get<double>(), 1.0);
