@@ -63,7 +63,8 @@ std::function<void()> add_synth_command(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
     cmd->add_flag("--force", a.force,
-                  "write into a non-empty directory (a previous world is removed)");
+                  "replace the earlier world in --out (a non-empty folder without world.json is "
+                  "never written into)");
     cmd->add_flag("--train-ids", a.train_ids, "cityscapes: also write _gtFine_labelTrainIds.png");
     return [cmd, args] {
         if (cmd->parsed()) run_synth(*args);

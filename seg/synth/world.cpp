@@ -69,16 +69,20 @@ void write_list(const fs::path& path, const std::vector<std::string>& lines) {
     write_text(path, text);
 }
 
-// Refuses a non-empty directory unless forced; a forced previous world is cleared first.
+// Refuses a non-empty directory unless forced; a forced previous world is cleared first. A folder
+// that is not a world (no world.json: a user's dataset) is never written into.
 void prepare_out_dir(const WorldOptions& o) {
     PG_CHECK(!o.out_dir.empty(), "synth: no output directory given");
     fs::path root(o.out_dir);
     if (fs::exists(root)) {
         PG_CHECK(fs::is_directory(root), "synth: ", o.out_dir, " exists and is not a directory");
         bool empty = fs::directory_iterator(root) == fs::directory_iterator();
+        PG_CHECK(empty || fs::exists(root / "world.json"), "synth: ", o.out_dir,
+                 " holds files and is not a synthetic world (no world.json): synth writes into an "
+                 "empty folder or over an earlier world only; give another --out");
         PG_CHECK(empty || o.force, "synth: ", o.out_dir,
-                 " exists and is not empty; pass --force to overwrite it");
-        if (!empty && fs::exists(root / "world.json"))
+                 " holds a synthetic world; pass --force to replace it");
+        if (!empty)
             for (const char* owned : kOwnedPaths) fs::remove_all(root / owned);
     }
     fs::create_directories(root);

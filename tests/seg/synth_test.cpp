@@ -414,24 +414,37 @@ TEST(Synth, GtavLayoutHasPaletteLabelIdsAndNoVal) {
     EXPECT_THROW(write_world(o), Error);
 }
 
-TEST(Synth, RefusesANonEmptyDirectoryUnlessForced) {
-    fs::path dir = temp_dir("force");
-    fs::create_directories(dir);
-    { std::ofstream(dir / "notes.txt") << "mine"; }
-    WorldOptions o = small_world(dir, Layout::voc, 8, 1);
+// The error message of write_world(o), or "" when it succeeds.
+std::string write_world_error(const WorldOptions& o) {
     try {
         write_world(o);
-        ADD_FAILURE() << "expected a refusal";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("not empty"), std::string::npos) << e.what();
+    } catch (const Error& e) { return e.what(); }
+    return "";
+}
+
+TEST(Synth, ReplacesAnEarlierWorldOnlyWhenForcedAndNeverWritesIntoOtherFolders) {
+    // A folder of the user's (no world.json), e.g. a dataset: refused, --force or not.
+    fs::path theirs = temp_dir("force_theirs");
+    fs::create_directories(theirs);
+    { std::ofstream(theirs / "notes.txt") << "mine"; }
+    WorldOptions o = small_world(theirs, Layout::voc, 8, 1);
+    for (bool force : {false, true}) {
+        o.force = force;
+        EXPECT_NE(write_world_error(o).find("is not a synthetic world (no world.json)"),
+                  std::string::npos);
     }
-    EXPECT_FALSE(fs::exists(dir / "JPEGImages"));
-    o.force = true;
+    EXPECT_FALSE(fs::exists(theirs / "JPEGImages"));
+    // An earlier world: replaced with force only, its files cleared, a file added beside kept.
+    fs::path dir = temp_dir("force");
+    o = small_world(dir, Layout::voc, 8, 1);
     write_world(o);
     EXPECT_TRUE(fs::exists(dir / "JPEGImages/train_000007.jpg"));
-    // A forced rewrite clears the previous world's files but leaves foreign ones.
+    { std::ofstream(dir / "notes.txt") << "mine"; }
     o.num_train = 4;
     o.splits = {1};
+    EXPECT_NE(write_world_error(o).find("holds a synthetic world; pass --force to replace it"),
+              std::string::npos);
+    o.force = true;
     write_world(o);
     EXPECT_FALSE(fs::exists(dir / "JPEGImages/train_000007.jpg"));
     EXPECT_FALSE(fs::exists(dir / "splits/2"));
