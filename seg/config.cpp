@@ -141,7 +141,7 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
         size_t eq = o.find('=');
         PG_CHECK(eq != std::string::npos && eq > 0, "--set ", o, ": expected key=value");
         config.set(o.substr(0, eq), o.substr(eq + 1));
-        config.overridden_.push_back(o.substr(0, eq));
+        config.overridden_.emplace_back(o.substr(0, eq), "--set " + o.substr(0, eq));
     }
     return config;
 }
@@ -153,9 +153,12 @@ std::string full_key(const std::string& prefix, const std::string& key) {
 std::string Config::origin(const std::string& key) const {
     const std::string full = full_key(prefix_, key);
     // The last --set that wrote this key, a section above it or (for a section) a key in it.
-    for (auto it = overridden_.rbegin(); it != overridden_.rend(); ++it)
-        if (full == *it || full.rfind(*it + ".", 0) == 0 || it->rfind(full + ".", 0) == 0)
-            return "--set " + *it;
+    for (auto it = overridden_.rbegin(); it != overridden_.rend(); ++it) {
+        const std::string& written = it->first;
+        if (full == written || full.rfind(written + ".", 0) == 0 ||
+            written.rfind(full + ".", 0) == 0)
+            return it->second;
+    }
     return source_;
 }
 
@@ -163,6 +166,12 @@ std::string Config::origin_of_any(const std::vector<std::string>& keys) const {
     for (const std::string& key : keys)
         if (std::string o = origin(key); o != source_) return o;
     return source_;
+}
+
+void Config::set_by(const std::string& key, const std::string& yaml_value,
+                    const std::string& option) {
+    set(key, yaml_value);
+    overridden_.emplace_back(full_key(prefix_, key), option);
 }
 
 void Config::set(const std::string& key, const std::string& yaml_value) {

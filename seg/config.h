@@ -30,6 +30,9 @@ class Config {
     // The same for a check of several keys: the first of them a --set wrote, else source().
     std::string origin_of_any(const std::vector<std::string>& keys) const;
     void set(const std::string& key, const std::string& yaml_value);
+    // set() for a command-line option that stands for a key (eval's --stride): origin(key) is then
+    // `option`, so a bad value is blamed on it.
+    void set_by(const std::string& key, const std::string& yaml_value, const std::string& option);
     bool has(const std::string& key) const;
 
     // Required lookups: a missing key or a value of the wrong type is an error.
@@ -65,7 +68,9 @@ class Config {
     std::string source_;
     std::string prefix_; // dotted path of this section inside the file, for error messages
     std::shared_ptr<std::function<bool(const std::string&)>> guard_; // shared with sections
-    std::vector<std::string> overridden_; // full keys of load()'s --set overrides, in order
+    // Full keys written by load()'s --set overrides and set_by(), in order, with the option that
+    // wrote each ("--set trainer.seed", "--stride").
+    std::vector<std::pair<std::string, std::string>> overridden_;
 };
 
 } // namespace pg::seg

@@ -89,10 +89,10 @@ static void check_eval_args(const EvalArgs& a) {
 // ... and applied as overrides of dataset.<split>.*.
 static void apply_eval_overrides(const EvalArgs& a, Config& config) {
     const std::string key = "dataset." + a.split + ".";
-    if (!a.mode.empty()) config.set(key + "mode", a.mode);
-    if (a.crop > 0) config.set(key + "crop.size", "[" + std::to_string(a.crop) + "]");
-    if (a.stride > 0) config.set(key + "stride", std::to_string(a.stride));
-    if (a.flip) config.set(key + "flip", "true");
+    if (!a.mode.empty()) config.set_by(key + "mode", a.mode, "--mode");
+    if (a.crop > 0) config.set_by(key + "crop.size", "[" + std::to_string(a.crop) + "]", "--crop");
+    if (a.stride > 0) config.set_by(key + "stride", std::to_string(a.stride), "--stride");
+    if (a.flip) config.set_by(key + "flip", "true", "--flip");
 }
 
 // checkpoint, split, the listed pairs skipped for a missing file, labelled pixel count and the

@@ -117,6 +117,9 @@ TEST(BadInput, WeightsFiles) {
     expect_cli(eval_args(f.tmp + "none.safetensors"), 1, {"none.safetensors", "does not exist"});
     expect_cli(eval_args(f.tmp), 1, {"is a folder"});
     expect_cli(eval_args(f.weights, {"--split", "nosuch"}), 1, {"has no dataset.nosuch section"});
+    // An option that stands for a key is blamed, not the config file.
+    expect_cli(eval_args(f.weights, {"--mode", "sliding", "--crop", "16", "--stride", "64"}), 1,
+               {"--stride: dataset.val.stride is 64, expected 1..16"});
     std::string bytes = read_bytes(f.weights);
     expect_cli(eval_args(file_with("cut.safetensors", bytes.substr(0, bytes.size() / 2))), 1,
                {"cut.safetensors"});
