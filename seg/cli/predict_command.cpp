@@ -76,6 +76,8 @@ int64_t run_predict(const PredictArgs& a) {
     PG_CHECK(a.split.empty() || a.images.empty(), "predict: give --split '", a.split,
              "' or --images '", a.images, "', not both");
     PG_CHECK(!a.out.empty(), "predict: --out is missing (the folder for the predictions)");
+    PG_CHECK(!fs::exists(a.out) || fs::is_directory(a.out), "predict: --out ", a.out,
+             " is a file; expected the folder for the predictions");
     PG_CHECK(a.limit >= 0, "predict: --limit ", a.limit, " must not be negative");
     // Predictions are PNGs: in the images' folder they would replace an image or be read as
     // images by the next run.

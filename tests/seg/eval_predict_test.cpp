@@ -301,6 +301,12 @@ TEST(PredictCommand, ErrorsNameTheOffendingValue) {
     a.split = "unlabeled";
     msg = error_of([&] { run_predict(a); });
     EXPECT_NE(msg.find("--split 'unlabeled'"), std::string::npos) << msg;
+
+    a = predict_args("pred_err");
+    a.out = empty + "/readme.txt";
+    msg = error_of([&] { run_predict(a); });
+    EXPECT_NE(msg.find("--out " + a.out + " is a file; expected the folder"), std::string::npos)
+        << msg;
 }
 
 } // namespace
