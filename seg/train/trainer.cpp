@@ -346,6 +346,21 @@ static double train_step(Run& run, StepLog& log) {
 
 static bool due(int64_t step, int64_t interval) { return interval > 0 && step % interval == 0; }
 
+// --resume with --config: that file replaces the run's own config.yaml, which may change the run
+// (more steps, evaluation back on): said when they differ. The run's copy names its folder
+// (saver.snapshot_dir, set in start_run), which the file given may not.
+static void note_a_replaced_config(const Config& config, const TrainOptions& options) {
+    const fs::path own = fs::path(options.run_dir) / "config.yaml";
+    if (!fs::exists(own)) return;
+    Config given = config;
+    given.set("saver.snapshot_dir", options.run_dir);
+    if (Config::load(own.string(), options.overrides).to_yaml() != given.to_yaml())
+        std::fprintf(stderr,
+                     "train --resume: going on with --config %s, which differs from the run's "
+                     "own %s (leave --config out to keep it)\n",
+                     options.config.c_str(), own.c_str());
+}
+
 // The run config: --config, or RUN_DIR/config.yaml for --resume without one; keys checked.
 static Config run_config(const TrainOptions& options) {
     std::string config_path = options.config;
@@ -360,6 +375,8 @@ static Config run_config(const TrainOptions& options) {
                                        : "train: no --config given");
     Config config = Config::load(config_path, options.overrides);
     check_config_keys(config);
+    if (options.resume && !options.config.empty() && is_root())
+        note_a_replaced_config(config, options);
     return config;
 }
 

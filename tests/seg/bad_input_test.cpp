@@ -140,6 +140,33 @@ TEST(BadInput, WeightsFiles) {
     expect_cli(eval_args(nan, {"--allow-nonfinite"}), 1, {"warning", "logits", "NaN or Inf"});
 }
 
+// Not an error, but a change the user may not mean: --resume with a --config unlike the run's own.
+TEST(BadInput, ResumeWithAnotherConfigSaysSo) {
+    const Fixture& f = fixture();
+    const std::string dir = f.tmp + "resume_config";
+    fs::remove_all(dir);
+    CliResult start = run_pixelgrad({"train", "-q", "--config", f.config, "--run-dir", dir, "--set",
+                                     "trainer.iterations=3", "--stop-after", "1"});
+    ASSERT_EQ(start.exit_code, 0) << start.output;
+    // The same file and --set: nothing to say; another file: said.
+    CliResult same =
+        run_pixelgrad({"train", "-q", "--resume", "--run-dir", dir, "--config", f.config, "--set",
+                       "trainer.iterations=3", "--stop-after", "1"});
+    ASSERT_EQ(same.exit_code, 0) << same.output;
+    EXPECT_EQ(same.output.find("train --resume: going on"), std::string::npos) << same.output;
+    std::ifstream in(f.config);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    const std::string other_config = file_with("other.yaml", text + "saver:\n  save_every: 1\n");
+    CliResult other =
+        run_pixelgrad({"train", "-q", "--resume", "--run-dir", dir, "--config", other_config,
+                       "--set", "trainer.iterations=3", "--stop-after", "1"});
+    ASSERT_EQ(other.exit_code, 0) << other.output;
+    EXPECT_NE(other.output.find("train --resume: going on with --config " + other_config +
+                                ", which differs from the run's own " + dir + "/config.yaml"),
+              std::string::npos)
+        << other.output;
+}
+
 TEST(BadInput, OutputsAndStates) {
     const Fixture& f = fixture();
     // A full disk: every write is checked after it is flushed and closed.
