@@ -81,6 +81,11 @@ static void load_pretrained(Run& run) {
     std::string prefix =
         run.config.get_string("saver.pretrain_prefix",
                               run.net_options.arch == nn::SegArch::deeplabv3plus ? "encoder." : "");
+    PG_CHECK(fs::is_regular_file(path), run.config.origin("saver.pretrain"),
+             ": saver.pretrain is '", path,
+             "', which is not a file: convert the ImageNet weights with tools/convert_pth.py "
+             "(README, \"Your own VOC or Cityscapes\"), or set saver.pretrain to \"\" to train "
+             "from scratch");
     SafetensorsFile file = read_safetensors(path);
     nn::refuse_train_state(file.metadata, path);
     std::map<std::string, Tensor> loaded;

@@ -149,6 +149,9 @@ TEST(Train, ErrorsNameTheProblem) {
     pre.run_dir = fresh_dir("pretrain_errors");
     pre.overrides = {"saver.pretrain=" + o.run_dir + "/checkpoints/last.state.safetensors"};
     expect_errors([&] { train(pre); }, {"last.state.safetensors: a training state"});
+    pre.overrides = {"saver.pretrain=" + o.run_dir + "/no.safetensors"};
+    expect_errors([&] { train(pre); }, {"--set saver.pretrain: saver.pretrain is '",
+                                        "no.safetensors', which is not a file"});
     pre.overrides = {"saver.pretrain=" + o.run_dir + "/checkpoints/last.safetensors"};
     expect_errors([&] { train(pre); },
                   {"--set saver.pretrain: ", "matched no parameter",
