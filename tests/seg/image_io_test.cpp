@@ -68,36 +68,30 @@ TEST(ImageIo, PaletteWithRepeatedColoursStillGivesItsIndices) {
     EXPECT_EQ(read_label_png(temp("dup.png")).values, labels.values);
 }
 
+// tools/make_png_fixtures.py's label maps: 13 x 11, value (3 x + 5 y + x y) % modulo.
+void expect_fixture_values(const std::string& name, int modulo) {
+    const std::string path = std::string(PG_TEST_DATA_DIR) + "/" + name;
+    LabelMap l = read_label_png(path);
+    ASSERT_EQ(l.width, 13);
+    ASSERT_EQ(l.height, 11);
+    for (int y = 0; y < 11; y++)
+        for (int x = 0; x < 13; x++)
+            ASSERT_EQ(l.values[size_t(y) * 13 + x], (3 * x + 5 * y + x * y) % modulo)
+                << path << " at (" << x << ", " << y << ")";
+}
+
 TEST(ImageIo, PaletteDecoderHandlesEveryFilterAndBitDepth) {
-    // tools/make_png_fixtures.py: rows cycle through the five PNG filters; 8, 4 and 2 bits.
-    for (int bits : {8, 4, 2}) {
-        std::string path =
-            std::string(PG_TEST_DATA_DIR) + "/palette_" + std::to_string(bits) + "bit.png";
-        LabelMap l = read_label_png(path);
-        ASSERT_EQ(l.width, 13);
-        ASSERT_EQ(l.height, 11);
-        int modulo = std::min(1 << bits, 21);
-        for (int y = 0; y < 11; y++)
-            for (int x = 0; x < 13; x++)
-                ASSERT_EQ(l.values[size_t(y) * 13 + x], (3 * x + 5 * y + x * y) % modulo)
-                    << path << " at (" << x << ", " << y << ")";
-    }
+    // Rows cycle through the five PNG filters; 8, 4 and 2 bits.
+    for (int bits : {8, 4, 2})
+        expect_fixture_values("palette_" + std::to_string(bits) + "bit.png",
+                              std::min(1 << bits, 21));
 }
 
 TEST(ImageIo, GreyLabelsOfFewerThan8BitsAreReadAsStored) {
     // A 1-bit binary mask holds 0 and 1, not 0 and 255 (which would be void): decoders scale such
     // samples for display, a label map's values are its classes.
-    for (int bits : {4, 2, 1}) {
-        std::string path =
-            std::string(PG_TEST_DATA_DIR) + "/grey_" + std::to_string(bits) + "bit.png";
-        LabelMap l = read_label_png(path);
-        ASSERT_EQ(l.width, 13);
-        ASSERT_EQ(l.height, 11);
-        for (int y = 0; y < 11; y++)
-            for (int x = 0; x < 13; x++)
-                ASSERT_EQ(l.values[size_t(y) * 13 + x], (3 * x + 5 * y + x * y) % (1 << bits))
-                    << path << " at (" << x << ", " << y << ")";
-    }
+    for (int bits : {4, 2, 1})
+        expect_fixture_values("grey_" + std::to_string(bits) + "bit.png", 1 << bits);
 }
 
 TEST(ImageIo, GreyAnd16BitLabels) {

@@ -272,10 +272,10 @@ TEST(Report, DiscriminatorLossOutsideItsBandIsFlagged) {
 TEST(Report, MissingAndEmptyFilesAreReported) {
     std::string dir = fresh_dir("empty");
     std::vector<std::string> notes = write_report(dir); // the page's notes, for the command
-    EXPECT_EQ(notes, (std::vector<std::string>{"metrics.jsonl is missing: no curves",
-                                               "eval.json is missing: no evaluation of the best checkpoint yet",
-                                               "config.yaml is missing",
-                                               "overlays/ is missing: no sample images"}));
+    EXPECT_EQ(notes, (std::vector<std::string>{
+                         "metrics.jsonl is missing: no curves",
+                         "eval.json is missing: no evaluation of the best checkpoint yet",
+                         "config.yaml is missing", "overlays/ is missing: no sample images"}));
     std::string html = read_text(fs::path(dir) / "report.html");
     EXPECT_NE(html.find("metrics.jsonl is missing"), std::string::npos);
     EXPECT_NE(html.find("eval.json is missing"), std::string::npos);
