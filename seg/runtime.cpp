@@ -101,8 +101,9 @@ void init_backends() {
 #endif
 #if PG_NCCL_ENABLED
     // Several processes (or one with PG_FORCE_DATA_PARALLEL=1): their CUDA tensors' collectives
-    // go through NCCL when every one of them has its own GPU (agreed, so that all register it or none; the communicator itself starts at
-    // the first CUDA collective, so a run on the CPUs never creates one).
+    // go through NCCL when every one of them has its own GPU (agreed, so that all register it or
+    // none; the communicator itself starts at the first CUDA collective, so a run on the CPUs
+    // never creates one).
     if (data_parallel_run()) {
         float with_gpu = device_available(Device::cuda(0)) ? 1.f : 0.f;
         collectives().all_reduce_sum(&with_gpu, 1);

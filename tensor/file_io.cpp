@@ -101,7 +101,7 @@ void check_outputs(const std::string& what, const std::vector<std::string>& outp
                  *in->second, "; write the outputs to another folder");
         PG_CHECK(output_of.emplace(key, &out).second, what, ": two outputs would be one file, ",
                  out, " (inputs with the same name in different folders?)");
-        // A device or a FIFO (/dev/stdout) is written to, not replaced.
+        // A device or a FIFO (/dev/null, a named pipe) is written to, not replaced.
         const fs::file_type type = fs::status(out).type();
         PG_CHECK(type != fs::file_type::directory, what, ": ", out,
                  " is a folder; expected the path of a file");

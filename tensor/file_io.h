@@ -18,10 +18,10 @@ void write_file_atomic(const std::string& path, const std::string& what,
                        const std::function<void(std::ostream&)>& write);
 void write_file_atomic(const std::string& path, const std::string& what, const std::string& bytes);
 
-// Refuses, naming the path: an output that is one of `inputs`, two outputs that are one file, and
-// unless `force` an output that exists already (a device or FIFO is written to, not replaced). So a
-// command's outputs never replace its inputs or each other, and replace earlier files only when
-// asked. Messages start with `what` ("predict").
+// Refuses, naming the path: an output that is one of `inputs`, two outputs that are one file, an
+// output that is a folder, and unless `force` an output that exists already (a device or FIFO is
+// written to, not replaced). So a command's outputs never replace its inputs or each other, and
+// replace earlier files only when asked. Messages start with `what` ("predict").
 void check_outputs(const std::string& what, const std::vector<std::string>& outputs,
                    const std::vector<std::string>& inputs, bool force);
 

@@ -69,15 +69,30 @@ void write_list(const fs::path& path, const std::vector<std::string>& lines) {
     write_text(path, text);
 }
 
-// Refuses a non-empty directory unless forced; a forced previous world is cleared first. A folder
-// that is not a world (no world.json: a user's dataset) is never written into.
+// A synthetic world: its world.json (written last), or nothing but a world's files (and their
+// .tmp files): one whose writing was interrupted.
+bool holds_a_world(const fs::path& root) {
+    if (fs::exists(root / "world.json")) return true;
+    for (const fs::directory_entry& entry : fs::directory_iterator(root)) {
+        std::string name = entry.path().filename().string();
+        if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0)
+            name.resize(name.size() - 4);
+        if (std::none_of(std::begin(kOwnedPaths), std::end(kOwnedPaths),
+                         [&](const char* owned) { return name == owned; }))
+            return false;
+    }
+    return true;
+}
+
+// Refuses a non-empty directory unless it holds a world and is forced; a forced previous world is
+// cleared first. A folder that is not a world (a user's dataset) is never written into.
 void prepare_out_dir(const WorldOptions& o) {
     PG_CHECK(!o.out_dir.empty(), "synth: no output directory given");
     fs::path root(o.out_dir);
     if (fs::exists(root)) {
         PG_CHECK(fs::is_directory(root), "synth: ", o.out_dir, " exists and is not a directory");
         bool empty = fs::directory_iterator(root) == fs::directory_iterator();
-        PG_CHECK(empty || fs::exists(root / "world.json"), "synth: ", o.out_dir,
+        PG_CHECK(empty || holds_a_world(root), "synth: ", o.out_dir,
                  " holds files and is not a synthetic world (no world.json): synth writes into an "
                  "empty folder or over an earlier world only; give another --out");
         PG_CHECK(empty || o.force, "synth: ", o.out_dir,

@@ -25,7 +25,7 @@ struct WorldOptions {
     int num_val = 128;   // val images (must be 0 for GTAV, which has no val split)
     uint64_t seed = 0;
     std::vector<int> splits; // labeled-subset sizes for splits/<n>/; empty: default_splits()
-    bool force = false;      // allow a non-empty out_dir (a previous world in it is removed)
+    bool force = false;      // replace the world in out_dir (its files are removed first)
     bool train_ids = false;  // Cityscapes: also write <name>_gtFine_labelTrainIds.png
     int jpeg_quality = 95;   // VOC's JPEGImages
 };
@@ -42,9 +42,9 @@ struct WorldSummary {
     SplitStats train, val;
 };
 
-// Generates and writes the world. Refuses a non-empty out_dir unless options.force; with force, a
-// previous synthetic world (recognised by its world.json) is removed first, anything else is
-// written over in place.
+// Generates and writes the world. Refuses a non-empty out_dir unless it holds a synthetic world
+// (its world.json, or only a world's files: one whose writing was interrupted) and options.force;
+// that world's files are then removed first, other files beside them kept.
 WorldSummary write_world(const WorldOptions& options);
 
 // Labeled-subset sizes used when none are given: num_train / 32, / 16, / 8, / 4 (those >= 1).

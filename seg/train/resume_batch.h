@@ -1,4 +1,5 @@
-// The batch of a resumed training run: its global batch, split over this run's processes.
+// The batch of a resumed training run: the global batch it was trained with, split over this
+// run's processes (which may be more or fewer than before).
 #pragma once
 
 #include <string>

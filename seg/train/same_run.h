@@ -9,8 +9,10 @@
 
 namespace pg::seg {
 
-// Every process compares its effective configuration and its training and validation samples (the
-// ids, in order) with process 0's; an error on every process names the first that differs.
+// Every process compares its effective configuration (section by section) and its training and
+// validation sample lists (the ids, in order) with process 0's; an error on every process names
+// the first that differs. Per-machine settings (dataset.root on local disks, dataset.workers) are
+// part of the configuration too: a run is one configuration.
 void check_processes_agree(const Config& config, const Dataset& train, const Dataset& val);
 
 } // namespace pg::seg

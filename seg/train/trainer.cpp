@@ -352,14 +352,18 @@ static double train_step(Run& run, StepLog& log) {
 static bool due(int64_t step, int64_t interval) { return interval > 0 && step % interval == 0; }
 
 // --resume with --config: that file replaces the run's own config.yaml, which may change the run
-// (more steps, evaluation back on): said when they differ. The run's copy names its folder
-// (saver.snapshot_dir, set in start_run), which the file given may not.
+// (more steps, evaluation back on): said when they differ. Left out of the comparison: the keys
+// training writes into the run's copy itself (its folder; the global batch, which a resumed run
+// keeps whatever the file says).
 static void note_a_replaced_config(const Config& config, const TrainOptions& options) {
-    const fs::path own = fs::path(options.run_dir) / "config.yaml";
+    const fs::path own = run_dir_path(config, options) / "config.yaml";
     if (!fs::exists(own)) return;
-    Config given = config;
-    given.set("saver.snapshot_dir", options.run_dir);
-    if (Config::load(own.string(), options.overrides).to_yaml() != given.to_yaml())
+    Config given = config, kept = Config::load(own.string(), options.overrides);
+    for (Config* c : {&given, &kept})
+        for (const char* key :
+             {"saver.snapshot_dir", "dataset.batch_size", "dataset.global_batch_size"})
+            c->set(key, "written by training");
+    if (kept.to_yaml() != given.to_yaml())
         std::fprintf(stderr,
                      "train --resume: going on with --config %s, which differs from the run's "
                      "own %s (leave --config out to keep it)\n",
@@ -498,7 +502,6 @@ TrainResult train(const TrainOptions& options) {
     // A live progress line (\r, erase) only on a terminal: under mpirun (even of one process)
     // stdout is a pseudo-terminal of Open MPI's whatever mpirun's own output is (often a log file).
     bool tty = isatty(fileno(stdout)) && !launched_by_mpirun();
-    auto window_start = Clock::now();
     int64_t stop_at = options.stop_after > 0
                           ? std::min(run.total_steps, run.step + options.stop_after)
                           : run.total_steps;
@@ -509,11 +512,14 @@ TrainResult train(const TrainOptions& options) {
     if (run.step == 0 && run.eval_interval > 0 &&
         run.config.get_bool("trainer.eval_at_start", false))
         evaluate_and_log(run);
-    if (run.eval_pending) { // the evaluation the resumed run had not finished
-        evaluate_and_log(run);
+    // The evaluation the resumed run had not finished (unless evaluation is now off: a bad val
+    // label is then worked around); `last` then says it is done.
+    if (run.eval_pending) {
+        if (run.eval_interval > 0) evaluate_and_log(run);
         save_last(run);
         saved_step = run.step;
     }
+    auto window_start = Clock::now(); // (after those evaluations: the window's it/s is of steps)
     while (run.step < stop_at && !signals.agreed()) {
         StepLog log;
         double loss = train_step(run, log);

@@ -85,6 +85,23 @@ TEST(CrashSafety, KilledAnywhereThenResumedEqualsTheUninterruptedRun) {
     }
 }
 
+// The way past an evaluation that keeps failing (a bad val label): resume with evaluation off.
+TEST(CrashSafety, AnEvaluationLeftPendingIsSkippedWhenEvaluationIsTurnedOff) {
+    std::string config = write_config("crash_eval_off");
+    std::string dir = fresh_dir("crash_eval_off");
+    CliResult k = run_pixelgrad(train_args(config, dir), {"PG_CRASH_AT=train:evaluating#2"});
+    ASSERT_EQ(k.signal, SIGKILL) << k.output;
+    ASSERT_EQ(state_step(dir), 8);
+    CliResult r = run_pixelgrad(
+        {"train", "-q", "--resume", "--run-dir", dir, "--set", "trainer.eval_on=false"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(state_step(dir), 12);
+    // Only the evaluation that had finished (step 4) is logged.
+    std::vector<nlohmann::json> evals = rows(dir, "eval");
+    ASSERT_EQ(evals.size(), 1u);
+    EXPECT_EQ(evals[0]["step"], 4);
+}
+
 TEST(CrashSafety, CtrlCWritesLastExits130AndResumesExactly) {
     std::string config = write_config("sigint");
     const std::vector<std::string> steps = {"--set", "trainer.iterations=150", "--set",

@@ -191,8 +191,9 @@ TEST_P(DataParallelOneProcess, ForcedOntoTheDataParallelPathItTrainsAsThePlainRu
     // Measured on the CPU 1.2e-6 to 2.0e-6, through MPI the same (SkylakeX, Haswell, Sandybridge,
     // Nehalem kernels). The bound is that of two processes against one: rounding (SyncBN's
     // statistics combined by Chan's formula, the CE's sum over the global batch's pixel count) may
-    // tip a discrete choice within 4 steps.
+    // tip a discrete choice within 4 steps. Not 0: the other path's rounding shows that it ran.
     EXPECT_LT(apart, 1e-2);
+    EXPECT_GT(apart, 0.0);
     if (!device().is_cpu()) return;
     // And through MPI's collectives (a world of one, the nonblocking all-reduce of the buckets).
     const std::string mpi = fresh_dir("dpf_mpi_" + tag);
@@ -202,6 +203,7 @@ TEST_P(DataParallelOneProcess, ForcedOntoTheDataParallelPathItTrainsAsThePlainRu
     const double apart_mpi = distance(weights(mpi), w1) / moved;
     std::printf("through MPI: %.3g\n", apart_mpi);
     EXPECT_LT(apart_mpi, 1e-2);
+    EXPECT_GT(apart_mpi, 0.0);
     // A value other than 0 or 1 is named.
     CliResult bad = run(fresh_dir("dpf_bad"), {"PG_FORCE_DATA_PARALLEL=yes"}, 0, {});
     EXPECT_EQ(bad.exit_code, 1);
@@ -222,10 +224,11 @@ TEST(DataParallel, ProcessesThatDisagreeStopAtTheStart) {
                    {{"--run-dir", fresh_dir("dp_disagree")},
                     {"--run-dir", fresh_dir("dp_disagree"), "--set", "trainer.iterations=6"}});
     EXPECT_EQ(r.exit_code, 1) << r.output;
-    for (const char* rank : {"(rank 0 of 2)", "(rank 1 of 2)"})
-        expect_says(r, std::string("pixelgrad: error ") + rank + ": ");
-    expect_says(r, "process 1 of 2 was started with another configuration (--config and every "
-                   "--set) than process 0");
+    // (Every process finds it; the first to print ends the others, which may not print.)
+    expect_says(r, "pixelgrad: error (rank ");
+    expect_says(r, " of 2): seg/train/same_run.cpp:");
+    expect_says(r, "process 1 of 2 was started with another configuration (its trainer section "
+                   "differs; --config and every --set count) than process 0");
 }
 
 // processes == 0: one process without mpirun.
@@ -398,8 +401,7 @@ TEST(DataParallel, AnErrorOnEveryProcessIsOneClearLineEach) {
     CliResult timeout = run_mpirun({{"PG_COLLECTIVE_TIMEOUT=abc"}, {"PG_COLLECTIVE_TIMEOUT=abc"}},
                                    {"train", "--config", dp_config("error"), "--run-dir", dir});
     EXPECT_EQ(timeout.exit_code, 1) << timeout.output;
-    for (const char* rank : {"(rank 0 of 2)", "(rank 1 of 2)"})
-        expect_says(timeout, std::string("pixelgrad: error ") + rank + ": dist/watchdog.cpp:");
+    expect_says(timeout, " of 2): dist/watchdog.cpp:");
     expect_says(timeout, "PG_COLLECTIVE_TIMEOUT is 'abc'; expected a positive number of seconds");
     // Other commands do not run as several processes (each would write the same files).
     CliResult synth = run_mpirun(2, {"synth", "--out", dir + "/world"});

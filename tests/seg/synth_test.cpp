@@ -449,6 +449,14 @@ TEST(Synth, ReplacesAnEarlierWorldOnlyWhenForcedAndNeverWritesIntoOtherFolders) 
     EXPECT_FALSE(fs::exists(dir / "JPEGImages/train_000007.jpg"));
     EXPECT_FALSE(fs::exists(dir / "splits/2"));
     EXPECT_TRUE(fs::exists(dir / "notes.txt"));
+    // A world whose writing was interrupted (no world.json yet, only a world's files) is one too.
+    fs::path cut = temp_dir("force_cut");
+    fs::create_directories(cut / "JPEGImages");
+    { std::ofstream(cut / "world.json.tmp") << "{"; }
+    o = small_world(cut, Layout::voc, 4, 1);
+    o.force = true;
+    EXPECT_EQ(write_world_error(o), "");
+    EXPECT_TRUE(fs::exists(cut / "world.json"));
 }
 
 TEST(Synth, BadOptionsAreClearErrors) {
