@@ -37,11 +37,11 @@ cudaEvent_t event_after(cudaStream_t stream) {
 // is made under the lock (one may wait on the driver; the main thread's add() must not wait on it).
 class QueuedCollectives {
   public:
-    // Marks the collective just queued on `stream`.
+    // Marks the collective just queued on `stream` (with the caller's purpose).
     void add(const char* name, cudaStream_t stream) {
         cudaEvent_t done = event_after(stream);
         std::lock_guard<std::mutex> lock(mutex_);
-        queued_.push_back({done, name, ++count_});
+        queued_.push_back({done, name, ++count_, collective_purpose()});
     }
     // Called from the watchdog's thread (only there are entries removed): the oldest collective
     // still running, if any.
@@ -56,7 +56,8 @@ class QueuedCollectives {
                 front = queued_.front();
             }
             // An error (a failed kernel) counts as finished: the main thread reports it.
-            if (cudaEventQuery(front.done) == cudaErrorNotReady) return {front.name, front.id};
+            if (cudaEventQuery(front.done) == cudaErrorNotReady)
+                return {front.name, front.id, nullptr, front.purpose};
             {
                 std::lock_guard<std::mutex> lock(mutex_);
                 queued_.pop_front();
@@ -70,6 +71,7 @@ class QueuedCollectives {
         cudaEvent_t done = nullptr;
         const char* name = nullptr;
         uint64_t id = 0;
+        const char* purpose = nullptr;
     };
     std::mutex mutex_;
     std::deque<Queued> queued_;

@@ -82,15 +82,18 @@ std::string Watchdog::line(const CollectiveWait& wait, double waited) const {
                       world_, wait.name ? wait.name : "the collectives' library", wait.failure);
     else if (const int signal = stop_signal_noted(); signal != 0)
         std::snprintf(text, sizeof(text),
-                      "pixelgrad: rank %d of %d, told to stop (signal %d), has waited %.0f s in %s "
-                      "for processes that have ended or hang; ending\n",
-                      rank_, world_, signal, waited, wait.name);
+                      "pixelgrad: rank %d of %d, told to stop (signal %d), has waited %.0f s in "
+                      "%s%s%s%s for processes that have ended or hang; ending\n",
+                      rank_, world_, signal, waited, wait.name, wait.purpose ? " (" : "",
+                      wait.purpose ? wait.purpose : "", wait.purpose ? ")" : "");
     else
         std::snprintf(text, sizeof(text),
-                      "pixelgrad: error (rank %d of %d): %s has waited %.0f s for the other "
+                      "pixelgrad: error (rank %d of %d): %s%s%s%s has waited %.0f s for the other "
                       "processes (PG_COLLECTIVE_TIMEOUT %g s): one of them hangs; ending the "
                       "run\n",
-                      rank_, world_, wait.name, waited, timeout_s_);
+                      rank_, world_, wait.name, wait.purpose ? " (" : "",
+                      wait.purpose ? wait.purpose : "", wait.purpose ? ")" : "", waited,
+                      timeout_s_);
     return text;
 }
 
@@ -135,7 +138,7 @@ void Watchdog::watch() {
 
 MarkedWait::InFlight::InFlight(MarkedWait& w, const char* name) : wait(w) {
     std::lock_guard<std::mutex> lock(wait.mutex_);
-    wait.current_ = CollectiveWait{name, ++wait.waits_};
+    wait.current_ = CollectiveWait{name, ++wait.waits_, nullptr, collective_purpose()};
 }
 
 MarkedWait::InFlight::~InFlight() {

@@ -21,11 +21,13 @@ double collective_timeout_s();
 
 // What this process waits for now: `name` ("an all-reduce") and a number that changes with every
 // new wait, so that a wait that finished and a next one are not counted as one; name null: none.
-// `failure` (static text): the library reports an error that ends the run now.
+// `failure` (static text): the library reports an error that ends the run now. `purpose`: what
+// the collective was for (pg::CollectivePurpose), when the caller said.
 struct CollectiveWait {
     const char* name = nullptr;
     uint64_t id = 0;
     const char* failure = nullptr;
+    const char* purpose = nullptr;
 };
 
 class Watchdog {
@@ -67,7 +69,7 @@ class Watchdog {
 };
 
 // A probe for waits the caller marks itself (MPI's blocking collectives): while an InFlight guard
-// lives, the wait is `name`.
+// lives, the wait is `name`, for the purpose of the thread that made the guard.
 class MarkedWait {
   public:
     struct InFlight {

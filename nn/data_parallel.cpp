@@ -68,6 +68,7 @@ Tensor global_batch_mean(const Tensor& total, const Tensor& count) {
     Collectives& c = collectives();
     if (!data_parallel_run()) return count.item() == 0.f ? mul(total, 0.f) : div(total, count);
     float all = count.item();
+    CollectivePurpose purpose("the global batch's labelled-pixel count");
     c.all_reduce_sum(&all, 1);
     if (all == 0.f) return mul(total, 0.f);
     return mul(total, float(double(c.world_size()) / (double(share_weight()) * double(all))));
@@ -76,6 +77,7 @@ Tensor global_batch_mean(const Tensor& total, const Tensor& count) {
 void average_gradients(const std::vector<Tensor>& params, int64_t bucket_bytes) {
     Collectives& c = collectives();
     if (!data_parallel_run()) return;
+    CollectivePurpose purpose("gradient averaging");
     // Which parameters have a gradient on some process: all must reduce the same tensors.
     std::vector<float> has_grad(params.size());
     for (size_t i = 0; i < params.size(); i++) has_grad[i] = params[i].grad().defined() ? 1.f : 0.f;
@@ -138,6 +140,7 @@ BackwardGradientAverage::BackwardGradientAverage(std::vector<Tensor> params, int
 bool BackwardGradientAverage::every_process_reaches_the_same(std::vector<float> reached) const {
     Collectives& c = collectives();
     if (c.world_size() == 1) return true;
+    CollectivePurpose purpose("which parameters the backward pass reaches");
     c.all_reduce_sum(reached.data(), int64_t(reached.size()));
     const float all = float(c.world_size());
     return std::all_of(reached.begin(), reached.end(),
@@ -179,6 +182,7 @@ void BackwardGradientAverage::mark_final(size_t param) { buckets_[bucket_of_[par
 // whatever order its own pass finished them in. Device gradients wait for finish() unless
 // overlap_devices_ (see begin()).
 void BackwardGradientAverage::start_ready_buckets() {
+    CollectivePurpose purpose("gradient buckets during backward");
     while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].waiting == 0) {
         Bucket& b = buckets_[next_bucket_++];
         const Tensor& first = params_[b.params[0]];
@@ -205,6 +209,7 @@ void BackwardGradientAverage::finish() {
     PG_CHECK(started_, "data parallel: finish() without a watched backward pass");
     started_ = false;
     next_bucket_ = buckets_.size(); // (a pass always finishes every bucket; this is a guard)
+    CollectivePurpose purpose("gradient averaging");
     for (Bucket& b : buckets_) {
         if (b.pending) {
             b.pending->wait();
@@ -245,12 +250,14 @@ void broadcast_buffers(Module& module, int root) {
         if (b.tensor.dtype() == DType::f32) buffers.push_back(b.tensor);
     if (buffers.empty()) return;
     Tensor flat = pack(buffers);
+    CollectivePurpose purpose("rank 0's BN statistics, before each step");
     broadcast_(flat, root);
     unpack(flat, buffers);
 }
 
 void broadcast_module(Module& module, int root) {
     if (!data_parallel_run()) return;
+    CollectivePurpose purpose("rank 0's weights, at the start");
     for (const NamedTensor& p : module.named_parameters()) {
         Tensor t = p.tensor;
         broadcast_(t, root);

@@ -38,6 +38,7 @@ WholeBatch combine(const Tensor& local_mean, const Tensor& local_invstd, int64_t
     const int64_t C = local_mean.numel();
     Tensor count = Tensor::full({1}, double(rows), DType::f32, local_mean.device());
     Tensor local_var = sub(rdiv(1.f, mul(local_invstd, local_invstd)), eps);
+    CollectivePurpose purpose("SyncBN's batch statistics");
     Tensor all = all_gather(concat({count, local_mean, local_var}, 0)); // (world, 1 + 2C)
     std::vector<Tensor> parts = split(all, {1, C, C}, 1);
     const Tensor &n = parts[0], &means = parts[1], &vars = parts[2]; // (world, 1), (world, C) x2
@@ -131,6 +132,7 @@ std::vector<Tensor> sync_batch_norm_backward(const Tensor& dy, const Tensor& x,
     if (needs[0]) {
         NoGradGuard no_grad;
         Tensor sums = concat({db, dw}, 0); // (2C,): sum dy, sum dy xhat
+        CollectivePurpose purpose("SyncBN's gradient sums");
         all_reduce_sum_(sums);
         std::vector<Tensor> s = split(div(sums, rows_everywhere), {C, C}, 0);
         const Tensor &mean_dy = s[0], &mean_dy_xhat = s[1];

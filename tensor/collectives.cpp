@@ -85,6 +85,13 @@ Collectives& collectives() {
     return registered() ? *registered() : single;
 }
 
+static thread_local const char* g_collective_purpose = nullptr;
+CollectivePurpose::CollectivePurpose(const char* what) : outer_(g_collective_purpose) {
+    g_collective_purpose = what;
+}
+CollectivePurpose::~CollectivePurpose() { g_collective_purpose = outer_; }
+const char* collective_purpose() { return g_collective_purpose; }
+
 bool launched_by_mpirun() {
     for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
         if (std::getenv(name) != nullptr) return true;

@@ -81,6 +81,22 @@ int stop_signal_noted();
 // environment, also for a run of one process (whose stdout is then mpirun's, not a terminal).
 bool launched_by_mpirun();
 
+// What the collectives called while one lives are for ("SyncBN's batch statistics"): the hang
+// watchdog names it beside the collective, so that a hang says where the run waits. Scopes nest;
+// each thread has its own (the training thread's is the one that matters). `what`: static text.
+class CollectivePurpose {
+  public:
+    explicit CollectivePurpose(const char* what);
+    ~CollectivePurpose();
+    CollectivePurpose(const CollectivePurpose&) = delete;
+    CollectivePurpose& operator=(const CollectivePurpose&) = delete;
+
+  private:
+    const char* outer_;
+};
+// The innermost purpose of this thread, or nullptr.
+const char* collective_purpose();
+
 // The registered collectives (dist/ installs MPI's), else the single-process ones.
 Collectives& collectives();
 // Whether this run takes the data-parallel path (gradient averaging, SyncBN's collectives, the

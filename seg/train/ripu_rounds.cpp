@@ -164,6 +164,7 @@ static void sum_over_processes(RoundSummary& s, double& budget_pixels) {
     std::vector<double> v;
     for (int64_t* c : counts) v.push_back(double(*c));
     v.push_back(budget_pixels);
+    CollectivePurpose purpose("RIPU's round counts");
     collectives().all_reduce_sum(v.data(), int64_t(v.size()));
     for (size_t k = 0; k < std::size(counts); ++k) *counts[k] = int64_t(v[k]);
     budget_pixels = v.back();

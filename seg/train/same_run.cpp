@@ -79,6 +79,7 @@ void check_processes_agree(const Config& config, const Dataset& train, const Dat
     }
     const int64_t n = int64_t(mine.size());
     std::vector<float> all(size_t(n * c.world_size()));
+    CollectivePurpose purpose("the comparison of the processes' configurations and samples");
     c.all_gather(mine.data(), n, all.data());
     for (int rank = 1; rank < c.world_size(); rank++) {
         for (int64_t i = 0; i < n / kPer; i++) {

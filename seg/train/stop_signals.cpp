@@ -46,6 +46,7 @@ int StopSignals::agreed() const {
     Collectives& c = collectives();
     if (c.world_size() == 1) return received();
     float mine = float(received());
+    CollectivePurpose purpose("the agreement to stop, after each step");
     std::vector<float> all(size_t(c.world_size()));
     c.all_gather(&mine, 1, all.data());
     return int(*std::max_element(all.begin(), all.end()));

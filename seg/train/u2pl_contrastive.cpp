@@ -49,6 +49,7 @@ void MemoryBank::push_from_every_process(const std::vector<Tensor>& keys) {
     }
     // Each process's rows per class, then all its rows at once, class after class; class c's
     // slice of each process, in rank order, is what it pushes.
+    CollectivePurpose purpose("U2PL's memory-bank negatives");
     const size_t world = size_t(collective.world_size());
     const size_t classes = static_cast<size_t>(C);
     std::vector<float> mine(classes), counts(world * classes); // (world, C)

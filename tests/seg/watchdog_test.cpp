@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "dist/watchdog.h"
+#include "tensor/collectives.h"
 #include "tensor/error.h"
 
 namespace pg {
@@ -146,6 +147,26 @@ TEST(Watchdog, MarkedWaitsAreNewEachTimeAndEndWithTheirGuard) {
     EXPECT_EQ(marked.now().name, nullptr);
     dist::MarkedWait::InFlight again(marked, "a broadcast");
     EXPECT_NE(marked.now().id, first);
+}
+
+// A wait marked inside a CollectivePurpose scope (SyncBN's, U2PL's ...) is named with it.
+TEST(Watchdog, AWaitIsNamedWithWhatItWasFor) {
+    dist::MarkedWait marked;
+    Ending ending;
+    {
+        CollectivePurpose outer("gradient averaging");
+        CollectivePurpose purpose("SyncBN's batch statistics"); // the innermost counts
+        dist::MarkedWait::InFlight in_flight(marked, "an all-gather");
+        EXPECT_STREQ(marked.now().purpose, "SyncBN's batch statistics");
+        dist::Watchdog watchdog(
+            0, 2, [&] { return marked.now(); }, 0.5, ending.catcher());
+        for (int i = 0; i < 50 && ending.caught().empty(); i++) sleep_s(0.1);
+    }
+    EXPECT_EQ(collective_purpose(), nullptr); // the scopes ended
+    EXPECT_EQ(ending.caught(),
+              "pixelgrad: error (rank 0 of 2): an all-gather (SyncBN's batch statistics) has "
+              "waited 1 s for the other processes (PG_COLLECTIVE_TIMEOUT 0.5 s): one of them "
+              "hangs; ending the run\n");
 }
 
 TEST(Watchdog, ABadTimeoutIsNamed) {
