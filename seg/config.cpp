@@ -168,6 +168,10 @@ std::string Config::origin_of_any(const std::vector<std::string>& keys) const {
     return source_;
 }
 
+bool Config::given_by_set(const std::string& key) const {
+    return origin(key) == "--set " + full_key(prefix_, key);
+}
+
 void Config::set_by(const std::string& key, const std::string& yaml_value,
                     const std::string& option) {
     set(key, yaml_value);

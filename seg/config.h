@@ -29,6 +29,8 @@ class Config {
     std::string origin(const std::string& key) const;
     // The same for a check of several keys: the first of them a --set wrote, else source().
     std::string origin_of_any(const std::vector<std::string>& keys) const;
+    // Whether a --set of exactly this key gave its value (not one of a section above it).
+    bool given_by_set(const std::string& key) const;
     void set(const std::string& key, const std::string& yaml_value);
     // set() for a command-line option that stands for a key (eval's --stride): origin(key) is then
     // `option`, so a bad value is blamed on it.

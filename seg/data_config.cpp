@@ -272,9 +272,9 @@ LoaderConfig train_loader_config(const Config& d, uint64_t seed) {
     l.world = collectives().world_size();
     if (d.has("global_batch_size")) { // replaces batch_size: each process takes its share
         // (over the config file's batch_size; one given by --set as well is a contradiction)
-        PG_CHECK(d.origin("batch_size") != "--set dataset.batch_size",
-                 "--set dataset.batch_size: ", "dataset.batch_size ", l.batch_size,
-                 " (per process) and dataset.global_batch_size ", d.get_int("global_batch_size"),
+        PG_CHECK(!d.given_by_set("batch_size"), "--set dataset.batch_size: ", "dataset.batch_size ",
+                 l.batch_size, " (per process) and dataset.global_batch_size ",
+                 d.get_int("global_batch_size"),
                  " (all processes together) are both given; the global batch replaces the "
                  "per-process one: give one of them");
         l.global_batch = d.get_int("global_batch_size");

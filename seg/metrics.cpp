@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "tensor/error.h"
 
@@ -62,14 +63,15 @@ double ConfusionMatrix::mean_iou() const {
     return n == 0 ? 0.0 : sum / n;
 }
 
+int64_t ConfusionMatrix::total() const {
+    return std::accumulate(counts_.begin(), counts_.end(), int64_t(0));
+}
+
 double ConfusionMatrix::pixel_accuracy() const {
-    int64_t correct = 0, total = 0;
-    for (int t = 0; t < classes_; t++)
-        for (int p = 0; p < classes_; p++) {
-            total += count(t, p);
-            if (t == p) correct += count(t, p);
-        }
-    return total == 0 ? 0.0 : double(correct) / double(total);
+    int64_t correct = 0;
+    for (int t = 0; t < classes_; t++) correct += count(t, t);
+    const int64_t all = total();
+    return all == 0 ? 0.0 : double(correct) / double(all);
 }
 
 void ConfusionMatrix::merge(const ConfusionMatrix& other) {

@@ -28,6 +28,7 @@ class ConfusionMatrix {
     std::vector<double> iou() const; // NaN for a class absent from truth and prediction
     double mean_iou() const;         // over the non-NaN classes
     double pixel_accuracy() const;   // trace / total
+    int64_t total() const;           // the labelled pixels counted (truth not ignore_index)
     void merge(const ConfusionMatrix& other);
     // {"miou": .., "pixel_accuracy": .., "iou": [..], "class_names": [..]} (NaN -> null).
     std::string to_json(const std::vector<std::string>& class_names = {}) const;

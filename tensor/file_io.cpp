@@ -101,13 +101,12 @@ void check_outputs(const std::string& what, const std::vector<std::string>& outp
                  *in->second, "; write the outputs to another folder");
         PG_CHECK(output_of.emplace(key, &out).second, what, ": two outputs would be one file, ",
                  out, " (inputs with the same name in different folders?)");
-        // A device or a FIFO (/dev/null, a named pipe) is written to, not replaced.
-        const fs::file_type type = fs::status(out).type();
-        PG_CHECK(type != fs::file_type::directory, what, ": ", out,
+        const fs::file_status status = fs::status(out);
+        PG_CHECK(!fs::is_directory(status), what, ": ", out,
                  " is a folder; expected the path of a file");
-        PG_CHECK(force || type == fs::file_type::not_found || type == fs::file_type::character ||
-                     type == fs::file_type::block || type == fs::file_type::fifo,
-                 what, ": ", out, " exists already; pass --force to replace it");
+        // Only a regular file is replaced: write_file_atomic writes into a device or FIFO.
+        PG_CHECK(force || !fs::is_regular_file(status), what, ": ", out,
+                 " exists already; pass --force to replace it");
     }
 }
 

@@ -102,17 +102,13 @@ static std::string extra_fields(const EvalArgs& a, const Dataset& data, const Co
     extra["checkpoint"] = a.weights;
     extra["split"] = a.split;
     extra["skipped"] = data.skipped();
-    int64_t pixels = 0;
     nlohmann::json rows = nlohmann::json::array();
     for (int t = 0; t < cm.num_classes(); t++) {
         nlohmann::json row = nlohmann::json::array();
-        for (int p = 0; p < cm.num_classes(); p++) {
-            row.push_back(cm.count(t, p));
-            pixels += cm.count(t, p);
-        }
+        for (int p = 0; p < cm.num_classes(); p++) row.push_back(cm.count(t, p));
         rows.push_back(row);
     }
-    extra["pixels"] = pixels;
+    extra["pixels"] = cm.total();
     extra["confusion"] = rows;
     return extra.dump();
 }
@@ -153,9 +149,7 @@ std::string run_eval(const EvalArgs& a) {
               << eval_mode_name(options.mode) << (options.flip ? ", flip" : "") << ") in "
               << seconds << " s\n"
               << iou_table(cm, class_names(dataset, num_classes));
-    int64_t labelled = 0;
-    for (int64_t n : cm.counts()) labelled += n;
-    if (labelled == 0) // (every label void: the scores above are no measurement)
+    if (cm.total() == 0) // (every label void: the scores above are no measurement)
         std::cerr << "eval: warning: no labelled pixel in the " << images << " images of "
                   << a.split << " (all void, 255): nothing was scored\n";
     if (!a.out.empty()) {

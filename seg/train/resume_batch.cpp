@@ -9,8 +9,7 @@
 
 namespace pg::seg {
 
-void keep_global_batch(Config& config, const std::vector<std::string>& overrides,
-                       const nn::TrainState& s, const std::string& path) {
+void keep_global_batch(Config& config, const nn::TrainState& s, const std::string& path) {
     auto number = [&](const char* key, int64_t fallback) {
         auto it = s.numbers.find(key);
         return it == s.numbers.end() ? fallback : int64_t(it->second);
@@ -32,16 +31,14 @@ void keep_global_batch(Config& config, const std::vector<std::string>& overrides
     const std::string shares = global % world == 0 ? std::to_string(global / world)
                                                    : std::to_string(global / world) + " or " +
                                                          std::to_string(global / world + 1);
-    for (const std::string& set : overrides) {
-        const bool batch = set.rfind("dataset.batch_size=", 0) == 0;
-        if (batch || set.rfind("dataset.global_batch_size=", 0) == 0) {
-            const int64_t asked =
-                config.get_int(batch ? "dataset.batch_size" : "dataset.global_batch_size");
-            PG_CHECK(asked == (batch ? global / world : global) && (!batch || global % world == 0),
-                     "train --resume: ", path, " trains with a global batch of ", global, " (",
-                     shares, " per process with ", world, " process(es)); ",
-                     set.substr(0, set.find('=')), " ", asked, " would change it (leave it out)");
-        }
+    for (const char* key : {"dataset.batch_size", "dataset.global_batch_size"}) {
+        if (!config.given_by_set(key)) continue;
+        const bool batch = key == std::string("dataset.batch_size");
+        const int64_t asked = config.get_int(key);
+        PG_CHECK(asked == (batch ? global / world : global) && (!batch || global % world == 0),
+                 "train --resume: ", path, " trains with a global batch of ", global, " (", shares,
+                 " per process with ", world, " process(es)); ", key, " ", asked,
+                 " would change it (leave it out)");
     }
     if (equal)
         config.set("dataset.batch_size", std::to_string(global / world));

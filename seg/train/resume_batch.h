@@ -3,7 +3,6 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "nn/train_state.h"
 #include "seg/config.h"
@@ -17,9 +16,8 @@ namespace pg::seg {
 // shares that differ by one (dataset.global_batch_size), each gradient weighted by its share. The
 // batch comes from the state, not config.yaml (a resumed run may have rewritten that before its
 // first checkpoint). Sets dataset.batch_size or dataset.global_batch_size in `config`, before the
-// loaders are built; `overrides` (the --set values) may not change the batch. `path`: the state
-// file, for messages.
-void keep_global_batch(Config& config, const std::vector<std::string>& overrides,
-                       const nn::TrainState& s, const std::string& path);
+// loaders are built; a --set of either key may not change the batch. `path`: the state file, for
+// messages.
+void keep_global_batch(Config& config, const nn::TrainState& s, const std::string& path);
 
 } // namespace pg::seg

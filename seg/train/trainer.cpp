@@ -430,7 +430,7 @@ static void start_run(Run& run, TrainOptions options) {
     const std::string saved_path = checkpoint(run, "last.state.safetensors");
     if (options.resume) {
         saved = nn::load_train_state(saved_path);
-        keep_global_batch(run.config, run.options.overrides, saved, saved_path);
+        keep_global_batch(run.config, saved, saved_path);
     }
     setup(run);
     check_processes_agree(run.config, run.loader->dataset(), run.val);
